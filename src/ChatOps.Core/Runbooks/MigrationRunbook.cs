@@ -1,0 +1,76 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace ChatOps.Core.Runbooks;
+
+/// <summary>A query timed before and after the migration; <see cref="AfterOnly"/> ones need what the migration adds.</summary>
+public sealed record BenchmarkQuery(string Name, string Sql, bool AfterOnly = false);
+
+/// <summary>A checklist validation: a query returning one row <c>(ok boolean, detail text)</c>.</summary>
+public sealed record ValidationQuery(string Name, string Sql, string? Checklist = null);
+
+/// <summary>How to measure row-level security overhead: <see cref="Sql"/> as <see cref="Role"/> (with the
+/// application user from <see cref="User"/> set by <see cref="SetUser"/>) minus the same as the table owner.</summary>
+public sealed record RlsProbe(string Role, string User, string SetUser, string Sql);
+
+/// <summary>
+/// What <c>&lt;migration&gt;.runbook.json</c> says about one migration: its validation, benchmark, RLS and
+/// index-usage queries. Everything it leaves out comes from the built-in checklist runbook.
+/// </summary>
+public sealed record MigrationRunbook
+{
+    public string? Table { get; init; }
+
+    /// <summary>A query whose first row gives the benchmark parameters <c>$1</c>, <c>$2</c>, ….</summary>
+    public string? Parameters { get; init; }
+
+    public IReadOnlyList<BenchmarkQuery> Benchmarks { get; init; } = [];
+    public IReadOnlyList<string> IndexUsage { get; init; } = [];
+    public RlsProbe? RlsProbe { get; init; }
+    public IReadOnlyList<ValidationQuery> Validations { get; init; } = [];
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNameCaseInsensitive = true,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    /// <summary>An empty runbook: every default applies.</summary>
+    public static MigrationRunbook Empty { get; } = new();
+
+    /// <summary>Parses a runbook file's text; a bad file gets an error naming <paramref name="source"/> and what is wrong.</summary>
+    public static MigrationRunbook Parse(string json, string source)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            // "$comment" is for people; drop it before the strict binding below.
+            var stripped = JsonSerializer.Serialize(document.RootElement.EnumerateObject()
+                .Where(p => !p.Name.StartsWith('$'))
+                .ToDictionary(p => p.Name, p => p.Value));
+            var runbook = JsonSerializer.Deserialize<MigrationRunbook>(stripped, Json) ?? Empty;
+            var problems = runbook.Problems().ToList();
+            if (problems.Count > 0)
+                throw new FormatException($"{source}: {string.Join("; ", problems)}");
+            return runbook;
+        }
+        catch (JsonException ex)
+        {
+            throw new FormatException($"{source}: not a valid runbook file: {ex.Message}", ex);
+        }
+    }
+
+    private IEnumerable<string> Problems()
+    {
+        foreach (var b in Benchmarks.Where(b => string.IsNullOrWhiteSpace(b.Name) || string.IsNullOrWhiteSpace(b.Sql)))
+            yield return $"benchmark '{b.Name}' needs a name and sql";
+        foreach (var v in Validations.Where(v => string.IsNullOrWhiteSpace(v.Name) || string.IsNullOrWhiteSpace(v.Sql)))
+            yield return $"validation '{v.Name}' needs a name and sql";
+        foreach (var dup in Validations.GroupBy(v => v.Name).Where(g => g.Count() > 1))
+            yield return $"validation '{dup.Key}' appears twice";
+        if (RlsProbe is { } p && (string.IsNullOrWhiteSpace(p.Role) || string.IsNullOrWhiteSpace(p.Sql)))
+            yield return "rlsProbe needs role and sql";
+    }
+}

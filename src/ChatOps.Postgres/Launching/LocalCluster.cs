@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace ChatOps.Postgres.Launching;
+
+/// <summary>
+/// A temporary PostgreSQL cluster from local server binaries: <c>initdb</c> into a fresh folder under
+/// <see cref="DefaultRoot"/>, <c>pg_ctl start</c> on a free loopback port. As root the binaries run as
+/// the <c>postgres</c> user (initdb refuses root). Each folder records its owning process; clusters
+/// whose owner is gone (a killed test run) are stopped and removed by the next launch.
+/// </summary>
+public static class LocalCluster
+{
+    /// <summary>Enough for the benchmark's 220 connections plus the bot's own.</summary>
+    public const int MaxConnections = 300;
+
+    private const string OwnerFile = "owner";
+    private const string ServiceUser = "postgres";
+
+    /// <summary>Where clusters live: one folder per cluster, shared by every process of this machine.</summary>
+    public static string DefaultRoot { get; } = Path.Combine(Path.GetTempPath(), "chatops-pg");
+
+    /// <summary>Starts a cluster owned by <paramref name="ownerPid"/>, after removing stale ones under <paramref name="root"/>.</summary>
+    public static async Task<ThrowawayPostgres> StartAsync(string binDir, string root, int ownerPid, ILogger logger, CancellationToken cancellationToken)
+    {
+        var asRoot = Environment.UserName == "root";
+        CreateOpenDirectory(root);
+        await RemoveStaleAsync(binDir, root, logger, cancellationToken);
+
+        var folder = Path.Combine(root, $"{ownerPid}-{Guid.NewGuid():N}"[..24]);
+        CreateOpenDirectory(folder);
+        await File.WriteAllTextAsync(Path.Combine(folder, OwnerFile), OwnerRecord(ownerPid), cancellationToken);
+        var data = Path.Combine(folder, "data");
+
+        try
+        {
+            await RunAsync(asRoot, Path.Combine(binDir, "initdb"),
+                ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], cancellationToken);
+
+            // A free port can be taken by someone else between our probe and the server's bind: retry.
+            for (var attempt = 1; ; attempt++)
+            {
+                var port = FreeLoopbackPort();
+                var settings = string.Join(' ',
+                    $"-p {port}", "-c listen_addresses=127.0.0.1", $"-c unix_socket_directories={folder}",
+                    $"-c max_connections={MaxConnections}",
+                    // Throwaway data: durability buys nothing here and costs every test a fsync.
+                    "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off");
+                try
+                {
+                    await RunAsync(asRoot, Path.Combine(binDir, "pg_ctl"),
+                        ["-D", data, "-l", Path.Combine(folder, "server.log"), "-o", settings, "-w", "-t", "60", "start"], cancellationToken);
+                }
+                catch (InvalidOperationException) when (attempt < 3)
+                {
+                    continue;
+                }
+
+                var version = Path.GetFileName(Path.GetDirectoryName(binDir)) ?? "?";
+                var connectionString = $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres";
+                logger.LogInformation("Started a local PostgreSQL {Version} cluster on 127.0.0.1:{Port} in {Folder}", version, port, folder);
+                return new ThrowawayPostgres(connectionString,
+                    $"local cluster on 127.0.0.1:{port} (PostgreSQL {version}, {folder})",
+                    () => new ValueTask(StopAndRemoveAsync(binDir, folder, asRoot, CancellationToken.None)));
+            }
+        }
+        catch
+        {
+            await StopAndRemoveAsync(binDir, folder, asRoot, CancellationToken.None);
+            throw;
+        }
+    }
+
+    /// <summary>Stops and deletes every cluster under <paramref name="root"/> whose owning process is gone.</summary>
+    public static async Task<int> RemoveStaleAsync(string binDir, string root, ILogger logger, CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(root))
+            return 0;
+        var removed = 0;
+        foreach (var folder in Directory.GetDirectories(root))
+        {
+            if (IsOwnerAlive(folder))
+                continue;
+            logger.LogInformation("Removing stale PostgreSQL cluster {Folder} (its owning process is gone)", folder);
+            await StopAndRemoveAsync(binDir, folder, Environment.UserName == "root", cancellationToken);
+            removed++;
+        }
+        return removed;
+    }
+
+    private static async Task StopAndRemoveAsync(string binDir, string folder, bool asRoot, CancellationToken cancellationToken)
+    {
+        var data = Path.Combine(folder, "data");
+        if (File.Exists(Path.Combine(data, "postmaster.pid")))
+        {
+            try
+            {
+                await RunAsync(asRoot, Path.Combine(binDir, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "-t", "30", "stop"], cancellationToken);
+            }
+            catch (InvalidOperationException)
+            {
+                // Not running (a stale pid file): nothing to stop, the folder still goes.
+            }
+        }
+        try
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+    }
+
+    private static bool IsOwnerAlive(string folder)
+    {
+        var ownerFile = Path.Combine(folder, OwnerFile);
+        string[] parts;
+        try
+        {
+            parts = File.ReadAllText(ownerFile).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        }
+        catch (IOException)
+        {
+            // No owner record: a folder being created right now, or debris. Give it an hour.
+            return Directory.GetLastWriteTimeUtc(folder) > DateTime.UtcNow.AddHours(-1);
+        }
+        if (parts.Length < 2 || !int.TryParse(parts[0], out var pid))
+            return false;
+        // The start time guards against the pid having been reused by an unrelated process.
+        return ProcessStartTicks(pid) is { } ticks && ticks.ToString(CultureInfo.InvariantCulture) == parts[1];
+    }
+
+    private static string OwnerRecord(int pid) =>
+        $"{pid} {ProcessStartTicks(pid)?.ToString(CultureInfo.InvariantCulture) ?? "0"}";
+
+    private static long? ProcessStartTicks(int pid)
+    {
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            return p.HasExited ? null : p.StartTime.ToUniversalTime().Ticks;
+        }
+        catch (ArgumentException)
+        {
+            return null;   // no such process
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    private static int FreeLoopbackPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static void CreateOpenDirectory(string path)
+    {
+        Directory.CreateDirectory(path);
+        // The postgres user must reach the folder when we run as root; the cluster itself is 0700.
+        if (!OperatingSystem.IsWindows())
+            File.SetUnixFileMode(path, (UnixFileMode)0b111_111_111);
+    }
+
+    private static async Task RunAsync(bool asServiceUser, string program, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
+    {
+        var start = asServiceUser
+            ? new ProcessStartInfo("runuser", ["-u", ServiceUser, "--", program, .. arguments])
+            : new ProcessStartInfo(program, arguments);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.WorkingDirectory = Path.GetTempPath();
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {program}");
+        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken);
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException(
+                $"{Path.GetFileName(program)} exited with {process.ExitCode}: {(await stderr).Trim()} {(await stdout).Trim()}".Trim());
+        }
+    }
+}

@@ -1,0 +1,66 @@
+using System.Security.Cryptography;
+using ChatOps.Core.Migrations;
+
+namespace ChatOps.Postgres.Migrations;
+
+/// <summary>A migration's files: <c>&lt;id&gt;.sql</c>, and where present <c>&lt;id&gt;.rollback.sql</c> and <c>&lt;id&gt;.runbook.json</c>.</summary>
+public sealed record MigrationFiles(string Id, string SqlPath, string? RollbackPath, string? RunbookPath);
+
+/// <summary>The exact bytes of a script, as text, with their SHA-256 (what sign-offs are pinned to).</summary>
+public sealed record ScriptText(string Path, string Text, string Sha256);
+
+/// <summary>Thrown for a refused or unknown migration name; the message lists the available migrations.</summary>
+public sealed class MigrationNotFoundException(string message) : Exception(message);
+
+/// <summary>The migrations in one folder.</summary>
+public sealed class MigrationCatalog(string directory)
+{
+    public string Directory { get; } = directory;
+
+    public IReadOnlyList<MigrationFiles> List()
+    {
+        if (!System.IO.Directory.Exists(Directory))
+            return [];
+        return System.IO.Directory.GetFiles(Directory, "*.sql")
+            .Select(Path.GetFileName)
+            .OfType<string>()
+            .Where(f => !f.EndsWith(".rollback.sql", StringComparison.OrdinalIgnoreCase))
+            .Select(f => Files(f[..^4]))
+            .OrderBy(m => m.Id, StringComparer.Ordinal)
+            .ToList();
+    }
+
+    /// <summary>The files of <paramref name="name"/>; refuses unsafe names before touching the disk.</summary>
+    public MigrationFiles Find(string name)
+    {
+        if (!MigrationName.TryNormalize(name, out var id, out var error))
+            throw new MigrationNotFoundException(error);
+        var files = Files(id);
+        if (!File.Exists(files.SqlPath))
+        {
+            var available = List().Select(m => m.Id).ToList();
+            throw new MigrationNotFoundException(available.Count == 0
+                ? $"no migration '{id}': {Directory} holds no migrations"
+                : $"no migration '{id}' in {Directory}; available: {string.Join(", ", available)}");
+        }
+        return files;
+    }
+
+    /// <summary>Reads a script exactly as stored and hashes its bytes.</summary>
+    public static async Task<ScriptText> ReadAsync(string path, CancellationToken cancellationToken)
+    {
+        var bytes = await File.ReadAllBytesAsync(path, cancellationToken);
+        var text = new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true).GetString(bytes);
+        if (text.Length > 0 && text[0] == '\uFEFF')
+            text = text[1..];
+        return new ScriptText(path, text, Convert.ToHexStringLower(SHA256.HashData(bytes)));
+    }
+
+    private MigrationFiles Files(string id)
+    {
+        var sql = Path.Combine(Directory, id + ".sql");
+        var rollback = Path.Combine(Directory, id + ".rollback.sql");
+        var runbook = Path.Combine(Directory, id + ".runbook.json");
+        return new MigrationFiles(id, sql, File.Exists(rollback) ? rollback : null, File.Exists(runbook) ? runbook : null);
+    }
+}

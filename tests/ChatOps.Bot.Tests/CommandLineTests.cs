@@ -1,0 +1,65 @@
+using ChatOps.Testing;
+
+namespace ChatOps.Bot.Tests;
+
+public class CommandLineTests
+{
+    [Fact]
+    public async Task Help_lists_the_verbs_and_exits_zero()
+    {
+        var result = await ChatOpsProcess.RunAsync(["--help"]);
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("demo", result.Output);
+        Assert.Contains("list", result.Output);
+    }
+
+    [Fact]
+    public async Task Each_verb_answers_help()
+    {
+        var result = await ChatOpsProcess.RunAsync(["demo", "--help"]);
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("--rows", result.Output);
+        Assert.Contains("--connection", result.Output);
+    }
+
+    [Fact]
+    public async Task An_unknown_verb_prints_help_and_fails()
+    {
+        var result = await ChatOpsProcess.RunAsync(["deploy-everything"]);
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("deploy-everything", result.Error);
+        Assert.Contains("Commands:", result.Output);
+    }
+
+    [Fact]
+    public async Task No_verb_prints_help_and_fails()
+    {
+        var result = await ChatOpsProcess.RunAsync([]);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("Commands:", result.Output);
+    }
+
+    [Fact]
+    public async Task A_bad_configuration_stops_start_up_naming_every_problem_and_the_fix()
+    {
+        var result = await ChatOpsProcess.RunAsync(["list"], new Dictionary<string, string>
+        {
+            ["ChatOps__Execution__LockTimeout"] = "00:00:00",
+            ["ChatOps__Monitoring__SampleInterval"] = "01:00:00",
+            ["ChatOps__Migrations__Directory"] = "/nonexistent/migrations",
+        });
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("ChatOps:Execution:LockTimeout", result.Error);
+        Assert.Contains("ChatOps:Monitoring:SampleInterval", result.Error);
+        Assert.Contains("/nonexistent/migrations", result.Error);
+        Assert.Contains("default 00:00:00.200", result.Error);
+    }
+
+    [Fact]
+    public async Task List_shows_the_seed_migration_with_its_rollback_and_runbook()
+    {
+        var result = await ChatOpsProcess.RunAsync(["list"]);
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains($"{SeedMigration.Id}  rollback: yes  runbook: yes", result.Output);
+    }
+}

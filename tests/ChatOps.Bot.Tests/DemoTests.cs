@@ -1,0 +1,42 @@
+using ChatOps.Postgres;
+using ChatOps.Testing;
+
+namespace ChatOps.Bot.Tests;
+
+/// <summary>The demo verb end to end, against the test server (given with --connection).</summary>
+public class DemoTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPostgresDatabase>
+{
+    [Fact]
+    public async Task The_demo_applies_and_validates_the_seed_migration_then_drops_its_scratch_database()
+    {
+        var result = await ChatOpsProcess.RunAsync(["demo", "--rows", "5000", "--connection", db.ServerConnectionString]);
+
+        Assert.True(result.ExitCode == 0, result.Output + result.Error);
+        Assert.Contains("5,000 contacts", result.Output);
+        Assert.Contains("Migration phase 4/4 complete", result.Output);
+        Assert.Contains("CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_contacts_analytics_date", result.Output);
+        Assert.Contains($"✅ {SeedMigration.Id} applied and validated (5 checks)", result.Output);
+        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_database WHERE datname LIKE 'chatops_demo_%'"));
+        Assert.DoesNotContain("Password", result.Output + result.Error, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Theory]
+    [InlineData("no_such_migration", "available: " + SeedMigration.Id)]
+    [InlineData("../../etc/passwd", "path separators")]
+    public async Task A_bad_migration_name_is_refused_before_anything_starts(string name, string message)
+    {
+        var result = await ChatOpsProcess.RunAsync(["demo", "--migration", name, "--connection", db.ServerConnectionString]);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(message, result.Error);
+        Assert.DoesNotContain("PostgreSQL:", result.Output);
+    }
+
+    [Fact]
+    public async Task An_unreachable_server_is_named()
+    {
+        var result = await ChatOpsProcess.RunAsync(["demo", "--rows", "10", "--connection", "Host=127.0.0.1;Port=1;Username=nobody;Password=hunter2;Timeout=2"]);
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("127.0.0.1:1", result.Output + result.Error);
+        Assert.DoesNotContain("hunter2", result.Output + result.Error);
+    }
+}
