@@ -66,6 +66,9 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'app_user') THEN
         CREATE ROLE app_user LOGIN PASSWORD 'app_user';
     END IF;
+EXCEPTION
+    -- Roles are cluster-wide: another database being set up at the same moment may have won the race.
+    WHEN duplicate_object OR unique_violation THEN NULL;
 END $$;
 GRANT USAGE ON SCHEMA public TO app_user;
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.organizations, public.users,

@@ -45,8 +45,9 @@ public class LauncherTests(PostgresDatabase db) : IClassFixture<PostgresDatabase
 
         // A process that owned a cluster and was killed, as a test run killed mid-way would be.
         using var owner = Process.Start(new ProcessStartInfo("sleep", "60"))!;
-        var orphan = await LocalCluster.StartAsync(bin, root, owner.Id, NullLogger.Instance, CancellationToken.None);
-        var live = await LocalCluster.StartAsync(bin, root, Environment.ProcessId, NullLogger.Instance, CancellationToken.None);
+        // No watchdogs here: this test is about the clean-up a later launch does.
+        var orphan = await LocalCluster.StartAsync(bin, root, owner.Id, NullLogger.Instance, CancellationToken.None, watchOwner: false);
+        var live = await LocalCluster.StartAsync(bin, root, Environment.ProcessId, NullLogger.Instance, CancellationToken.None, watchOwner: false);
         try
         {
             await AssertAnswersAsync(orphan.ConnectionString);
@@ -63,6 +64,33 @@ public class LauncherTests(PostgresDatabase db) : IClassFixture<PostgresDatabase
         finally
         {
             await live.DisposeAsync();
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task The_watchdog_stops_and_removes_a_cluster_soon_after_its_owner_is_killed()
+    {
+        if (LocalBinaries.Find().Directory is not { } bin)
+            return;
+        var root = Path.Combine(Path.GetTempPath(), $"chatops-pg-test-{Guid.NewGuid():N}");
+        using var owner = Process.Start(new ProcessStartInfo("sleep", "60"))!;
+        var cluster = await LocalCluster.StartAsync(bin, root, owner.Id, NullLogger.Instance, CancellationToken.None);
+        try
+        {
+            await AssertAnswersAsync(cluster.ConnectionString);
+            owner.Kill();
+
+            // Wait for the effect itself (the folder gone), polling, up to a generous bound.
+            for (var i = 0; i < 150 && Directory.GetDirectories(root).Length > 0; i++)
+                await Task.Delay(100);
+
+            Assert.Empty(Directory.GetDirectories(root));
+            await Assert.ThrowsAnyAsync<NpgsqlException>(() => AssertAnswersAsync(cluster.ConnectionString));
+        }
+        finally
+        {
+            await cluster.DisposeAsync();
             Directory.Delete(root, recursive: true);
         }
     }

@@ -23,8 +23,11 @@ public static class LocalCluster
     /// <summary>Where clusters live: one folder per cluster, shared by every process of this machine.</summary>
     public static string DefaultRoot { get; } = Path.Combine(Path.GetTempPath(), "chatops-pg");
 
-    /// <summary>Starts a cluster owned by <paramref name="ownerPid"/>, after removing stale ones under <paramref name="root"/>.</summary>
-    public static async Task<ThrowawayPostgres> StartAsync(string binDir, string root, int ownerPid, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>Starts a cluster owned by <paramref name="ownerPid"/>, after removing stale ones under <paramref name="root"/>.
+    /// With <paramref name="watchOwner"/>, a detached watchdog stops and removes the cluster within a second of the
+    /// owner's death, however it dies (a test host killed by its runner gets no chance to clean up).</summary>
+    public static async Task<ThrowawayPostgres> StartAsync(string binDir, string root, int ownerPid, ILogger logger, CancellationToken cancellationToken,
+        bool watchOwner = true)
     {
         var asRoot = Environment.UserName == "root";
         CreateOpenDirectory(root);
@@ -59,6 +62,8 @@ public static class LocalCluster
                     continue;
                 }
 
+                if (watchOwner)
+                    StartWatchdog(binDir, folder, ownerPid, asRoot);
                 var version = Path.GetFileName(Path.GetDirectoryName(binDir)) ?? "?";
                 var connectionString = $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres";
                 logger.LogInformation("Started a local PostgreSQL {Version} cluster on 127.0.0.1:{Port} in {Folder}", version, port, folder);
@@ -113,6 +118,20 @@ public static class LocalCluster
         {
         }
     }
+
+    private static void StartWatchdog(string binDir, string folder, int ownerPid, bool asRoot)
+    {
+        var pgCtl = (asRoot ? $"runuser -u {ServiceUser} -- " : "") + Quote(Path.Combine(binDir, "pg_ctl"));
+        // The inner subshell is orphaned at once (its parent sh exits), so killing the owner's process
+        // tree does not take the watchdog with it.
+        var script = $"( while kill -0 {ownerPid} 2>/dev/null; do sleep 1; done; " +
+                     $"[ -f {Quote(Path.Combine(folder, "data", "postmaster.pid"))} ] && {pgCtl} -D {Quote(Path.Combine(folder, "data"))} -m immediate -w stop; " +
+                     $"rm -rf {Quote(folder)} ) >/dev/null 2>&1 </dev/null &";
+        using var watchdog = Process.Start(new ProcessStartInfo("setsid", ["sh", "-c", script]) { UseShellExecute = false });
+        watchdog?.WaitForExit();
+    }
+
+    private static string Quote(string path) => "'" + path.Replace("'", "'\\''") + "'";
 
     private static bool IsOwnerAlive(string folder)
     {
