@@ -17,6 +17,7 @@ public static class ChatOpsCommandLine
             "sign-off and status in Slack or Discord.");
         root.Subcommands.Add(DemoVerb.Create());
         root.Subcommands.Add(ListVerb.Create());
+        root.Subcommands.Add(PlanVerb.Create());
         // A bare `chatops` is a request for help, not a success.
         root.SetAction(parse =>
         {

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using ChatOps.Core.Execution;
 using ChatOps.Core.Runbooks;
 using ChatOps.Core.Scripts;
 using ChatOps.Postgres;
@@ -13,7 +12,7 @@ using Microsoft.Extensions.Options;
 namespace ChatOps.Bot.Cli;
 
 /// <summary>The demo's steps, written to <paramref name="output"/> as a timeline.</summary>
-public sealed class Demo(TextWriter output, IOptions<MigrationsOptions> migrations, TimeProvider timeProvider, ILogger<Demo> logger)
+public sealed class Demo(TextWriter output, IOptions<MigrationsOptions> migrations, IOptions<ExecutionOptions> execution, TimeProvider timeProvider, ILogger<Demo> logger)
 {
     public async Task<int> RunAsync(string migrationName, int rows, string? connectionString, CancellationToken cancellationToken)
     {
@@ -60,8 +59,10 @@ public sealed class Demo(TextWriter output, IOptions<MigrationsOptions> migratio
             await DemoDatabase.InstallMonitoringAsync(target, cancellationToken);
             Step($"database {database}: demo schema, {rows:N0} contacts in {DemoDatabase.OrganizationsFor(rows):N0} organisations, monitoring functions", clock);
 
-            output.WriteLine("Migration, statement by statement:");
-            var result = await new ScriptExecutor(timeProvider).RunAsync(target, parsed, $"demo-{Environment.ProcessId}", Render, cancellationToken);
+            output.WriteLine("Migration, statement by statement, through the lock-safe executor:");
+            var timeline = new Timeline(output, timeProvider);
+            var executor = new LockSafeExecutor(execution.Value, timeProvider);
+            var result = await executor.RunAsync(new ExecutionRequest(target, parsed, $"demo-{Environment.ProcessId}", timeline.Render), cancellationToken);
             if (!result.Succeeded)
             {
                 output.WriteLine($"✗ migration failed after {result.StatementsRun} statement(s): {result.Failure!.Message}");
@@ -88,26 +89,4 @@ public sealed class Demo(TextWriter output, IOptions<MigrationsOptions> migratio
     }
 
     private void Step(string what, Stopwatch clock) => output.WriteLine($"✓ {what}  ({clock.Elapsed.TotalSeconds:0.0} s)");
-
-    // A statement's notices arrive before it finishes; they are shown under its line.
-    private readonly List<NoticeReceived> _notices = [];
-
-    private void Render(ExecutionEvent e)
-    {
-        switch (e)
-        {
-            case StatementFinished f:
-                output.WriteLine($"  #{f.Statement.Number,-2} line {f.Statement.Line,-4} {f.Duration.TotalMilliseconds,8:0.0} ms  {f.Statement.Summary(90)}");
-                foreach (var n in _notices)
-                    output.WriteLine($"      {n.Severity}: {n.Message}");
-                _notices.Clear();
-                break;
-            case NoticeReceived n:
-                _notices.Add(n);
-                break;
-            case StatementFailed f:
-                output.WriteLine($"  #{f.Statement.Number,-2} line {f.Statement.Line,-4} FAILED {f.SqlState}: {f.Message}");
-                break;
-        }
-    }
 }

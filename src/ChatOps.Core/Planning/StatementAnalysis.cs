@@ -1,0 +1,43 @@
+using ChatOps.Core.Scripts;
+
+namespace ChatOps.Core.Planning;
+
+/// <summary>A table lock a statement takes.</summary>
+public sealed record TableLock(DbObjectName Table, LockMode Mode);
+
+/// <summary>How serious a plan warning is.</summary>
+public enum WarningLevel
+{
+    /// <summary>Risky: blocks the application or loses data; review before running.</summary>
+    Warning,
+    /// <summary>Will fail or cannot be made safe as written.</summary>
+    Error,
+}
+
+/// <summary>A finding in the style of the well-known migration linters.</summary>
+public sealed record PlanWarning(WarningLevel Level, string Rule, string Message);
+
+/// <summary>What one statement does to the database, read from its SQL alone.</summary>
+/// <param name="Locks">The table locks it takes (for a DO block: those its body's statements take).</param>
+/// <param name="Rewrites">It rewrites the table (and its indexes) under its lock.</param>
+/// <param name="ScansUnderLock">It scans the whole table while holding its lock (e.g. SET NOT NULL without a validated check).</param>
+/// <param name="CanRunInTransaction">False for CONCURRENTLY and VACUUM.</param>
+/// <param name="Postconditions">What the catalog shows once it has taken effect (empty when the catalog cannot tell).</param>
+/// <param name="Inferred">The locks were inferred from a DO block's body (including dynamic SQL strings).</param>
+public sealed record StatementAnalysis(
+    SqlStatement Statement,
+    string Kind,
+    IReadOnlyList<TableLock> Locks,
+    bool Rewrites,
+    bool ScansUnderLock,
+    bool CanRunInTransaction,
+    IReadOnlyList<Postcondition> Postconditions,
+    IReadOnlyList<PlanWarning> Warnings,
+    bool Inferred = false)
+{
+    /// <summary>The strongest lock the statement takes.</summary>
+    public LockMode StrongestLock => Locks.Count == 0 ? LockMode.None : Locks.Max(l => l.Mode);
+
+    /// <summary>The tables it locks, each once.</summary>
+    public IReadOnlyList<DbObjectName> Tables => Locks.Select(l => l.Table).Distinct().ToList();
+}

@@ -1,0 +1,538 @@
+using ChatOps.Core.Scripts;
+
+namespace ChatOps.Core.Planning;
+
+/// <summary>
+/// Reads what a statement will lock, rewrite and leave behind from its SQL alone — the executor's
+/// "who is in the way" and the plan's warnings both come from here. Unknown statements take no table
+/// lock as far as it can tell; it never guesses a weaker lock for a statement it recognises.
+/// </summary>
+public sealed class StatementAnalyzer
+{
+    // Functions whose value changes per row: a default calling one forces a table rewrite.
+    private static readonly HashSet<string> VolatileFunctions =
+        ["CLOCK_TIMESTAMP", "RANDOM", "GEN_RANDOM_UUID", "UUID_GENERATE_V1", "UUID_GENERATE_V4", "TIMEOFDAY", "NEXTVAL", "TXID_CURRENT", "UUIDV7", "UUIDV4"];
+
+    // Tables with a validated CHECK (… IS NOT NULL) earlier in the script: SET NOT NULL there skips its scan.
+    private readonly HashSet<DbObjectName> _validated = [];
+    // Tables created earlier in the script: locking them blocks nobody.
+    private readonly HashSet<DbObjectName> _created = [];
+
+    /// <summary>Analyses a whole script in order (earlier statements inform later warnings).</summary>
+    public static IReadOnlyList<StatementAnalysis> AnalyzeScript(SqlScript script)
+    {
+        var analyzer = new StatementAnalyzer();
+        return script.Statements.Select(analyzer.Analyze).ToList();
+    }
+
+    public StatementAnalysis Analyze(SqlStatement statement)
+    {
+        var a = new Builder(statement);
+        var t = statement.Tokens;
+
+        if (statement.Transaction != TransactionControl.None)
+            a.Kind = statement.Transaction.ToString().ToUpperInvariant();
+        else if (statement.StartsWith("ALTER", "TABLE"))
+            AlterTable(t, 2, a);
+        else if (statement.StartsWith("CREATE", "INDEX") || statement.StartsWith("CREATE", "UNIQUE", "INDEX"))
+            CreateIndex(t, a);
+        else if (statement.StartsWith("DROP", "INDEX"))
+            DropIndex(t, a);
+        else if (statement.StartsWith("CREATE", "POLICY") || statement.StartsWith("ALTER", "POLICY") || statement.StartsWith("DROP", "POLICY"))
+            Policy(t, a);
+        else if (IsRoutine(t, out var routineAt))
+            Routine(t, routineAt, a);
+        else if (statement.StartsWith("DROP", "FUNCTION") || statement.StartsWith("DROP", "PROCEDURE"))
+            DropRoutine(t, a);
+        else if (statement.StartsWith("DO"))
+            DoBlock(t, a);
+        else if (statement.StartsWith("ANALYZE") || statement.StartsWith("VACUUM"))
+            Maintenance(t, a);
+        else if (statement.StartsWith("CREATE", "TABLE"))
+            CreateTable(t, a);
+        else if (statement.StartsWith("DROP", "TABLE"))
+            TableLock(t, 2, "DROP TABLE", LockMode.AccessExclusive, a, dataLoss: true);
+        else if (statement.StartsWith("TRUNCATE"))
+            TableLock(t, 1, "TRUNCATE", LockMode.AccessExclusive, a, dataLoss: true);
+        else if (statement.StartsWith("LOCK"))
+            LockTable(t, a);
+        else if (statement.StartsWith("UPDATE") || statement.StartsWith("DELETE") || statement.StartsWith("INSERT"))
+            Dml(t, a);
+        else if (statement.StartsWith("CREATE", "TRIGGER") || statement.StartsWith("CREATE", "OR", "REPLACE", "TRIGGER"))
+            OnTable(t, "CREATE TRIGGER", LockMode.ShareRowExclusive, a);
+        else if (statement.StartsWith("REFRESH", "MATERIALIZED", "VIEW"))
+            TableLock(t, statement.StartsWith("REFRESH", "MATERIALIZED", "VIEW", "CONCURRENTLY") ? 4 : 3, "REFRESH MATERIALIZED VIEW",
+                statement.Tokens.Any(x => x.Is("CONCURRENTLY")) ? LockMode.Exclusive : LockMode.AccessExclusive, a, dataLoss: false);
+        else
+            a.Kind = string.Join(' ', t.TakeWhile(x => x.Kind == SqlTokenKind.Word).Take(2).Select(x => x.Value));
+
+        if (statement.RequiresAutocommit)
+        {
+            a.CanRunInTransaction = false;
+            if (statement.Block is not null)
+                a.Warn(WarningLevel.Error, "concurrently-in-transaction", $"{a.Kind} cannot run inside a transaction block (BEGIN … COMMIT): it will fail.");
+        }
+        return a.Build();
+    }
+
+    // ALTER TABLE [IF EXISTS] [ONLY] name [*] action [, action …]
+    private void AlterTable(IReadOnlyList<SqlToken> t, int at, Builder a)
+    {
+        a.Kind = "ALTER TABLE";
+        at = Skip(t, at, "IF", "EXISTS");
+        at = Skip(t, at, "ONLY");
+        if (ReadName(t, ref at) is not { } table)
+            return;
+        if (at < t.Count && t[at].Value == "*") at++;
+
+        var actions = SplitTopLevel(t, at);
+        if (actions.Count == 0)
+        {
+            // Only the table is known (e.g. dynamic SQL 'ALTER TABLE x ' || …): assume the strongest lock.
+            a.Lock(table, LockMode.AccessExclusive);
+            return;
+        }
+        foreach (var action in actions)
+            AlterAction(table, action, a);
+    }
+
+    private void AlterAction(DbObjectName table, IReadOnlyList<SqlToken> x, Builder a)
+    {
+        bool Starts(params string[] words) => words.Length <= x.Count && words.Select((w, i) => x[i].Is(w)).All(b => b);
+
+        if (Starts("VALIDATE", "CONSTRAINT"))
+        {
+            a.Lock(table, LockMode.ShareUpdateExclusive);
+            _validated.Add(table);
+            return;
+        }
+        if (Starts("ADD") && !Starts("ADD", "COLUMN") && x.Count > 1 &&
+            (x[1].Is("CONSTRAINT") || x[1].Is("CHECK") || x[1].Is("FOREIGN") || x[1].Is("PRIMARY") || x[1].Is("UNIQUE") || x[1].Is("EXCLUDE")))
+        {
+            AddConstraint(table, x, a);
+            return;
+        }
+        if (Starts("ADD"))
+        {
+            var at = Skip(x, 1, "COLUMN");
+            at = Skip(x, at, "IF", "NOT", "EXISTS");
+            a.Lock(table, LockMode.AccessExclusive);
+            if (at < x.Count && Identifier(x[at]) is { } column)
+                a.Postconditions.Add(new ColumnExists(table, column));
+            var defaultAt = Index(x, "DEFAULT");
+            if (defaultAt >= 0 && x.Skip(defaultAt + 1).Any(v => v.Kind == SqlTokenKind.Word && VolatileFunctions.Contains(v.Value)))
+            {
+                a.Rewrites = true;
+                a.Warn(WarningLevel.Warning, "volatile-default",
+                    $"ADD COLUMN with a volatile default rewrites {table} and its indexes under ACCESS EXCLUSIVE: add the column without a default, then SET DEFAULT and backfill in batches.");
+            }
+            return;
+        }
+        if (Starts("DROP", "CONSTRAINT"))
+        {
+            a.Lock(table, LockMode.AccessExclusive);
+            var at = Skip(x, 2, "IF", "EXISTS");
+            if (at < x.Count && Identifier(x[at]) is { } name)
+                a.Postconditions.Add(new ConstraintExists(table, name, Exists: false));
+            return;
+        }
+        if (Starts("DROP"))
+        {
+            var at = Skip(x, 1, "COLUMN");
+            at = Skip(x, at, "IF", "EXISTS");
+            a.Lock(table, LockMode.AccessExclusive);
+            if (at < x.Count && Identifier(x[at]) is { } column)
+            {
+                a.Postconditions.Add(new ColumnExists(table, column, Exists: false));
+                a.Warn(WarningLevel.Warning, "drop-column", $"DROP COLUMN {column} loses its data, and application code still reading it will fail.");
+            }
+            return;
+        }
+        if (Starts("ALTER"))
+        {
+            var at = Skip(x, 1, "COLUMN");
+            if (at >= x.Count || Identifier(x[at]) is not { } column)
+            {
+                a.Lock(table, LockMode.AccessExclusive);
+                return;
+            }
+            at++;
+            bool Then(params string[] words) => at + words.Length <= x.Count && words.Select((w, i) => x[at + i].Is(w)).All(b => b);
+            if (Then("SET", "STATISTICS"))
+            {
+                a.Lock(table, LockMode.ShareUpdateExclusive);
+                return;
+            }
+            a.Lock(table, LockMode.AccessExclusive);
+            if (Then("SET", "DEFAULT")) a.Postconditions.Add(new ColumnHasDefault(table, column, true));
+            else if (Then("DROP", "DEFAULT")) a.Postconditions.Add(new ColumnHasDefault(table, column, false));
+            else if (Then("DROP", "NOT", "NULL")) a.Postconditions.Add(new ColumnNotNull(table, column, false));
+            else if (Then("SET", "NOT", "NULL"))
+            {
+                a.Postconditions.Add(new ColumnNotNull(table, column, true));
+                if (!_validated.Contains(table))
+                {
+                    a.ScansUnderLock = true;
+                    a.Warn(WarningLevel.Warning, "set-not-null",
+                        $"SET NOT NULL scans all of {table} under ACCESS EXCLUSIVE: first ADD CONSTRAINT … CHECK ({column} IS NOT NULL) NOT VALID, then VALIDATE CONSTRAINT (PG12+ then skips the scan).");
+                }
+            }
+            else if (Then("TYPE") || Then("SET", "DATA", "TYPE"))
+            {
+                a.Rewrites = true;
+                a.Warn(WarningLevel.Warning, "column-type-change",
+                    $"changing the type of {column} rewrites {table} and its indexes under ACCESS EXCLUSIVE (unless the types are binary-compatible): add a new column, backfill, and swap.");
+            }
+            return;
+        }
+        // ENABLE/DISABLE/FORCE ROW LEVEL SECURITY, RENAME, SET (…), OWNER TO, …: ACCESS EXCLUSIVE.
+        a.Lock(table, LockMode.AccessExclusive);
+    }
+
+    private static void AddConstraint(DbObjectName table, IReadOnlyList<SqlToken> x, Builder a)
+    {
+        var notValid = x.Select((v, i) => v.Is("NOT") && i + 1 < x.Count && x[i + 1].Is("VALID")).Any(b => b);
+        string? name = x[1].Is("CONSTRAINT") && x.Count > 2 ? Identifier(x[2]) : null;
+        if (name is not null)
+            a.Postconditions.Add(new ConstraintExists(table, name));
+
+        if (x.Any(v => v.Is("FOREIGN")))
+        {
+            a.Lock(table, LockMode.ShareRowExclusive);
+            var refAt = Index(x, "REFERENCES") + 1;
+            if (refAt > 0 && ReadName(x, ref refAt) is { } referenced)
+                a.Lock(referenced, LockMode.ShareRowExclusive);
+            if (!notValid)
+                a.Warn(WarningLevel.Warning, "constraint-not-valid",
+                    $"FOREIGN KEY without NOT VALID checks every row of {table} while blocking writes to both tables: add it NOT VALID, then VALIDATE CONSTRAINT.");
+            return;
+        }
+        a.Lock(table, LockMode.AccessExclusive);
+        if (x.Any(v => v.Is("PRIMARY") || v.Is("UNIQUE") || v.Is("EXCLUDE")) && !x.Any(v => v.Is("USING") ))
+        {
+            a.Warn(WarningLevel.Warning, "constraint-builds-index",
+                $"this constraint builds its index on {table} under ACCESS EXCLUSIVE: CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … USING INDEX.");
+        }
+        else if (x.Any(v => v.Is("CHECK")) && !notValid)
+        {
+            a.ScansUnderLock = true;
+            a.Warn(WarningLevel.Warning, "constraint-not-valid",
+                $"CHECK without NOT VALID scans all of {table} under ACCESS EXCLUSIVE: add it NOT VALID, then VALIDATE CONSTRAINT (which lets reads and writes go on).");
+        }
+    }
+
+    // CREATE [UNIQUE] INDEX [CONCURRENTLY] [[IF NOT EXISTS] name] ON [ONLY] table …
+    private void CreateIndex(IReadOnlyList<SqlToken> t, Builder a)
+    {
+        var concurrently = t.Any(x => x.Is("CONCURRENTLY"));
+        a.Kind = concurrently ? "CREATE INDEX CONCURRENTLY" : "CREATE INDEX";
+        var at = Skip(t, 1, "UNIQUE") + 1;
+        at = Skip(t, at, "CONCURRENTLY");
+        at = Skip(t, at, "IF", "NOT", "EXISTS");
+        DbObjectName? index = at >= t.Count || t[at].Is("ON") ? null : ReadName(t, ref at);
+        at = Index(t, "ON") + 1;
+        at = Skip(t, at, "ONLY");
+        if (at <= 0 || ReadName(t, ref at) is not { } table)
+            return;
+        a.Lock(table, concurrently ? LockMode.ShareUpdateExclusive : LockMode.Share);
+        if (index is not null)
+            a.Postconditions.Add(new IndexValid(index with { Schema = index.Schema ?? table.Schema }));
+        if (!concurrently && !_created.Contains(table))
+            a.Warn(WarningLevel.Warning, "index-not-concurrently",
+                $"CREATE INDEX without CONCURRENTLY blocks writes to {table} for the whole build: use CREATE INDEX CONCURRENTLY (outside a transaction block).");
+    }
+
+    private static void DropIndex(IReadOnlyList<SqlToken> t, Builder a)
+    {
+        var concurrently = t.Any(x => x.Is("CONCURRENTLY"));
+        a.Kind = concurrently ? "DROP INDEX CONCURRENTLY" : "DROP INDEX";
+        var at = Skip(t, 2, "CONCURRENTLY");
+        at = Skip(t, at, "IF", "EXISTS");
+        while (at < t.Count && ReadName(t, ref at) is { } index)
+        {
+            a.Postconditions.Add(new IndexValid(index, Exists: false));
+            if (at < t.Count && t[at].Value == ",") at++; else break;
+        }
+        // The table is not named: the lock (ACCESS EXCLUSIVE, or SHARE UPDATE EXCLUSIVE concurrently) lands on the index's table.
+        if (!concurrently)
+            a.Warn(WarningLevel.Warning, "drop-index-not-concurrently",
+                "DROP INDEX without CONCURRENTLY takes ACCESS EXCLUSIVE on the index's table: use DROP INDEX CONCURRENTLY.");
+    }
+
+    // CREATE|ALTER|DROP POLICY [IF EXISTS] name ON table …
+    private static void Policy(IReadOnlyList<SqlToken> t, Builder a)
+    {
+        a.Kind = $"{t[0].Value} POLICY";
+        var at = Skip(t, 2, "IF", "EXISTS");
+        var name = at < t.Count ? Identifier(t[at]) : null;
+        at = Index(t, "ON") + 1;
+        if (at <= 0 || ReadName(t, ref at) is not { } table)
+            return;
+        a.Lock(table, LockMode.AccessExclusive);
+        if (name is not null && !t[0].Is("ALTER"))
+            a.Postconditions.Add(new PolicyExists(table, name, Exists: t[0].Is("CREATE")));
+    }
+
+    private static bool IsRoutine(IReadOnlyList<SqlToken> t, out int nameAt)
+    {
+        nameAt = 0;
+        if (!t[0].Is("CREATE")) return false;
+        var at = Skip(t, 1, "OR", "REPLACE");
+        if (at < t.Count && (t[at].Is("FUNCTION") || t[at].Is("PROCEDURE")))
+        {
+            nameAt = at + 1;
+            return true;
+        }
+        return false;
+    }
+
+    private static void Routine(IReadOnlyList<SqlToken> t, int at, Builder a)
+    {
+        a.Kind = $"CREATE {t[at - 1].Value}";
+        if (ReadName(t, ref at) is { } name && at < t.Count && t[at].Value == "(")
+            a.Postconditions.Add(new FunctionExists(name, CountArguments(t, at)));
+    }
+
+    private static void DropRoutine(IReadOnlyList<SqlToken> t, Builder a)
+    {
+        a.Kind = $"DROP {t[1].Value}";
+        var at = Skip(t, 2, "IF", "EXISTS");
+        if (ReadName(t, ref at) is { } name && at < t.Count && t[at].Value == "(")
+            a.Postconditions.Add(new FunctionExists(name, CountArguments(t, at), Exists: false));
+    }
+
+    // DO [LANGUAGE x] $$ body $$: the body's statements, and SQL held in its strings (EXECUTE '…'), say what it locks.
+    private void DoBlock(IReadOnlyList<SqlToken> t, Builder a)
+    {
+        a.Kind = "DO block";
+        a.Inferred = true;
+        foreach (var body in t.Where(x => x.Kind == SqlTokenKind.String))
+            InferFromBody(body.Value, a, depth: 0);
+    }
+
+    private void InferFromBody(string body, Builder a, int depth)
+    {
+        IReadOnlyList<SqlToken> tokens;
+        try
+        {
+            tokens = SqlLexer.Tokenize(body);
+        }
+        catch (SqlLexer.SqlSyntaxException)
+        {
+            return;   // a fragment of dynamic SQL; nothing reliable to read
+        }
+        var statement = new List<SqlToken>();
+        void Flush()
+        {
+            // plpgsql puts statements after IF … THEN / ELSE / LOOP / BEGIN: start at the first SQL verb.
+            var start = statement.FindIndex(IsDdlOrDmlStart);
+            if (start >= 0)
+            {
+                var inner = Analyze(new SqlStatement(0, 0, "", statement.Skip(start).ToArray(), TransactionControl.None, null));
+                foreach (var l in inner.Locks) a.Lock(l.Table, l.Mode);
+                a.Rewrites |= inner.Rewrites;
+                a.ScansUnderLock |= inner.ScansUnderLock;
+                a.Warnings.AddRange(inner.Warnings);
+            }
+            statement.Clear();
+        }
+        foreach (var token in tokens)
+        {
+            if (token.Kind == SqlTokenKind.Semicolon) { Flush(); continue; }
+            if (token.Kind == SqlTokenKind.String && depth < 2 && LooksLikeSql(token.Value))
+                InferFromBody(token.Value, a, depth + 1);
+            statement.Add(token);
+        }
+        Flush();
+    }
+
+    private static bool IsDdlOrDmlStart(SqlToken x) =>
+        x.Kind == SqlTokenKind.Word && x.Value is "ALTER" or "CREATE" or "DROP" or "UPDATE" or "DELETE" or "INSERT" or "TRUNCATE" or "LOCK" or "ANALYZE" or "VACUUM";
+
+    private static bool LooksLikeSql(string s)
+    {
+        var trimmed = s.TrimStart().ToUpperInvariant();
+        return trimmed.StartsWith("ALTER TABLE", StringComparison.Ordinal) || trimmed.StartsWith("CREATE ", StringComparison.Ordinal)
+            || trimmed.StartsWith("DROP ", StringComparison.Ordinal) || trimmed.StartsWith("UPDATE ", StringComparison.Ordinal)
+            || trimmed.StartsWith("DELETE ", StringComparison.Ordinal) || trimmed.StartsWith("LOCK ", StringComparison.Ordinal);
+    }
+
+    private static void Maintenance(IReadOnlyList<SqlToken> t, Builder a)
+    {
+        a.Kind = t[0].Value;
+        var full = t.Any(x => x.Is("FULL"));
+        var at = 1;
+        if (at < t.Count && t[at].Value == "(")
+            while (at < t.Count && t[at].Value != ")") at++;
+        if (at < t.Count && t[at].Value == ")") at++;
+        while (at < t.Count && t[at].Kind == SqlTokenKind.Word && t[at].Value is "FULL" or "VERBOSE" or "ANALYZE" or "FREEZE") at++;
+        while (at < t.Count && ReadName(t, ref at) is { } table)
+        {
+            a.Lock(table, full ? LockMode.AccessExclusive : LockMode.ShareUpdateExclusive);
+            if (at < t.Count && t[at].Value == "(")
+                while (at < t.Count && t[at].Value != ")") at++;
+            if (at < t.Count && t[at].Value == ")") at++;
+            if (at < t.Count && t[at].Value == ",") at++; else break;
+        }
+        if (full)
+            a.Warn(WarningLevel.Warning, "vacuum-full", "VACUUM FULL rewrites the table under ACCESS EXCLUSIVE.");
+    }
+
+    private void CreateTable(IReadOnlyList<SqlToken> t, Builder a)
+    {
+        a.Kind = "CREATE TABLE";
+        var at = Skip(t, 2, "IF", "NOT", "EXISTS");
+        if (ReadName(t, ref at) is { } table)
+            _created.Add(table);
+        var refAt = Index(t, "REFERENCES") + 1;
+        if (refAt > 0 && ReadName(t, ref refAt) is { } referenced)
+            a.Lock(referenced, LockMode.ShareRowExclusive);
+    }
+
+    private static void TableLock(IReadOnlyList<SqlToken> t, int at, string kind, LockMode mode, Builder a, bool dataLoss)
+    {
+        a.Kind = kind;
+        at = Skip(t, at, "IF", "EXISTS");
+        at = Skip(t, at, "TABLE");
+        at = Skip(t, at, "ONLY");
+        while (at < t.Count && ReadName(t, ref at) is { } table)
+        {
+            a.Lock(table, mode);
+            if (at < t.Count && t[at].Value == ",") at++; else break;
+        }
+        if (dataLoss)
+            a.Warn(WarningLevel.Warning, "drop-data", $"{kind} destroys data: make sure a backup and the application agree.");
+    }
+
+    private static void LockTable(IReadOnlyList<SqlToken> t, Builder a)
+    {
+        a.Kind = "LOCK TABLE";
+        var inAt = Index(t, "IN");
+        var mode = LockMode.AccessExclusive;
+        if (inAt > 0)
+        {
+            var words = string.Join(' ', t.Skip(inAt + 1).TakeWhile(x => !x.Is("MODE")).Select(x => x.Value));
+            mode = Enum.GetValues<LockMode>().FirstOrDefault(m => m.SqlName() == words, LockMode.AccessExclusive);
+        }
+        var at = Skip(t, 1, "TABLE");
+        at = Skip(t, at, "ONLY");
+        if (ReadName(t, ref at) is { } table)
+            a.Lock(table, mode);
+    }
+
+    private static void Dml(IReadOnlyList<SqlToken> t, Builder a)
+    {
+        a.Kind = t[0].Value;
+        var at = t[0].Is("UPDATE") ? 1 : 2;   // UPDATE x / DELETE FROM x / INSERT INTO x
+        at = Skip(t, at, "ONLY");
+        if (ReadName(t, ref at) is { } table)
+            a.Lock(table, LockMode.RowExclusive);
+    }
+
+    private static void OnTable(IReadOnlyList<SqlToken> t, string kind, LockMode mode, Builder a)
+    {
+        a.Kind = kind;
+        var at = Index(t, "ON") + 1;
+        if (at > 0 && ReadName(t, ref at) is { } table)
+            a.Lock(table, mode);
+    }
+
+    // ── token helpers ─────────────────────────────────────────────────────────────────────────────
+
+    private static int Skip(IReadOnlyList<SqlToken> t, int at, params string[] words)
+    {
+        for (var i = 0; i < words.Length; i++)
+            if (at + i >= t.Count || !t[at + i].Is(words[i])) return at;
+        return at + words.Length;
+    }
+
+    private static int Index(IReadOnlyList<SqlToken> t, string word)
+    {
+        for (var i = 0; i < t.Count; i++)
+            if (t[i].Is(word)) return i;
+        return -1;
+    }
+
+    private static string? Identifier(SqlToken token) => token.Kind switch
+    {
+        SqlTokenKind.Word => token.Value.ToLowerInvariant(),
+        SqlTokenKind.QuotedIdentifier => token.Value,
+        _ => null,
+    };
+
+    /// <summary>Reads <c>name</c> or <c>schema.name</c> at <paramref name="at"/> and moves past it.</summary>
+    private static DbObjectName? ReadName(IReadOnlyList<SqlToken> t, ref int at)
+    {
+        if (at >= t.Count || Identifier(t[at]) is not { } first) return null;
+        if (at + 2 < t.Count && t[at + 1].Value == "." && Identifier(t[at + 2]) is { } second)
+        {
+            at += 3;
+            return new DbObjectName(first, second);
+        }
+        at++;
+        return new DbObjectName(null, first);
+    }
+
+    /// <summary>Comma-separated parts at parenthesis depth 0, from <paramref name="at"/> on.</summary>
+    private static List<IReadOnlyList<SqlToken>> SplitTopLevel(IReadOnlyList<SqlToken> t, int at)
+    {
+        var parts = new List<IReadOnlyList<SqlToken>>();
+        var current = new List<SqlToken>();
+        var depth = 0;
+        for (var i = at; i < t.Count; i++)
+        {
+            var v = t[i].Kind == SqlTokenKind.Symbol ? t[i].Value : "";
+            if (v == "(") depth++;
+            if (v == ")") depth--;
+            if (v == "," && depth == 0)
+            {
+                if (current.Count > 0) parts.Add(current);
+                current = [];
+                continue;
+            }
+            current.Add(t[i]);
+        }
+        if (current.Count > 0) parts.Add(current);
+        return parts;
+    }
+
+    private static int CountArguments(IReadOnlyList<SqlToken> t, int open)
+    {
+        var depth = 0;
+        var commas = 0;
+        var any = false;
+        for (var i = open; i < t.Count; i++)
+        {
+            var v = t[i].Kind == SqlTokenKind.Symbol ? t[i].Value : "";
+            if (v == "(") { depth++; continue; }
+            if (v == ")") { if (--depth == 0) break; continue; }
+            if (depth == 1 && v == ",") commas++;
+            else if (depth == 1) any = true;
+        }
+        return any ? commas + 1 : 0;
+    }
+
+    private sealed class Builder(SqlStatement statement)
+    {
+        public string Kind = "";
+        public readonly List<TableLock> Locks = [];
+        public bool Rewrites;
+        public bool ScansUnderLock;
+        public bool CanRunInTransaction = true;
+        public bool Inferred;
+        public readonly List<Postcondition> Postconditions = [];
+        public readonly List<PlanWarning> Warnings = [];
+
+        public void Lock(DbObjectName table, LockMode mode)
+        {
+            var existing = Locks.FindIndex(l => l.Table == table);
+            if (existing < 0) Locks.Add(new TableLock(table, mode));
+            else if (Locks[existing].Mode < mode) Locks[existing] = new TableLock(table, mode);
+        }
+
+        public void Warn(WarningLevel level, string rule, string message) => Warnings.Add(new PlanWarning(level, rule, message));
+
+        public StatementAnalysis Build() => new(statement, Kind, Locks, Rewrites, ScansUnderLock, CanRunInTransaction,
+            Postconditions, Warnings.DistinctBy(w => (w.Rule, w.Message)).ToList(), Inferred);
+    }
+}

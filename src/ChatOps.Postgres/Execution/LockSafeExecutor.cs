@@ -1,0 +1,382 @@
+using ChatOps.Core.Execution;
+using ChatOps.Core.Planning;
+using ChatOps.Core.Scripts;
+using ChatOps.Postgres.Options;
+using Npgsql;
+
+namespace ChatOps.Postgres.Execution;
+
+/// <summary>What to run, where, and who hears about it.</summary>
+/// <param name="RunId">Names the executor's sessions <c>chatops:&lt;run id&gt;</c> so monitoring can tell them from the application's.</param>
+/// <param name="Journal">Where completions are recorded; a journal with completions resumes after them.</param>
+/// <param name="Control">Pause, resume and cancel from outside.</param>
+public sealed record ExecutionRequest(
+    string TargetConnectionString,
+    SqlScript Script,
+    string RunId,
+    Action<ExecutionEvent> OnEvent,
+    IExecutionJournal? Journal = null,
+    ExecutionControl? Control = null);
+
+/// <summary>The outcome of a script run.</summary>
+public sealed record ExecutionResult(RunOutcome Outcome, int StatementsRun, TimeSpan Duration, StatementFailed? Failure)
+{
+    public bool Succeeded => Outcome == RunOutcome.Succeeded;
+}
+
+/// <summary>
+/// Runs a migration script without ever queuing the application behind it. Every statement that takes a
+/// table lock runs with a short <c>lock_timeout</c>; before each attempt it looks for sessions holding a
+/// conflicting lock inside an old (or idle) transaction and waits for them rather than knocking — each
+/// failed attempt makes the application's queries on the table wait up to the lock timeout. On a lock
+/// timeout it backs off and retries (a transaction block as a whole) within the retry budget.
+/// CONCURRENTLY statements run alone in autocommit with no lock timeout: they wait for older transactions
+/// by design and block no application query.
+/// </summary>
+public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider timeProvider, Random? random = null)
+{
+    /// <summary>How often to look again while waiting for blockers.</summary>
+    public static readonly TimeSpan BlockerPollInterval = TimeSpan.FromMilliseconds(250);
+
+    private readonly ExecutionOptions _options = options;
+    private readonly TimeProvider _time = timeProvider;
+    private readonly LockRetryBackoff _backoff = new(random ?? Random.Shared);
+
+    public async Task<ExecutionResult> RunAsync(ExecutionRequest request, CancellationToken cancellationToken)
+    {
+        var run = new Run(this, request);
+        try
+        {
+            return await run.ExecuteAsync(cancellationToken);
+        }
+        finally
+        {
+            await run.DisposeAsync();
+        }
+    }
+
+    /// <summary>One run: its sessions and state.</summary>
+    private sealed class Run(LockSafeExecutor executor, ExecutionRequest request) : IAsyncDisposable
+    {
+        private readonly ExecutionOptions _options = executor._options;
+        private readonly TimeProvider _time = executor._time;
+        private readonly ExecutionControl _control = request.Control ?? new ExecutionControl();
+        private readonly IExecutionJournal _journal = request.Journal ?? new InMemoryExecutionJournal();
+        private readonly Dictionary<int, StatementAnalysis> _analysis =
+            StatementAnalyzer.AnalyzeScript(request.Script).ToDictionary(a => a.Statement.Number);
+        private NpgsqlConnection? _session;
+        private NpgsqlConnection? _watch;
+        private TargetCatalog? _catalog;
+        private SqlStatement? _current;
+        private int[] _ownPids = [];
+        private CancellationTokenRegistration _cancelHook;
+
+        private void Emit(ExecutionEvent e) => request.OnEvent(e);
+        private DateTimeOffset Now => _time.GetUtcNow();
+
+        public async Task<ExecutionResult> ExecuteAsync(CancellationToken cancellationToken)
+        {
+            var started = _time.GetTimestamp();
+            _session = await OpenAsync($"chatops:{request.RunId}", cancellationToken);
+            _watch = await OpenAsync($"chatops:{request.RunId}:watch", cancellationToken);
+            _catalog = new TargetCatalog(_watch);
+            _ownPids = [_session.ProcessID, _watch.ProcessID];
+            _session.Notice += (_, e) => Emit(new NoticeReceived(Now, _current, e.Notice.Severity, e.Notice.MessageText));
+
+            await TargetRunLock.AcquireAsync(_session, cancellationToken);
+            await ExecAsync(_session, $"SET statement_timeout = {Milliseconds(_options.StatementTimeout)}", cancellationToken);
+            // A cancel interrupts the running statement the way an operator would: pg_cancel_backend.
+            _cancelHook = _control.Cancellation.Register(() => _ = CancelBackendAsync());
+
+            var completed = await _journal.CompletedAsync(cancellationToken);
+            Emit(new RunStarted(Now, request.RunId, request.Script.Statements.Count, completed.Count));
+            var interrupted = (await _journal.InterruptedAsync(cancellationToken)).ToHashSet();
+
+            var ran = 0;
+            foreach (var unit in Units(request.Script))
+            {
+                if (unit.All(s => completed.ContainsKey(s.Number)))
+                {
+                    foreach (var s in unit)
+                        Emit(new StatementSkipped(Now, s, "completed in an earlier run (journal)"));
+                    continue;
+                }
+                if (unit.Count == 1 && interrupted.Contains(unit[0].Number) && await InterruptedButDoneAsync(unit[0], cancellationToken))
+                    continue;
+
+                if (_control.IsPaused)
+                {
+                    Emit(new RunPaused(Now, unit[0]));
+                    await _control.WaitWhilePausedAsync(cancellationToken);
+                    if (!_control.IsCancelRequested)
+                        Emit(new RunResumed(Now));
+                }
+                if (_control.IsCancelRequested)
+                    return Finish(RunOutcome.Cancelled, ran, started, null, cancelledDuring: null);
+
+                await _journal.StartedAsync(unit, cancellationToken);
+                var outcome = await RunUnitAsync(unit, cancellationToken);
+                if (outcome is UnitOutcome.Failed failed)
+                    return Finish(RunOutcome.Failed, ran, started, failed.Failure, null);
+                if (outcome is UnitOutcome.Cancelled cancelled)
+                    return Finish(RunOutcome.Cancelled, ran, started, null, cancelled.During);
+                ran += unit.Count;
+            }
+            return Finish(RunOutcome.Succeeded, ran, started, null, null);
+        }
+
+        private ExecutionResult Finish(RunOutcome outcome, int ran, long started, StatementFailed? failure, SqlStatement? cancelledDuring)
+        {
+            var duration = _time.GetElapsedTime(started);
+            if (outcome == RunOutcome.Cancelled)
+                Emit(new RunCancelled(Now, cancelledDuring));
+            Emit(new RunFinished(Now, outcome, duration, ran));
+            return new ExecutionResult(outcome, ran, duration, failure);
+        }
+
+        /// <summary>A statement a crash interrupted: skip it when the catalog shows it took effect.</summary>
+        private async Task<bool> InterruptedButDoneAsync(SqlStatement statement, CancellationToken cancellationToken)
+        {
+            var postconditions = _analysis[statement.Number].Postconditions;
+            var verdict = await _catalog!.JudgeAsync(postconditions, cancellationToken);
+            if (verdict != PostconditionVerdict.Done)
+                return false;
+            var describe = string.Join("; ", postconditions.Select(p => p.Describe()));
+            await _journal.CompletedAsync(new JournalEntry(statement.Number, statement.Line, Now, describe, verdict), cancellationToken);
+            Emit(new StatementSkipped(Now, statement, $"interrupted in an earlier run, but it took effect: {describe}"));
+            return true;
+        }
+
+        private abstract record UnitOutcome
+        {
+            public sealed record Done : UnitOutcome;
+            public sealed record Failed(StatementFailed Failure) : UnitOutcome;
+            public sealed record Cancelled(SqlStatement During) : UnitOutcome;
+        }
+
+        private async Task<UnitOutcome> RunUnitAsync(IReadOnlyList<SqlStatement> unit, CancellationToken cancellationToken)
+        {
+            var first = unit[0];
+            var autocommitOnly = unit.Count == 1 && first.RequiresAutocommit;
+            var locks = unit.SelectMany(s => _analysis[s.Number].Locks).ToList();
+            var unitStarted = _time.GetTimestamp();
+            var lockWait = TimeSpan.Zero;
+
+            if (autocommitOnly && _analysis[first.Number] is { Kind: "CREATE INDEX CONCURRENTLY" } build)
+                await DropInvalidLeftoverAsync(first, build, cancellationToken);
+
+            for (var attempt = 1; ; attempt++)
+            {
+                if (!autocommitOnly && locks.Count > 0)
+                {
+                    var waited = await WaitForBlockersAsync(first, locks, unitStarted, cancellationToken);
+                    if (waited.Failure is { } exhausted)
+                        return new UnitOutcome.Failed(exhausted);
+                    if (waited.Cancelled)
+                        return new UnitOutcome.Cancelled(first);
+                    lockWait += waited.Waited;
+                }
+
+                await ExecAsync(_session!, $"SET lock_timeout = {(autocommitOnly ? 0 : Milliseconds(_options.LockTimeout))}", cancellationToken);
+                var attemptStarted = _time.GetTimestamp();
+                var finished = new List<(SqlStatement Statement, TimeSpan Duration, long Rows)>();
+                long? firstLockTaken = null;
+                try
+                {
+                    foreach (var statement in unit)
+                    {
+                        _current = statement;
+                        Emit(new StatementStarted(Now, statement, attempt));
+                        var statementStarted = _time.GetTimestamp();
+                        if (firstLockTaken is null && _analysis[statement.Number].Locks.Count > 0)
+                            firstLockTaken = statementStarted;
+                        await using var command = new NpgsqlCommand(statement.Text, _session);
+                        var rows = await command.ExecuteNonQueryAsync(cancellationToken);
+                        finished.Add((statement, _time.GetElapsedTime(statementStarted), rows));
+                    }
+                }
+                catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.LockNotAvailable && !autocommitOnly && !_control.IsCancelRequested)
+                {
+                    await RollbackIfInBlockAsync(unit, cancellationToken);
+                    lockWait += _time.GetElapsedTime(attemptStarted);
+                    var sleep = executor._backoff.After(attempt);
+                    var holders = await _catalog!.BlockersAsync(locks, _ownPids, TimeSpan.Zero, cancellationToken);
+                    if (_time.GetElapsedTime(unitStarted) + sleep > _options.LockRetryBudget)
+                        return new UnitOutcome.Failed(BudgetSpent(first, attempt, unitStarted, holders));
+                    Emit(new StatementRetried(Now, first, attempt, sleep, holders));
+                    if (!await SleepAsync(sleep, cancellationToken))
+                        return new UnitOutcome.Cancelled(first);
+                    lockWait += sleep;
+                    continue;
+                }
+                catch (PostgresException ex)
+                {
+                    var failedStatement = _current ?? first;
+                    await RollbackIfInBlockAsync(unit, cancellationToken);
+                    if (_control.IsCancelRequested && ex.SqlState == PostgresErrorCodes.QueryCanceled)
+                    {
+                        await CleanUpCancelledBuildAsync(failedStatement, cancellationToken);
+                        return new UnitOutcome.Cancelled(failedStatement);
+                    }
+                    var message = ex.MessageText + (ex.Detail is { Length: > 0 } d ? $" ({d})" : "");
+                    if (_analysis[failedStatement.Number].Kind == "CREATE INDEX CONCURRENTLY")
+                        message += " — an INVALID index may be left behind; the next run drops it before rebuilding";
+                    var failure = new StatementFailed(Now, failedStatement, ex.SqlState, message, []);
+                    Emit(failure);
+                    return new UnitOutcome.Failed(failure);
+                }
+                finally
+                {
+                    _current = null;
+                }
+
+                // Locks are held from the first locking statement to the end of the unit (its commit).
+                var held = firstLockTaken is { } t ? _time.GetElapsedTime(t) : TimeSpan.Zero;
+                var total = _time.GetElapsedTime(unitStarted);
+                foreach (var (statement, duration, rows) in finished)
+                {
+                    var isFirst = statement == first;
+                    var verdict = await _catalog!.JudgeAsync(_analysis[statement.Number].Postconditions, cancellationToken);
+                    var describe = _analysis[statement.Number].Postconditions.Count == 0
+                        ? null : string.Join("; ", _analysis[statement.Number].Postconditions.Select(p => p.Describe()));
+                    await _journal.CompletedAsync(new JournalEntry(statement.Number, statement.Line, Now, describe, verdict), cancellationToken);
+                    Emit(new StatementFinished(Now, statement,
+                        isFirst ? total - finished.Skip(1).Aggregate(TimeSpan.Zero, (sum, f) => sum + f.Duration) : duration,
+                        isFirst ? lockWait : TimeSpan.Zero,
+                        _analysis[statement.Number].Locks.Count > 0 ? held : TimeSpan.Zero,
+                        rows, attempt));
+                }
+                return new UnitOutcome.Done();
+            }
+        }
+
+        private readonly record struct BlockerWait(TimeSpan Waited, StatementFailed? Failure, bool Cancelled);
+
+        /// <summary>Don't knock while someone is inside: wait while sessions hold conflicting locks in old or idle transactions.</summary>
+        private async Task<BlockerWait> WaitForBlockersAsync(SqlStatement statement, List<TableLock> locks, long unitStarted, CancellationToken cancellationToken)
+        {
+            var waitStarted = _time.GetTimestamp();
+            string? reported = null;
+            while (true)
+            {
+                var blockers = await _catalog!.BlockersAsync(locks, _ownPids, _options.LockTimeout, cancellationToken);
+                if (blockers.Count == 0)
+                    return new BlockerWait(reported is null ? TimeSpan.Zero : _time.GetElapsedTime(waitStarted), null, false);
+
+                var who = string.Join(",", blockers.Select(b => b.Pid));
+                if (who != reported)
+                {
+                    Emit(new WaitingForBlockers(Now, statement, blockers));
+                    reported = who;
+                }
+                if (_time.GetElapsedTime(unitStarted) + BlockerPollInterval > _options.LockRetryBudget)
+                    return new BlockerWait(_time.GetElapsedTime(waitStarted), BudgetSpent(statement, 0, unitStarted, blockers), false);
+                if (!await SleepAsync(BlockerPollInterval, cancellationToken))
+                    return new BlockerWait(_time.GetElapsedTime(waitStarted), null, true);
+            }
+        }
+
+        private StatementFailed BudgetSpent(SqlStatement statement, int attempts, long unitStarted, IReadOnlyList<BlockingSession> blockers)
+        {
+            var spent = _time.GetElapsedTime(unitStarted);
+            var who = blockers.Count == 0 ? "no session holds a conflicting lock any more" : string.Join("; ", blockers.Select(b => b.Describe()));
+            var failure = new StatementFailed(Now, statement, PostgresErrorCodes.LockNotAvailable,
+                $"gave up waiting for locks after {Durations.Short(spent)} ({attempts} attempt(s); ChatOps:Execution:LockRetryBudget is {_options.LockRetryBudget}). Blocked by {who}",
+                blockers);
+            Emit(failure);
+            return failure;
+        }
+
+        /// <summary>Sleeps; false when a cancel came first.</summary>
+        private async Task<bool> SleepAsync(TimeSpan delay, CancellationToken cancellationToken)
+        {
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _control.Cancellation);
+            try
+            {
+                await Task.Delay(delay, _time, linked.Token);
+                return true;
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return false;
+            }
+        }
+
+        private async Task DropInvalidLeftoverAsync(SqlStatement statement, StatementAnalysis build, CancellationToken cancellationToken)
+        {
+            foreach (var index in build.Postconditions.OfType<IndexValid>().Select(p => p.Index))
+            {
+                if (!await _catalog!.IsInvalidIndexAsync(index, cancellationToken))
+                    continue;
+                await ExecAsync(_session!, "SET lock_timeout = 0", cancellationToken);
+                await ExecAsync(_session!, $"DROP INDEX CONCURRENTLY IF EXISTS {index}", cancellationToken);
+                Emit(new InvalidIndexDropped(Now, statement, index.ToString()));
+            }
+        }
+
+        private async Task CleanUpCancelledBuildAsync(SqlStatement statement, CancellationToken cancellationToken)
+        {
+            if (_analysis[statement.Number] is { Kind: "CREATE INDEX CONCURRENTLY" } build)
+                await DropInvalidLeftoverAsync(statement, build, cancellationToken);
+        }
+
+        private async Task RollbackIfInBlockAsync(IReadOnlyList<SqlStatement> unit, CancellationToken cancellationToken)
+        {
+            if (unit[0].Transaction == TransactionControl.Begin && _session!.State == System.Data.ConnectionState.Open)
+                await ExecAsync(_session, "ROLLBACK", cancellationToken);
+        }
+
+        private async Task CancelBackendAsync()
+        {
+            try
+            {
+                var cs = new NpgsqlConnectionStringBuilder(request.TargetConnectionString)
+                    { ApplicationName = $"chatops:{request.RunId}:cancel", Pooling = false }.ConnectionString;
+                await using var connection = new NpgsqlConnection(cs);
+                await connection.OpenAsync();
+                await using var command = new NpgsqlCommand("SELECT pg_cancel_backend($1)", connection);
+                command.Parameters.Add(new NpgsqlParameter { Value = _ownPids[0] });
+                await command.ExecuteScalarAsync();
+            }
+            catch (NpgsqlException)
+            {
+                // The run notices the cancel at its next boundary anyway.
+            }
+        }
+
+        private async Task<NpgsqlConnection> OpenAsync(string applicationName, CancellationToken cancellationToken)
+        {
+            var cs = new NpgsqlConnectionStringBuilder(request.TargetConnectionString)
+            {
+                ApplicationName = applicationName,
+                Pooling = false,      // dedicated sessions: their settings and locks must not leak into a pool
+                CommandTimeout = 0,   // statement_timeout bounds statements, server-side
+            };
+            var connection = new NpgsqlConnection(cs.ConnectionString);
+            await connection.OpenAsync(cancellationToken);
+            return connection;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _cancelHook.DisposeAsync();
+            if (_watch is not null) await _watch.DisposeAsync();
+            if (_session is not null) await _session.DisposeAsync();   // ends the session: releases the run lock
+        }
+    }
+
+    /// <summary>Statements grouped as they must run: a transaction block as one unit, every other statement alone.</summary>
+    internal static List<IReadOnlyList<SqlStatement>> Units(SqlScript script) =>
+        script.Statements
+            .GroupBy(s => s.Block is { } b ? -b : s.Number)
+            .Select(g => (IReadOnlyList<SqlStatement>)g.ToList())
+            .ToList();
+
+    private static string Milliseconds(TimeSpan t) => $"{(long)Math.Ceiling(t.TotalMilliseconds)}";
+
+    private static async Task ExecAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}
