@@ -3,10 +3,20 @@ using Npgsql;
 
 namespace ChatOps.Postgres.Tests;
 
+/// <summary>Tests whose outcome depends on which transactions are running in the whole cluster run alone.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ClusterQuietCollection
+{
+    public const string Name = "cluster-quiet";
+}
+
 /// <summary>
 /// <c>monitor_migration_performance</c> runs beside the migration for 30 minutes; it must not hold a
 /// snapshot that <c>CREATE INDEX CONCURRENTLY</c> would wait for.
 /// </summary>
+// CREATE INDEX CONCURRENTLY waits only for snapshots older than its reference snapshot's xmin; another
+// test's transaction running at that moment lowers that horizon and would make the counter-example pass by luck.
+[Collection(ClusterQuietCollection.Name)]
 public class MonitorProcedureTests(PostgresDatabase db) : IClassFixture<PostgresDatabase>
 {
     [Fact]
@@ -49,7 +59,10 @@ public class MonitorProcedureTests(PostgresDatabase db) : IClassFixture<Postgres
         await using var monitor = await db.OpenAsync("naive-monitor");
         await using var call = new NpgsqlCommand("SELECT naive_monitor(3)", monitor);
         var running = call.ExecuteScalarAsync();
-        await Task.Delay(300);   // let the function start and take its snapshot
+        // Wait until the function runs and holds its snapshot (backend_xmin set), not for a fixed time.
+        for (var i = 0; i < 100 && !await db.ScalarAsync<bool>(
+                 "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'naive-monitor' AND state = 'active' AND backend_xmin IS NOT NULL)"); i++)
+            await Task.Delay(20);
 
         await db.ExecuteAsync("CREATE INDEX CONCURRENTLY idx_naive_test ON public.contacts (email)");
 
