@@ -1,5 +1,7 @@
 using System.CommandLine;
 using Microsoft.Extensions.Options;
+using ChatOps.Postgres.Execution;
+using ChatOps.Postgres.Migrations;
 using Npgsql;
 
 namespace ChatOps.Bot.Cli;
@@ -42,6 +44,16 @@ public static class ChatOpsCommandLine
                 Console.Error.WriteLine($"  - {failure}");
             Console.Error.WriteLine("Settings come from appsettings.json and environment variables such as ChatOps__Execution__LockTimeout.");
             return UsageError;
+        }
+        catch (MigrationNotFoundException ex)
+        {
+            Console.Error.WriteLine(ex.Message);
+            return UsageError;
+        }
+        catch (TargetBusyException ex)
+        {
+            Console.Error.WriteLine(ex.Message);
+            return 1;
         }
         catch (NpgsqlException ex) when (ex is not PostgresException && ex.InnerException is System.Net.Sockets.SocketException or TimeoutException)
         {

@@ -17,16 +17,7 @@ public sealed class Demo(TextWriter output, IOptions<MigrationsOptions> migratio
     public async Task<int> RunAsync(string migrationName, int rows, string? connectionString, CancellationToken cancellationToken)
     {
         var catalog = new MigrationCatalog(migrations.Value.ResolvedDirectory);
-        MigrationFiles files;
-        try
-        {
-            files = catalog.Find(migrationName);
-        }
-        catch (MigrationNotFoundException ex)
-        {
-            await Console.Error.WriteLineAsync(ex.Message);
-            return ChatOpsCommandLine.UsageError;
-        }
+        var files = catalog.Find(migrationName);
         var script = await MigrationCatalog.ReadAsync(files.SqlPath, cancellationToken);
         var parsed = SqlScript.Parse(script.Text);
         var runbook = files.RunbookPath is null

@@ -1,0 +1,56 @@
+using ChatOps.Core.Execution;
+
+namespace ChatOps.Core.Tests;
+
+public class QueryTextTests
+{
+    [Theory]
+    [InlineData("UPDATE contacts SET name = 'Erin O''Neil' WHERE id = 42", "UPDATE contacts SET name = ? WHERE id = ?")]
+    [InlineData("SELECT  *\n FROM t WHERE a = E'x\\'y' AND b = $1", "SELECT * FROM t WHERE a = ? AND b = $1")]
+    [InlineData("SELECT $q$secret$q$, col2 FROM t2", "SELECT ?, col2 FROM t2")]
+    [InlineData("SELECT * FROM t WHERE email = 'cut off in the mid", "SELECT * FROM t WHERE email = ?")]
+    [InlineData("", "(no query)")]
+    public void Literals_become_question_marks(string query, string redacted) => Assert.Equal(redacted, QueryText.Redact(query));
+
+    [Fact]
+    public void Long_queries_are_cut() => Assert.Equal(21, QueryText.Redact("SELECT " + new string('x', 500), max: 20).Length);
+}
+
+public class LockRetryBackoffTests
+{
+    [Fact]
+    public void Sleeps_start_short_grow_and_stop_growing_at_the_cap()
+    {
+        var backoff = new LockRetryBackoff(new Random(7));
+        var sleeps = Enumerable.Range(1, 12).Select(backoff.After).ToList();
+
+        Assert.InRange(sleeps[0].TotalMilliseconds, 37.5, 62.5);
+        Assert.InRange(sleeps[1].TotalMilliseconds, 75, 125);
+        Assert.All(sleeps, s => Assert.True(s <= TimeSpan.FromSeconds(6.25)));
+        Assert.InRange(sleeps[^1].TotalSeconds, 3.75, 6.25);
+        Assert.True(sleeps.Distinct().Count() > 10, "jitter makes waiters not knock in step");
+    }
+}
+
+public class ExecutionControlTests
+{
+    [Fact]
+    public async Task Pause_holds_waiters_until_resume_and_cancel_releases_them()
+    {
+        var control = new ExecutionControl();
+        Assert.True(control.WaitWhilePausedAsync(CancellationToken.None).IsCompleted);
+
+        control.Pause();
+        var waiting = control.WaitWhilePausedAsync(CancellationToken.None);
+        Assert.False(waiting.IsCompleted);
+        control.Resume();
+        await waiting;
+
+        control.Pause();
+        var again = control.WaitWhilePausedAsync(CancellationToken.None);
+        control.Cancel();
+        await again;
+        Assert.True(control.IsCancelRequested);
+        Assert.True(control.Cancellation.IsCancellationRequested);
+    }
+}

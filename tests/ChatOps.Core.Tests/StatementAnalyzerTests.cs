@@ -1,0 +1,103 @@
+using ChatOps.Core.Planning;
+using ChatOps.Core.Scripts;
+using ChatOps.Testing;
+
+namespace ChatOps.Core.Tests;
+
+public class StatementAnalyzerTests
+{
+    private static IReadOnlyList<StatementAnalysis> Plan(string sql) => StatementAnalyzer.AnalyzeScript(SqlScript.Parse(sql));
+
+    private static readonly DbObjectName Contacts = new("public", "contacts");
+
+    [Fact]
+    public void The_seed_migration_takes_only_brief_locks_and_raises_no_warning()
+    {
+        var plan = Plan(SeedMigration.Sql);
+
+        Assert.Empty(plan.SelectMany(p => p.Warnings));
+        Assert.DoesNotContain(plan, p => p.Rewrites || p.ScansUnderLock);
+        var first = plan[0];
+        Assert.Equal(new TableLock(Contacts, LockMode.AccessExclusive), Assert.Single(first.Locks));
+        Assert.Equal([new ColumnExists(Contacts, "analytics_enabled"), new ColumnExists(Contacts, "last_analytics_update")], first.Postconditions);
+        var builds = plan.Where(p => p.Kind == "CREATE INDEX CONCURRENTLY").ToList();
+        Assert.Equal(3, builds.Count);
+        Assert.All(builds, b => Assert.Equal(LockMode.ShareUpdateExclusive, b.StrongestLock));
+        Assert.All(builds, b => Assert.False(b.CanRunInTransaction));
+        Assert.Contains(builds, b => b.Postconditions.Contains(new IndexValid(new DbObjectName("public", "idx_contacts_analytics_date"))));
+        // DO blocks: locks inferred from their bodies, including the SQL they EXECUTE.
+        var validate = plan.Single(p => p.Statement.Text.Contains("VALIDATE CONSTRAINT"));
+        Assert.True(validate.Inferred);
+        Assert.Equal(LockMode.ShareUpdateExclusive, validate.StrongestLock);
+        var restore = plan.Single(p => p.Statement.Text.Contains("array_to_string"));
+        Assert.Equal(LockMode.AccessExclusive, restore.StrongestLock);
+        var policy = plan.Single(p => p.Kind == "CREATE POLICY");
+        Assert.Equal(1, policy.Statement.Block);
+        Assert.Contains(new PolicyExists(Contacts, "Analytics access optimized"), policy.Postconditions);
+        Assert.Contains(new FunctionExists(new DbObjectName("public", "user_has_contact_access_optimized"), 1),
+            plan.Single(p => p.Kind == "CREATE FUNCTION").Postconditions);
+    }
+
+    [Fact]
+    public void Every_dangerous_form_is_named()
+    {
+        var plan = Plan("""
+            CREATE INDEX idx_a ON contacts (email);
+            ALTER TABLE contacts ADD COLUMN token uuid DEFAULT gen_random_uuid();
+            ALTER TABLE contacts ALTER COLUMN name SET NOT NULL;
+            ALTER TABLE contacts ADD CONSTRAINT positive CHECK (length(name) > 0);
+            ALTER TABLE contacts ADD CONSTRAINT fk_org FOREIGN KEY (organization_id) REFERENCES organizations (id);
+            BEGIN;
+            CREATE INDEX CONCURRENTLY idx_b ON contacts (name);
+            COMMIT;
+            ALTER TABLE contacts ALTER COLUMN created_at TYPE timestamp;
+            ALTER TABLE contacts DROP COLUMN email;
+            DROP TABLE old_contacts;
+            DROP INDEX idx_a;
+            ALTER TABLE contacts ADD CONSTRAINT uq UNIQUE (email);
+            """);
+        var rules = plan.SelectMany(p => p.Warnings.Select(w => (p.Statement.Line, w.Rule, w.Level))).ToList();
+
+        Assert.Contains((1, "index-not-concurrently", WarningLevel.Warning), rules);
+        Assert.Contains((2, "volatile-default", WarningLevel.Warning), rules);
+        Assert.Contains((3, "set-not-null", WarningLevel.Warning), rules);
+        Assert.Contains((4, "constraint-not-valid", WarningLevel.Warning), rules);
+        Assert.Contains((5, "constraint-not-valid", WarningLevel.Warning), rules);
+        Assert.Contains((7, "concurrently-in-transaction", WarningLevel.Error), rules);
+        Assert.Contains((9, "column-type-change", WarningLevel.Warning), rules);
+        Assert.Contains((10, "drop-column", WarningLevel.Warning), rules);
+        Assert.Contains((11, "drop-data", WarningLevel.Warning), rules);
+        Assert.Contains((12, "drop-index-not-concurrently", WarningLevel.Warning), rules);
+        Assert.Contains((13, "constraint-builds-index", WarningLevel.Warning), rules);
+
+        Assert.True(plan[1].Rewrites);
+        Assert.True(plan[2].ScansUnderLock);
+        Assert.True(plan[8].Rewrites);
+        Assert.Equal(LockMode.Share, plan[0].StrongestLock);
+        Assert.Equal([new TableLock(new(null, "contacts"), LockMode.ShareRowExclusive), new TableLock(new(null, "organizations"), LockMode.ShareRowExclusive)], plan[4].Locks);
+    }
+
+    [Fact]
+    public void The_safe_forms_are_not_flagged()
+    {
+        var plan = Plan("""
+            ALTER TABLE contacts ADD COLUMN flag boolean NOT NULL DEFAULT false;
+            ALTER TABLE contacts ADD CONSTRAINT name_nn CHECK (name IS NOT NULL) NOT VALID;
+            ALTER TABLE contacts VALIDATE CONSTRAINT name_nn;
+            ALTER TABLE contacts ALTER COLUMN name SET NOT NULL;
+            ALTER TABLE contacts ADD CONSTRAINT fk FOREIGN KEY (organization_id) REFERENCES organizations (id) NOT VALID;
+            CREATE TABLE fresh (id int);
+            CREATE INDEX fresh_id ON fresh (id);
+            """);
+        Assert.Empty(plan.SelectMany(p => p.Warnings));
+        Assert.Equal(LockMode.ShareUpdateExclusive, plan[2].StrongestLock);
+        Assert.False(plan[3].ScansUnderLock);
+    }
+
+    [Theory]
+    [InlineData(LockMode.AccessShare, "AccessExclusiveLock")]
+    [InlineData(LockMode.ShareUpdateExclusive, "ShareUpdateExclusiveLock,ShareLock,ShareRowExclusiveLock,ExclusiveLock,AccessExclusiveLock")]
+    [InlineData(LockMode.AccessExclusive, "AccessShareLock,RowShareLock,RowExclusiveLock,ShareUpdateExclusiveLock,ShareLock,ShareRowExclusiveLock,ExclusiveLock,AccessExclusiveLock")]
+    public void Conflicts_follow_the_documented_table(LockMode mode, string conflicts) =>
+        Assert.Equal(conflicts, string.Join(",", mode.ConflictsWith().Select(m => m.PgLocksName())));
+}
