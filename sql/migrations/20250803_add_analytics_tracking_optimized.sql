@@ -19,14 +19,12 @@ DO $$
 DECLARE
     actions text[] := '{}';
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
-                   WHERE table_schema = 'public' AND table_name = 'contacts'
-                     AND column_name = 'analytics_enabled' AND column_default IS NOT NULL) THEN
+    IF EXISTS (SELECT 1 FROM pg_attribute
+               WHERE attrelid = 'public.contacts'::regclass AND attname = 'analytics_enabled' AND NOT atthasdef) THEN
         actions := array_append(actions, 'ALTER COLUMN analytics_enabled SET DEFAULT false');
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
-                   WHERE table_schema = 'public' AND table_name = 'contacts'
-                     AND column_name = 'last_analytics_update' AND column_default IS NOT NULL) THEN
+    IF EXISTS (SELECT 1 FROM pg_attribute
+               WHERE attrelid = 'public.contacts'::regclass AND attname = 'last_analytics_update' AND NOT atthasdef) THEN
         actions := array_append(actions, 'ALTER COLUMN last_analytics_update SET DEFAULT now()');
     END IF;
     IF EXISTS (SELECT 1 FROM pg_attribute

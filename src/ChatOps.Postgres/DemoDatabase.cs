@@ -20,9 +20,4 @@ public static class DemoDatabase
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken)) { }
     }
-
-    /// <summary>Installs <c>sql/deployment/migration_performance_monitor.sql</c> (idempotent).</summary>
-    public static async Task InstallMonitoringAsync(string connectionString, CancellationToken cancellationToken) =>
-        await DatabaseAdmin.RunScriptAsync(connectionString,
-            await ProductFiles.ReadSqlAsync("deployment/migration_performance_monitor.sql", cancellationToken), cancellationToken);
 }

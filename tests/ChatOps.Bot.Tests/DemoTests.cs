@@ -7,7 +7,7 @@ namespace ChatOps.Bot.Tests;
 public class DemoTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPostgresDatabase>
 {
     [Fact]
-    public async Task The_demo_applies_and_validates_the_seed_migration_then_drops_its_scratch_database()
+    public async Task The_demo_runs_the_whole_runbook_under_an_application_workload_then_drops_its_scratch_database()
     {
         var result = await ChatOpsProcess.RunAsync(["demo", "--rows", "5000", "--connection", db.ServerConnectionString]);
 
@@ -15,7 +15,10 @@ public class DemoTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPostgresDa
         Assert.Contains("5,000 contacts", result.Output);
         Assert.Contains("Migration phase 4/4 complete", result.Output);
         Assert.Contains("CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_contacts_analytics_date", result.Output);
-        Assert.Contains($"✅ {SeedMigration.Id} applied and validated (5 checks)", result.Output);
+        foreach (var phase in new[] { "pre-deployment checks", "phase 1 · setup & baseline", "phase 2 · execute migration", "phase 3 · index builds", "phase 4 · validation", "verdict" })
+            Assert.Contains($"── {phase} ──", result.Output);
+        Assert.Contains("🟢 VERDICT: SUCCESS", result.Output);
+        Assert.Matches(@"Application during the run: [1-9][\d,]* transactions, 0 failed", result.Output);
         Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_database WHERE datname LIKE 'chatops_demo_%'"));
         Assert.DoesNotContain("Password", result.Output + result.Error, StringComparison.OrdinalIgnoreCase);
     }

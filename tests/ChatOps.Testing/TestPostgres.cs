@@ -56,7 +56,7 @@ public static class TestPostgres
         await DatabaseAdmin.CreateAsync(server, name, template: null, CancellationToken.None);
         var cs = new NpgsqlConnectionStringBuilder(ConnectionStrings.WithDatabase(server, name)) { Pooling = false }.ConnectionString;
         await DemoDatabase.CreateAsync(cs, TemplateContacts, CancellationToken.None);
-        await DemoDatabase.InstallMonitoringAsync(cs, CancellationToken.None);
+        await ChatOps.Postgres.Monitoring.MonitoringFunctions.InstallAsync(cs, CancellationToken.None);
         // CREATE DATABASE … TEMPLATE refuses while the template has sessions: none may stay pooled.
         NpgsqlConnection.ClearAllPools();
         return name;

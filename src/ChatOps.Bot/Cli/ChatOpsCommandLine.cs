@@ -20,6 +20,8 @@ public static class ChatOpsCommandLine
         root.Subcommands.Add(DemoVerb.Create());
         root.Subcommands.Add(ListVerb.Create());
         root.Subcommands.Add(PlanVerb.Create());
+        root.Subcommands.Add(RunVerb.Create());
+        root.Subcommands.Add(RollbackVerb.Create());
         // A bare `chatops` is a request for help, not a success.
         root.SetAction(parse =>
         {

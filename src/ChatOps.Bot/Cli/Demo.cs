@@ -1,30 +1,20 @@
 using System.Diagnostics;
-using ChatOps.Core.Runbooks;
-using ChatOps.Core.Scripts;
 using ChatOps.Postgres;
-using ChatOps.Postgres.Execution;
 using ChatOps.Postgres.Launching;
 using ChatOps.Postgres.Migrations;
 using ChatOps.Postgres.Options;
-using ChatOps.Postgres.Probes;
+using ChatOps.Postgres.Workload;
 using Microsoft.Extensions.Options;
 
 namespace ChatOps.Bot.Cli;
 
-/// <summary>The demo's steps, written to <paramref name="output"/> as a timeline.</summary>
-public sealed class Demo(TextWriter output, IOptions<MigrationsOptions> migrations, IOptions<ExecutionOptions> execution, TimeProvider timeProvider, ILogger<Demo> logger)
+/// <summary>The demo: a throwaway PostgreSQL with demo data and an application workload, and the whole runbook.</summary>
+public sealed class Demo(TextWriter output, IOptions<MigrationsOptions> migrations, MigrationRun migrationRun, TimeProvider timeProvider, ILogger<Demo> logger)
 {
     public async Task<int> RunAsync(string migrationName, int rows, string? connectionString, CancellationToken cancellationToken)
     {
-        var catalog = new MigrationCatalog(migrations.Value.ResolvedDirectory);
-        var files = catalog.Find(migrationName);
-        var script = await MigrationCatalog.ReadAsync(files.SqlPath, cancellationToken);
-        var parsed = SqlScript.Parse(script.Text);
-        var runbook = files.RunbookPath is null
-            ? MigrationRunbook.Empty
-            : MigrationRunbook.Parse(await File.ReadAllTextAsync(files.RunbookPath, cancellationToken), files.RunbookPath);
-
-        output.WriteLine($"ChatOps demo · {files.Id} · sha256 {script.Sha256[..4]}…{script.Sha256[^4..]} · {parsed.Statements.Count} statements");
+        // Refuse a bad name before starting anything.
+        var files = new MigrationCatalog(migrations.Value.ResolvedDirectory).Find(migrationName);
 
         var clock = Stopwatch.StartNew();
         ThrowawayPostgres server;
@@ -38,6 +28,7 @@ public sealed class Demo(TextWriter output, IOptions<MigrationsOptions> migratio
             return 1;
         }
         await using var _ = server;
+        output.WriteLine($"ChatOps demo · {files.Id}");
         Step($"PostgreSQL: {server.Description}", clock);
 
         var database = $"chatops_demo_{timeProvider.GetUtcNow():yyyyMMdd_HHmmss}_{Environment.ProcessId}";
@@ -47,29 +38,19 @@ public sealed class Demo(TextWriter output, IOptions<MigrationsOptions> migratio
         {
             var target = ConnectionStrings.WithDatabase(server.ConnectionString, database);
             await DemoDatabase.CreateAsync(target, rows, cancellationToken);
-            await DemoDatabase.InstallMonitoringAsync(target, cancellationToken);
-            Step($"database {database}: demo schema, {rows:N0} contacts in {DemoDatabase.OrganizationsFor(rows):N0} organisations, monitoring functions", clock);
+            Step($"database {database}: demo schema, {rows:N0} contacts in {DemoDatabase.OrganizationsFor(rows):N0} organisations", clock);
 
-            output.WriteLine("Migration, statement by statement, through the lock-safe executor:");
-            var timeline = new Timeline(output, timeProvider);
-            var executor = new LockSafeExecutor(execution.Value, timeProvider);
-            var result = await executor.RunAsync(new ExecutionRequest(target, parsed, $"demo-{Environment.ProcessId}", timeline.Render), cancellationToken);
-            if (!result.Succeeded)
-            {
-                output.WriteLine($"✗ migration failed after {result.StatementsRun} statement(s): {result.Failure!.Message}");
-                return 1;
-            }
-            output.WriteLine($"✓ migration: {result.StatementsRun} statements in {result.Duration.TotalSeconds:0.000} s");
+            await using var workload = new ApplicationWorkload(target);
+            workload.Start();
+            output.WriteLine("✓ application workload running (4 sessions \"demo-app\": searches, reads, updates, inserts)");
 
-            var validations = await ValidationProbe.RunAsync(target, runbook.Validations, cancellationToken);
-            output.WriteLine("Checklist validations:");
-            foreach (var v in validations)
-                output.WriteLine($"  {(v.Ok ? "✅" : "❌")} {v.Name}: {v.Detail}");
-            var failed = validations.Count(v => !v.Ok);
-            output.WriteLine(failed == 0
-                ? $"✅ {files.Id} applied and validated ({validations.Count} checks)."
-                : $"❌ {failed} of {validations.Count} validation(s) failed.");
-            return failed == 0 ? 0 : 1;
+            var exit = await migrationRun.RunAsync(files.Id, target, output, json: false, cancellationToken);
+
+            var summary = workload.Summary;
+            output.WriteLine();
+            output.WriteLine($"Application during the run: {summary.Transactions:N0} transactions, {summary.Failures} failed, " +
+                             $"slowest {summary.MaxLatency.TotalMilliseconds:0} ms{(summary.LastError is { } e ? $" (last error: {e})" : "")}");
+            return exit;
         }
         finally
         {

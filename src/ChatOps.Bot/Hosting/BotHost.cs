@@ -25,6 +25,7 @@ public static class BotHost
         builder.AddChatOpsOptions();
         builder.AddChatOpsLogging();
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddTransient<Cli.MigrationRun>();
         return builder;
     }
 

@@ -3,6 +3,9 @@ using System.Text.Json.Serialization;
 
 namespace ChatOps.Core.Runbooks;
 
+/// <summary>Changes to a default threshold rule: its value, its window, or whether it triggers a rollback.</summary>
+public sealed record ThresholdOverride(double? Value = null, TimeSpan? For = null, int? Rounds = null, bool? RollbackTrigger = null);
+
 /// <summary>A query timed before and after the migration; <see cref="AfterOnly"/> ones need what the migration adds.</summary>
 public sealed record BenchmarkQuery(string Name, string Sql, bool AfterOnly = false);
 
@@ -28,6 +31,13 @@ public sealed record MigrationRunbook
     public IReadOnlyList<string> IndexUsage { get; init; } = [];
     public RlsProbe? RlsProbe { get; init; }
     public IReadOnlyList<ValidationQuery> Validations { get; init; } = [];
+
+    /// <summary>A query giving <c>(rows, checksum)</c> of the rows that existed at <c>$1</c> (the baseline
+    /// time): compared before and after, it shows no data was lost while the application kept writing.</summary>
+    public string? RowsAtBaseline { get; init; }
+
+    /// <summary>Overrides of the default threshold rules, by rule name.</summary>
+    public IReadOnlyDictionary<string, ThresholdOverride> Thresholds { get; init; } = new Dictionary<string, ThresholdOverride>();
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -72,5 +82,23 @@ public sealed record MigrationRunbook
             yield return $"validation '{dup.Key}' appears twice";
         if (RlsProbe is { } p && (string.IsNullOrWhiteSpace(p.Role) || string.IsNullOrWhiteSpace(p.Sql)))
             yield return "rlsProbe needs role and sql";
+        var known = Monitoring.ThresholdRule.ChecklistRollbackTriggers.Select(r => r.Name).ToHashSet();
+        foreach (var name in Thresholds.Keys.Where(n => !known.Contains(n)))
+            yield return $"thresholds: unknown rule '{name}' (known: {string.Join(", ", known)})";
+    }
+
+    /// <summary>The default rules with this runbook's overrides applied.</summary>
+    public IReadOnlyList<Monitoring.ThresholdRule> Rules()
+    {
+        return Monitoring.ThresholdRule.ChecklistRollbackTriggers.Select(rule =>
+            Thresholds.TryGetValue(rule.Name, out var o)
+                ? rule with
+                {
+                    Value = o.Value ?? rule.Value,
+                    For = o.For ?? rule.For,
+                    Rounds = o.Rounds ?? rule.Rounds,
+                    Action = o.RollbackTrigger is { } t ? (t ? Monitoring.BreachAction.RollbackTrigger : Monitoring.BreachAction.Alert) : rule.Action,
+                }
+                : rule).ToList();
     }
 }

@@ -20,7 +20,7 @@ public enum TransactionControl
 /// <param name="Transaction">Whether it opens or closes an explicit transaction block.</param>
 /// <param name="Block">The transaction block it belongs to (1-based, counting blocks), or null outside one.
 /// A block's <c>BEGIN</c> and <c>COMMIT</c> belong to it too.</param>
-public sealed record SqlStatement(int Number, int Line, string Text, IReadOnlyList<SqlToken> Tokens, TransactionControl Transaction, int? Block)
+public sealed record SqlStatement(int Number, int Line, string Text, [property: System.Text.Json.Serialization.JsonIgnore] IReadOnlyList<SqlToken> Tokens, TransactionControl Transaction, int? Block)
 {
     /// <summary><c>CREATE INDEX CONCURRENTLY</c>, <c>DROP INDEX CONCURRENTLY</c>, <c>REINDEX … CONCURRENTLY</c>,
     /// <c>DETACH PARTITION … CONCURRENTLY</c>: cannot run in a transaction block, wait for older transactions by design.</summary>

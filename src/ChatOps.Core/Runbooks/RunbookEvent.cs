@@ -1,0 +1,32 @@
+using ChatOps.Core.Execution;
+using ChatOps.Core.Monitoring;
+
+namespace ChatOps.Core.Runbooks;
+
+/// <summary>
+/// The runbook run's event stream — what the chat layer will render as the card, the thread's status
+/// posts and the alerts; the command line renders it as a timeline.
+/// </summary>
+public abstract record RunbookEvent(DateTimeOffset At);
+
+public sealed record PhaseStarted(DateTimeOffset At, RunbookPhase Phase) : RunbookEvent(At);
+
+public sealed record PhaseFinished(DateTimeOffset At, RunbookPhase Phase, TimeSpan Duration, bool Ok, string Summary) : RunbookEvent(At);
+
+/// <summary>A check or validation came out.</summary>
+public sealed record CheckCompleted(DateTimeOffset At, RunbookPhase Phase, CheckResult Result) : RunbookEvent(At);
+
+/// <summary>A measurement (benchmark, RLS overhead, index usage, lock hold …) with its unit.</summary>
+public sealed record Measured(DateTimeOffset At, RunbookPhase Phase, string Name, double Value, string Unit, string Detail) : RunbookEvent(At);
+
+/// <summary>The sampler looked at the target (a sample or a gap).</summary>
+public sealed record Sampled(DateTimeOffset At, MonitoringReading Reading) : RunbookEvent(At);
+
+/// <summary>A threshold rule breached, cleared, or monitoring degraded.</summary>
+public sealed record ThresholdReported(DateTimeOffset At, ThresholdEvent Threshold) : RunbookEvent(At);
+
+/// <summary>The executor reported something while running a script.</summary>
+public sealed record ExecutionReported(DateTimeOffset At, ExecutionEvent Execution) : RunbookEvent(At);
+
+/// <summary>The run's verdict: success only when the migration ran, every validation held, every criterion was met and no rollback trigger fired.</summary>
+public sealed record VerdictReached(DateTimeOffset At, bool Succeeded, IReadOnlyList<CriterionResult> Criteria, IReadOnlyList<string> Reasons) : RunbookEvent(At);

@@ -1,0 +1,163 @@
+using ChatOps.Core.Monitoring;
+using Npgsql;
+
+namespace ChatOps.Postgres.Monitoring;
+
+/// <summary>
+/// Samples the target on its own session (<c>chatops:&lt;run&gt;:sampler</c>) with one short query per
+/// sample — nothing that holds a snapshot for long, which would stall a concurrent index build.
+/// <c>pg_blocking_pids</c> is called only for sessions waiting on a lock: it is not free.
+/// </summary>
+public sealed class MetricSampler : IAsyncDisposable
+{
+    // PG14+ has pg_locks.waitstart; before that the wait is measured from the statement's start.
+    private const string WaitStartPg14 = "l.waitstart";
+    private const string WaitStartPg13 = "CASE WHEN a.wait_event_type = 'Lock' THEN a.query_start END";
+
+    private const string SampleSql = """
+        WITH sessions AS (
+            SELECT a.pid, a.application_name LIKE 'chatops:%' AS ours, a.wait_event_type, a.wait_event, a.query_start
+            FROM pg_stat_activity a
+            WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()
+        ),
+        waits AS (
+            SELECT s.pid, s.ours, s.wait_event, now() - min({0}) AS waited
+            FROM sessions s
+            JOIN pg_stat_activity a ON a.pid = s.pid
+            LEFT JOIN pg_locks l ON l.pid = s.pid AND NOT l.granted
+            WHERE s.wait_event_type = 'Lock'
+            GROUP BY s.pid, s.ours, s.wait_event
+        ),
+        blocked AS (
+            SELECT w.pid, EXISTS (SELECT 1 FROM unnest(pg_blocking_pids(w.pid)) b JOIN sessions o ON o.pid = b AND o.ours) AS by_us
+            FROM waits w WHERE NOT w.ours
+        ),
+        db AS (
+            SELECT xact_commit, xact_rollback, deadlocks FROM pg_stat_database WHERE datname = current_database()
+        )
+        SELECT
+            coalesce(extract(epoch FROM (SELECT max(waited) FROM waits WHERE NOT ours)), 0)::float8,
+            (SELECT count(*) FROM blocked WHERE by_us)::int,
+            (SELECT count(*) FROM blocked WHERE NOT by_us)::int,
+            (SELECT count(*) FROM sessions)::int + 1,
+            current_setting('max_connections')::int,
+            (SELECT extract(epoch FROM max(replay_lag)) FROM pg_stat_replication)::float8,
+            (SELECT count(*) FROM pg_stat_replication)::int,
+            coalesce(extract(epoch FROM (SELECT max(waited) FROM waits WHERE ours)), 0)::float8,
+            (SELECT string_agg(DISTINCT wait_event, ',') FROM waits WHERE ours),
+            (SELECT xact_commit FROM db), (SELECT xact_rollback FROM db), (SELECT deadlocks FROM db),
+            extract(epoch FROM clock_timestamp() - statement_timestamp())::float8
+        """;
+
+    private const string IndexBuildsSql = """
+        SELECT coalesce(p.index_relid::regclass::text, '(new index)'), p.relid::regclass::text, p.phase,
+               CASE WHEN p.blocks_total > 0 THEN 100.0 * p.blocks_done / p.blocks_total
+                    WHEN p.tuples_total > 0 THEN 100.0 * p.tuples_done / p.tuples_total
+                    WHEN p.lockers_total > 0 THEN 100.0 * p.lockers_done / p.lockers_total
+                    WHEN p.partitions_total > 0 THEN 100.0 * p.partitions_done / p.partitions_total END::float8
+        FROM pg_stat_progress_create_index p
+        WHERE p.datid = (SELECT oid FROM pg_database WHERE datname = current_database())
+        """;
+
+    private readonly NpgsqlConnection _connection;
+    private readonly TimeProvider _time;
+    private readonly string _sampleSql;
+    private (long Commits, long Rollbacks, long Deadlocks)? _previous;
+
+    private MetricSampler(NpgsqlConnection connection, TimeProvider time, bool hasWaitStart)
+    {
+        _connection = connection;
+        _time = time;
+        _sampleSql = SampleSql.Replace("{0}", hasWaitStart ? WaitStartPg14 : WaitStartPg13);
+    }
+
+    /// <summary>Opens the sampler's own session on the target.</summary>
+    public static async Task<MetricSampler> OpenAsync(string targetConnectionString, string runId, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var cs = new NpgsqlConnectionStringBuilder(targetConnectionString)
+        {
+            ApplicationName = $"chatops:{runId}:sampler",
+            Pooling = false,
+            CommandTimeout = 10,
+        }.ConnectionString;
+        var connection = new NpgsqlConnection(cs);
+        await connection.OpenAsync(cancellationToken);
+        await using (var command = new NpgsqlCommand("SET statement_timeout = '5s'", connection))
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        return new MetricSampler(connection, time, connection.PostgreSqlVersion.Major >= 14);
+    }
+
+    /// <summary>One sample; a failure is returned as a gap (and the session reopened on the next call).</summary>
+    public async Task<MonitoringReading> SampleAsync(CancellationToken cancellationToken)
+    {
+        var at = _time.GetUtcNow();
+        try
+        {
+            if (_connection.State != System.Data.ConnectionState.Open)
+                await _connection.OpenAsync(cancellationToken);
+            return await ReadAsync(at, cancellationToken);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException && !cancellationToken.IsCancellationRequested)
+        {
+            return new SampleGap(at, ex.Message);
+        }
+    }
+
+    private async Task<MetricSample> ReadAsync(DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        TimeSpan appWait, ownWait, took;
+        TimeSpan? lag;
+        int byUs, byOthers, connections, maxConnections;
+        string? ownEvent;
+        long commits, rollbacks, deadlocks;
+        await using (var command = new NpgsqlCommand(_sampleSql, _connection))
+        await using (var r = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            await r.ReadAsync(cancellationToken);
+            appWait = TimeSpan.FromSeconds(r.GetDouble(0));
+            byUs = r.GetInt32(1);
+            byOthers = r.GetInt32(2);
+            connections = r.GetInt32(3);
+            maxConnections = r.GetInt32(4);
+            lag = r.GetInt32(6) == 0 ? null : TimeSpan.FromSeconds(r.IsDBNull(5) ? 0 : r.GetDouble(5));
+            ownWait = TimeSpan.FromSeconds(r.GetDouble(7));
+            ownEvent = r.IsDBNull(8) ? null : r.GetString(8);
+            commits = r.GetInt64(9);
+            rollbacks = r.GetInt64(10);
+            deadlocks = r.GetInt64(11);
+            took = TimeSpan.FromSeconds(r.GetDouble(12));
+        }
+
+        var builds = new List<IndexBuildProgress>();
+        await using (var command = new NpgsqlCommand(IndexBuildsSql, _connection))
+        await using (var r = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await r.ReadAsync(cancellationToken))
+                builds.Add(new IndexBuildProgress(r.GetString(0), r.GetString(1), r.GetString(2), r.IsDBNull(3) ? null : r.GetDouble(3)));
+        }
+
+        var previous = _previous ?? (commits, rollbacks, deadlocks);
+        _previous = (commits, rollbacks, deadlocks);
+        return new MetricSample(at, appWait, byUs, byOthers, connections, maxConnections, lag, builds,
+            commits - previous.Commits, rollbacks - previous.Rollbacks, deadlocks - previous.Deadlocks, ownWait, ownEvent, took);
+    }
+
+    /// <summary>Samples every <paramref name="interval"/> until cancelled, handing each sample or gap to <paramref name="onReading"/>.</summary>
+    public async Task RunAsync(TimeSpan interval, Action<MonitoringReading> onReading, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(interval, _time);
+        try
+        {
+            do
+            {
+                onReading(await SampleAsync(cancellationToken));
+            }
+            while (await timer.WaitForNextTickAsync(cancellationToken));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+}
