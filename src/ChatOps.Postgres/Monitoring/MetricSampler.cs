@@ -94,7 +94,11 @@ public sealed class MetricSampler : IAsyncDisposable
         try
         {
             if (_connection.State != System.Data.ConnectionState.Open)
+            {
+                // After a failure the session is broken: start a fresh one.
+                await _connection.CloseAsync();
                 await _connection.OpenAsync(cancellationToken);
+            }
             return await ReadAsync(at, cancellationToken);
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException && !cancellationToken.IsCancellationRequested)
@@ -158,6 +162,9 @@ public sealed class MetricSampler : IAsyncDisposable
         {
         }
     }
+
+    /// <summary>The sampler session's backend pid (to tell it apart, or to test a lost session).</summary>
+    public int ProcessId => _connection.ProcessID;
 
     public ValueTask DisposeAsync() => _connection.DisposeAsync();
 }
