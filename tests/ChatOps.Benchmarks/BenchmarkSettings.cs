@@ -1,0 +1,54 @@
+using System.Globalization;
+
+namespace ChatOps.Benchmarks;
+
+/// <summary>What to run: table sizes, repetitions and the durations of each window.</summary>
+public sealed record BenchmarkSettings(
+    IReadOnlyList<int> Sizes,
+    int Repetitions,
+    TimeSpan Baseline,
+    TimeSpan Interference,
+    TimeSpan Tail,
+    int Clients,
+    int Rate,
+    bool Smoke,
+    string? Connection)
+{
+    public const string Usage = """
+        dotnet run -c Release --project tests/ChatOps.Benchmarks -- [--rows N] [--quick] [--smoke] [--repetitions R] [--connection CS]
+          --rows N         one table size instead of 10,000 / 100,000 / 1,000,000 contacts
+          --quick          10,000 and 100,000 contacts
+          --smoke          a few seconds on 2,000 contacts, to keep the benchmark working (not a measurement)
+          --repetitions R  repetitions per size and contender (default 3; contenders alternate)
+          --connection CS  use this PostgreSQL server instead of a throwaway one
+        """;
+
+    public static BenchmarkSettings Parse(string[] args)
+    {
+        IReadOnlyList<int> sizes = [10_000, 100_000, 1_000_000];
+        var repetitions = 3;
+        var smoke = false;
+        string? connection = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--rows": sizes = [int.Parse(Next(args, ref i), NumberStyles.AllowThousands, CultureInfo.InvariantCulture)]; break;
+                case "--quick": sizes = [10_000, 100_000]; break;
+                case "--smoke": smoke = true; break;
+                case "--repetitions": repetitions = int.Parse(Next(args, ref i), CultureInfo.InvariantCulture); break;
+                case "--connection": connection = Next(args, ref i); break;
+                case "-h" or "--help": throw new ArgumentException("");
+                default: throw new ArgumentException($"unknown option {args[i]}");
+            }
+        }
+        if (sizes.Any(s => s < 100) || repetitions < 1)
+            throw new ArgumentException("--rows must be at least 100 and --repetitions at least 1");
+        return smoke
+            ? new BenchmarkSettings([2_000], 1, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(1), 4, 200, true, connection)
+            : new BenchmarkSettings(sizes, repetitions, TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(5), 8, 400, false, connection);
+    }
+
+    private static string Next(string[] args, ref int i) =>
+        ++i < args.Length ? args[i] : throw new ArgumentException($"{args[i - 1]} needs a value");
+}

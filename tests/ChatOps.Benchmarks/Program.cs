@@ -1,0 +1,16 @@
+using ChatOps.Benchmarks;
+
+// The engine side by side with a plain `psql -f`, under application load, with a long transaction in
+// the way, at growing table sizes. Prints a Markdown report and writes it to RESULTS.md.
+BenchmarkSettings settings;
+try
+{
+    settings = BenchmarkSettings.Parse(args);
+}
+catch (ArgumentException ex)
+{
+    if (ex.Message.Length > 0) Console.Error.WriteLine(ex.Message);
+    Console.Error.WriteLine(BenchmarkSettings.Usage);
+    return ex.Message.Length > 0 ? 2 : 0;
+}
+return await new Benchmark(settings, Console.Out).RunAsync();
