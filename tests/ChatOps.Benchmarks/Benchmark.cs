@@ -79,11 +79,9 @@ public sealed class Benchmark(BenchmarkSettings settings, TextWriter output)
         var cs = ConnectionStrings.WithDatabase(server, database);
         try
         {
-            var load = PgBench.Start(pgbench, cs, rows, settings.Clients, settings.Rate,
-                settings.Baseline + settings.Interference + settings.Tail + TimeSpan.FromSeconds(settings.Smoke ? 4 : 15 + rows / 20_000), work);
-            await Task.Delay(settings.Baseline);
-
-            // The engine's sampler watches both contenders, for the peak of blocked application sessions.
+            // The engine's sampler watches both contenders, for the peak of blocked application sessions, and a
+            // pg_locks poller times ACCESS EXCLUSIVE holds. Both start before the baseline window, so the
+            // baseline carries the same instrumentation load as the migration window.
             var peakBlocked = 0;
             using var stopSampling = new CancellationTokenSource();
             var sampler = await MetricSampler.OpenAsync(cs, "bench", TimeProvider.System, CancellationToken.None);
@@ -92,6 +90,10 @@ public sealed class Benchmark(BenchmarkSettings settings, TextWriter output)
                 if (r is MetricSample s) peakBlocked = Math.Max(peakBlocked, s.BlockedApp);
             }, stopSampling.Token);
             var observer = await LockHoldObserver.StartAsync(cs);
+
+            var load = PgBench.Start(pgbench, cs, rows, settings.Clients, settings.Rate,
+                settings.Baseline + settings.Interference + settings.Tail + TimeSpan.FromSeconds(settings.Smoke ? 4 : 15 + rows / 20_000), work);
+            await Task.Delay(settings.Baseline);
 
             // A long report opens a transaction, reads contacts, and sits idle.
             var report = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(cs) { ApplicationName = "bench-report", Pooling = false }.ConnectionString);

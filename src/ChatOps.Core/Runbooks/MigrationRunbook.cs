@@ -13,8 +13,9 @@ public sealed record BenchmarkQuery(string Name, string Sql, bool AfterOnly = fa
 public sealed record ValidationQuery(string Name, string Sql, string? Checklist = null);
 
 /// <summary>How to measure row-level security overhead: <see cref="Sql"/> as <see cref="Role"/> (with the
-/// application user from <see cref="User"/> set by <see cref="SetUser"/>) minus the same as the table owner.</summary>
-public sealed record RlsProbe(string Role, string User, string SetUser, string Sql);
+/// application user from <see cref="User"/> set by <see cref="SetUser"/>) minus the same as the table owner.
+/// <see cref="SqlBefore"/>, when given, is measured before the migration instead (the probe query may need its columns).</summary>
+public sealed record RlsProbe(string Role, string User, string SetUser, string Sql, string? SqlBefore = null);
 
 /// <summary>
 /// What <c>&lt;migration&gt;.runbook.json</c> says about one migration: its validation, benchmark, RLS and

@@ -330,10 +330,7 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
         {
             try
             {
-                var cs = new NpgsqlConnectionStringBuilder(request.TargetConnectionString)
-                    { ApplicationName = $"chatops:{request.RunId}:cancel", Pooling = false }.ConnectionString;
-                await using var connection = new NpgsqlConnection(cs);
-                await connection.OpenAsync();
+                await using var connection = await TargetSession.OpenAsync(request.TargetConnectionString, $"chatops:{request.RunId}:cancel", CancellationToken.None);
                 await using var command = new NpgsqlCommand("SELECT pg_cancel_backend($1)", connection);
                 command.Parameters.Add(new NpgsqlParameter { Value = _ownPids[0] });
                 await command.ExecuteScalarAsync();
@@ -344,18 +341,8 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
             }
         }
 
-        private async Task<NpgsqlConnection> OpenAsync(string applicationName, CancellationToken cancellationToken)
-        {
-            var cs = new NpgsqlConnectionStringBuilder(request.TargetConnectionString)
-            {
-                ApplicationName = applicationName,
-                Pooling = false,      // dedicated sessions: their settings and locks must not leak into a pool
-                CommandTimeout = 0,   // statement_timeout bounds statements, server-side
-            };
-            var connection = new NpgsqlConnection(cs.ConnectionString);
-            await connection.OpenAsync(cancellationToken);
-            return connection;
-        }
+        private Task<NpgsqlConnection> OpenAsync(string applicationName, CancellationToken cancellationToken) =>
+            TargetSession.OpenAsync(request.TargetConnectionString, applicationName, cancellationToken);
 
         public async ValueTask DisposeAsync()
         {

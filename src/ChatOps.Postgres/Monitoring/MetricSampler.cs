@@ -74,14 +74,7 @@ public sealed class MetricSampler : IAsyncDisposable
     /// <summary>Opens the sampler's own session on the target.</summary>
     public static async Task<MetricSampler> OpenAsync(string targetConnectionString, string runId, TimeProvider time, CancellationToken cancellationToken)
     {
-        var cs = new NpgsqlConnectionStringBuilder(targetConnectionString)
-        {
-            ApplicationName = $"chatops:{runId}:sampler",
-            Pooling = false,
-            CommandTimeout = 10,
-        }.ConnectionString;
-        var connection = new NpgsqlConnection(cs);
-        await connection.OpenAsync(cancellationToken);
+        var connection = await TargetSession.OpenAsync(targetConnectionString, $"chatops:{runId}:sampler", cancellationToken, commandTimeout: 10);
         await using (var command = new NpgsqlCommand("SET statement_timeout = '5s'", connection))
             await command.ExecuteNonQueryAsync(cancellationToken);
         return new MetricSampler(connection, time, connection.PostgreSqlVersion.Major >= 14);

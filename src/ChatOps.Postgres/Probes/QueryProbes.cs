@@ -28,10 +28,7 @@ public sealed class QueryProbes(NpgsqlConnection connection)
     /// <summary>Opens a probe session (<c>chatops:&lt;run&gt;:probe</c>) on the target.</summary>
     public static async Task<QueryProbes> OpenAsync(string targetConnectionString, string runId, CancellationToken cancellationToken)
     {
-        var cs = new NpgsqlConnectionStringBuilder(targetConnectionString) { ApplicationName = $"chatops:{runId}:probe", Pooling = false }.ConnectionString;
-        var connection = new NpgsqlConnection(cs);
-        await connection.OpenAsync(cancellationToken);
-        return new QueryProbes(connection);
+        return new QueryProbes(await TargetSession.OpenAsync(targetConnectionString, $"chatops:{runId}:probe", cancellationToken));
     }
 
     public NpgsqlConnection Connection => connection;

@@ -12,8 +12,7 @@ public static class ValidationProbe
     public static async Task<IReadOnlyList<ValidationResult>> RunAsync(string targetConnectionString, IEnumerable<ValidationQuery> validations, CancellationToken cancellationToken)
     {
         var results = new List<ValidationResult>();
-        await using var connection = new NpgsqlConnection(ConnectionStrings.WithApplicationName(targetConnectionString, "chatops:probe"));
-        await connection.OpenAsync(cancellationToken);
+        await using var connection = await TargetSession.OpenAsync(targetConnectionString, "chatops:validation", cancellationToken);
         foreach (var validation in validations)
         {
             try

@@ -25,9 +25,7 @@ public sealed class RollbackRunner(ExecutionOptions options, TimeProvider timePr
         if (!result.Succeeded)
             return new RollbackResult(result, checks);
 
-        var cs = new NpgsqlConnectionStringBuilder(targetConnectionString) { ApplicationName = $"chatops:{runId}:verify", Pooling = false }.ConnectionString;
-        await using var connection = new NpgsqlConnection(cs);
-        await connection.OpenAsync(cancellationToken);
+        await using var connection = await TargetSession.OpenAsync(targetConnectionString, $"chatops:{runId}:verify", cancellationToken);
         var catalog = new TargetCatalog(connection);
         foreach (var postcondition in StatementAnalyzer.AnalyzeScript(script).SelectMany(a => a.Postconditions))
             checks.Add(new RollbackCheck(postcondition.Describe(), await catalog.JudgeAsync([postcondition], cancellationToken) == PostconditionVerdict.Done));

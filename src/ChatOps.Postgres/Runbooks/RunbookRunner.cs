@@ -187,7 +187,7 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                         }
                         var median = probes.Count == 0 ? (double?)null : probes.Order().ElementAt(probes.Count / 2);
                         criteria["RLS overhead"] = (median, rlsBefore is { } before
-                            ? $"was {before.OverheadMs:0.00} ms before the migration" : "not measurable before the migration (the probe needs its columns)");
+                            ? $"was {before.OverheadMs:0.00} ms before the migration" : "not measured before the migration");
                     }
 
                     if (request.Runbook.IndexUsage.Count > 0)
@@ -302,9 +302,12 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                 return null;
             try
             {
+                // Before the migration the probe query may need columns that do not exist yet.
+                if (phase == RunbookPhase.Baseline && probe.SqlBefore is { } before)
+                    probe = probe with { Sql = before };
                 var rls = await _probes!.RlsOverheadAsync(probe, parameters, runner.BenchmarkRuns, cancellationToken);
                 Emit(new Measured(Now, phase, "RLS overhead" + label, rls.OverheadMs, "ms",
-                    $"{rls.AsRoleMs:0.000} ms as {probe.Role} vs {rls.AsOwnerMs:0.000} ms as owner, median of {rls.Runs}"));
+                    $"{rls.AsRoleMs:0.000} ms as {probe.Role} vs {rls.AsOwnerMs:0.000} ms as owner, median of {rls.Runs}: {probe.Sql}"));
                 return rls;
             }
             catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.UndefinedColumn or PostgresErrorCodes.UndefinedObject)
@@ -379,13 +382,8 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             return new DateTimeOffset((DateTime)(await command.ExecuteScalarAsync(cancellationToken))!, TimeSpan.Zero);
         }
 
-        private async Task<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken)
-        {
-            var cs = new NpgsqlConnectionStringBuilder(request.TargetConnectionString) { ApplicationName = $"chatops:{request.RunId}:check", Pooling = false }.ConnectionString;
-            var connection = new NpgsqlConnection(cs);
-            await connection.OpenAsync(cancellationToken);
-            return connection;
-        }
+        private Task<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken) =>
+            TargetSession.OpenAsync(request.TargetConnectionString, $"chatops:{request.RunId}:check", cancellationToken);
 
         public async ValueTask DisposeAsync()
         {
