@@ -144,7 +144,7 @@ public static class LocalCluster
         catch (IOException)
         {
             // No owner record: a folder being created right now, or debris. Give it an hour.
-            return Directory.GetLastWriteTimeUtc(folder) > DateTime.UtcNow.AddHours(-1);
+            return Directory.GetLastWriteTimeUtc(folder) > TimeProvider.System.GetUtcNow().UtcDateTime.AddHours(-1);
         }
         if (parts.Length < 2 || !int.TryParse(parts[0], out var pid))
             return false;
