@@ -51,8 +51,8 @@ public class SeedRunbookTests(PostgresDatabase db) : IClassFixture<PostgresDatab
         foreach (var name in new[] { "baseline: organization search", "baseline: point read", "rows at baseline", "benchmark round 3",
                      "after: analytics feed", "RLS overhead probe 3/3", "index usage", "peak blocked application sessions" })
             Assert.Contains(name, measured);
-        Assert.Contains(events.OfType<CheckCompleted>(), c => c.Result is { Name: "no data loss", Status: CheckStatus.Pass });
-        Assert.Contains(events.OfType<CheckCompleted>(), c => c.Result is { Status: CheckStatus.Manual, Role: SignOffRole.ProductOwner });
+        Assert.Contains(events.OfType<CheckCompleted>(), c => c.Check is { Name: "no data loss", Status: CheckStatus.Pass });
+        Assert.Contains(events.OfType<CheckCompleted>(), c => c.Check is { Status: CheckStatus.Manual, Role: SignOffRole.ProductOwner });
         Assert.True(events.OfType<Sampled>().Count(s => s.Reading is MetricSample) >= 2);
         Assert.Equal(20, events.OfType<ExecutionReported>().Count(e => e.Execution is StatementFinished));
         var verdict = Assert.Single(events.OfType<VerdictReached>());

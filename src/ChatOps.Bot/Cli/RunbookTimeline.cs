@@ -37,8 +37,8 @@ public sealed class RunbookTimeline(TextWriter output, TimeProvider timeProvider
                 output.WriteLine($"   {(p.Ok ? "✓" : "✗")} {p.Phase.Title()} in {Durations.Short(p.Duration)}: {p.Summary}");
                 break;
             case CheckCompleted c:
-                var mark = c.Result.Status switch { CheckStatus.Pass => "✅", CheckStatus.Warn => "⚠️", CheckStatus.Fail => "❌", _ => "☐" };
-                output.WriteLine($"   {mark} {c.Result.Name}: {c.Result.Detail}{(c.Result.Role is { } role ? $"   ({role.Title()})" : "")}");
+                var mark = c.Check.Status switch { CheckStatus.Pass => "✅", CheckStatus.Warn => "⚠️", CheckStatus.Fail => "❌", _ => "☐" };
+                output.WriteLine($"   {mark} {c.Check.Name}: {c.Check.Detail}{(c.Check.Role is { } role ? $"   ({role.Title()})" : "")}");
                 break;
             case Measured m:
                 var value = double.IsNaN(m.Value) ? "n/a" : $"{m.Value:0.###} {m.Unit}";

@@ -14,7 +14,7 @@ public sealed record PhaseStarted(DateTimeOffset At, RunbookPhase Phase) : Runbo
 public sealed record PhaseFinished(DateTimeOffset At, RunbookPhase Phase, TimeSpan Duration, bool Ok, string Summary) : RunbookEvent(At);
 
 /// <summary>A check or validation came out.</summary>
-public sealed record CheckCompleted(DateTimeOffset At, RunbookPhase Phase, CheckResult Result) : RunbookEvent(At);
+public sealed record CheckCompleted(DateTimeOffset At, RunbookPhase Phase, CheckResult Check) : RunbookEvent(At);
 
 /// <summary>A measurement (benchmark, RLS overhead, index usage, lock hold …) with its unit.</summary>
 public sealed record Measured(DateTimeOffset At, RunbookPhase Phase, string Name, double Value, string Unit, string Detail) : RunbookEvent(At);
