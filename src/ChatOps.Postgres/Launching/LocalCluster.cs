@@ -155,8 +155,29 @@ public static class LocalCluster
     private static string OwnerRecord(int pid) =>
         $"{pid} {ProcessStartTicks(pid)?.ToString(CultureInfo.InvariantCulture) ?? "0"}";
 
+    /// <summary>
+    /// When the process started, identically whichever process asks: on Linux the kernel's start time in
+    /// clock ticks since boot (<c>/proc/&lt;pid&gt;/stat</c>, field 22). <see cref="Process.StartTime"/> is derived
+    /// from the asking process's own idea of boot time and differs between processes by fractions of a
+    /// second, which made one test process judge another's live cluster stale and stop it.
+    /// </summary>
     private static long? ProcessStartTicks(int pid)
     {
+        var stat = $"/proc/{pid}/stat";
+        if (File.Exists("/proc/self/stat"))
+        {
+            try
+            {
+                var text = File.ReadAllText(stat);
+                // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+                var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
+                return fields[0] == "Z" ? null : long.Parse(fields[19], CultureInfo.InvariantCulture);   // a zombie has exited; field 22 overall
+            }
+            catch (IOException)
+            {
+                return null;   // no such process
+            }
+        }
         try
         {
             using var p = Process.GetProcessById(pid);
