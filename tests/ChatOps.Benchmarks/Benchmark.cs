@@ -25,7 +25,12 @@ public sealed class Benchmark(BenchmarkSettings settings, TextWriter output)
         await using var server = await new PostgresLauncher().StartAsync(settings.Connection, CancellationToken.None);
         output.WriteLine($"PostgreSQL: {server.Description}");
         var trials = new List<Trial>();
-        IContender[] contenders = [new PsqlContender(psql), new EngineContender()];
+        var contenders = settings.Contenders.Select(name => name switch
+        {
+            "psql" => (IContender)new PsqlContender(psql),
+            "engine" => new EngineContender(),
+            _ => new ControlContender(settings.Interference),
+        }).ToArray();
 
         foreach (var rows in settings.Sizes)
         {
@@ -51,6 +56,8 @@ public sealed class Benchmark(BenchmarkSettings settings, TextWriter output)
                     output.WriteLine($"  #{repetition} {contender.Name,-15} migration {trial.MigrationSeconds,6:0.00} s · max app wait {trial.During.Max,8:0.0} ms · " +
                                      $"p99 {trial.During.P99,7:0.0} ms (baseline {trial.Baseline.P99:0.0}) · failed {trial.Failed} · peak blocked {trial.PeakBlocked} · " +
                                      $"AE hold {trial.LongestExclusiveHoldObservedMs:0} ms · rollback {trial.RollbackSeconds:0.00} s{(trial.Error is { } e ? $" · ERROR {e}" : "")}");
+                    output.WriteLine($"      p99 by script, DDL steps (baseline): {string.Join(" · ", trial.ByScript)}" +
+                                     (trial.KernelSampler is { } k ? $" · slowest 1 % starting ≤ 50 ms after a DAMON wake-up: {k.Slow:P0} of {k.Count} (all transactions: {k.Chance:P0})" : ""));
                 }
             }
             await DatabaseAdmin.DropAsync(server.ConnectionString, template, CancellationToken.None);
@@ -73,7 +80,7 @@ public sealed class Benchmark(BenchmarkSettings settings, TextWriter output)
     private async Task<Trial> TrialAsync(string server, string template, int rows, int repetition, IContender contender,
         string pgbench, string scriptPath, string rollbackPath, string work)
     {
-        var database = $"bench_{rows}_{repetition}_{(contender is EngineContender ? "engine" : "psql")}";
+        var database = $"bench_{rows}_{repetition}_{contender switch { EngineContender => "engine", ControlContender => "control", _ => "psql" }}";
         await DatabaseAdmin.DropAsync(server, database, CancellationToken.None);
         await DatabaseAdmin.CreateAsync(server, database, template, CancellationToken.None);
         var cs = ConnectionStrings.WithDatabase(server, database);
@@ -90,14 +97,18 @@ public sealed class Benchmark(BenchmarkSettings settings, TextWriter output)
                 if (r is MetricSample s) peakBlocked = Math.Max(peakBlocked, s.BlockedApp);
             }, stopSampling.Token);
             var observer = await LockHoldObserver.StartAsync(cs);
+            var kernel = KernelSamplerWatch.TryStart();
 
             var load = PgBench.Start(pgbench, cs, rows, settings.Clients, settings.Rate,
-                settings.Baseline + settings.Interference + settings.Tail + TimeSpan.FromSeconds(settings.Smoke ? 4 : 15 + rows / 20_000), work);
-            await Task.Delay(settings.Baseline);
+                settings.Warmup + settings.Baseline + settings.Interference + settings.Tail + TimeSpan.FromSeconds(settings.Smoke ? 4 : 10 + rows / 50_000), work);
+            // The baseline is the steady state: on a fresh copy, latency settles over the first ten seconds or so
+            // (caches fill; on this VM the kernel's DAMON sampler stalls grow with the memory the load touches).
+            await Task.Delay(settings.Warmup + settings.Baseline);
 
             // A long report opens a transaction, reads contacts, and sits idle.
             var report = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(cs) { ApplicationName = "bench-report", Pooling = false }.ConnectionString);
             await report.OpenAsync();
+            var reportReadStart = Clock.Now;
             var reportTx = await report.BeginTransactionAsync();
             await using (var read = new NpgsqlCommand("SELECT count(*) FROM public.contacts WHERE email LIKE 'contact1%'", report))
                 await read.ExecuteScalarAsync();
@@ -117,21 +128,43 @@ public sealed class Benchmark(BenchmarkSettings settings, TextWriter output)
             await sampling;
             await sampler.DisposeAsync();
             await observer.DisposeAsync();
+            if (kernel is not null) await kernel.DisposeAsync();
             var (transactions, failed, _) = await load.FinishAsync();
+            if (settings.TraceDirectory is { } traceDir)
+            {
+                Directory.CreateDirectory(traceDir);
+                var lines = new List<string> { $"# window {started:0.000} {ended:0.000} reportRead {reportReadStart:0.000}" };
+                lines.AddRange(run.Spans.Select(sp => $"span {sp.Start:0.000} {sp.End:0.000} {sp.IndexBuild} {sp.Text}"));
+                lines.AddRange(transactions.Select(t => $"tx {t.EndSeconds:0.000000} {t.LatencyMs:0.000} {t.Script}"));
+                lines.AddRange((kernel?.WakeUps ?? []).Select(w => $"kernel {w:0.000}"));
+                await File.WriteAllLinesAsync(Path.Combine(traceDir, $"{database}.txt"), lines);
+            }
 
+            // The load must cover the whole migration, or "during" would quietly measure part of it.
+            var loadError = transactions.Count > 0 && transactions.Max(t => t.EndSeconds) >= ended
+                ? null : "the application load ended before the migration did: lengthen pgbench's run";
             var rollbackClock = Stopwatch.StartNew();
             var rollbackError = run.Error is null ? await contender.RollbackAsync(cs, rollbackPath) : null;
             var rollbackSeconds = rollbackClock.Elapsed.TotalSeconds;
 
             bool Overlaps(AppTransaction t, double from, double to) => t.EndSeconds >= from && t.StartSeconds <= to;
-            var baseline = Latency.Of(transactions.Where(t => t.EndSeconds >= started - settings.Baseline.TotalSeconds && t.EndSeconds < started).Select(t => t.LatencyMs));
+            bool InBaseline(AppTransaction t) => t.EndSeconds >= started - settings.Baseline.TotalSeconds && t.EndSeconds < started;
+            bool InDdl(AppTransaction t) => run.Spans.Any(s => !s.IndexBuild && Overlaps(t, s.Start, s.End));
+            var baseline = Latency.Of(transactions.Where(InBaseline).Select(t => t.LatencyMs));
             var during = Latency.Of(transactions.Where(t => Overlaps(t, started, ended)).Select(t => t.LatencyMs));
-            var ddl = Latency.Of(transactions.Where(t => run.Spans.Any(s => !s.IndexBuild && Overlaps(t, s.Start, s.End))).Select(t => t.LatencyMs));
+            var ddl = Latency.Of(transactions.Where(InDdl).Select(t => t.LatencyMs));
+            var byScript = PgBench.ScriptNames.Select((name, i) => new ScriptLatency(name,
+                Latency.Of(transactions.Where(t => t.Script == i && InBaseline(t)).Select(t => t.LatencyMs)),
+                Latency.Of(transactions.Where(t => t.Script == i && InDdl(t)).Select(t => t.LatencyMs)))).ToList();
             var builds = Latency.Of(transactions.Where(t => run.Spans.Any(s => s.IndexBuild && Overlaps(t, s.Start, s.End))).Select(t => t.LatencyMs));
             var holds = observer.Holds;
+            var trialFrom = started - settings.Baseline.TotalSeconds;
+            var trialTo = ended + settings.Tail.TotalSeconds;
+            var slowest = Latency.Of(transactions.Where(t => t.StartSeconds >= trialFrom && t.StartSeconds <= trialTo).Select(t => t.LatencyMs)).P99;
+            var coincidence = kernel?.Coincidence(transactions, trialFrom, trialTo, slowest, TimeSpan.FromMilliseconds(50));
             return new Trial(rows, contender.Name, repetition, ended - started, baseline, during, ddl, builds, failed, peakBlocked,
                 run.LongestExclusiveHoldMs, holds.Count == 0 ? 0 : holds.Max().TotalMilliseconds,
-                run.Spans.Where(s => s.IndexBuild).Select(s => (s.End - s.Start) * 1000).ToList(), rollbackSeconds, run.Error ?? rollbackError);
+                run.Spans.Where(s => s.IndexBuild).Select(s => (s.End - s.Start) * 1000).ToList(), rollbackSeconds, run.Error ?? rollbackError ?? loadError, byScript, coincidence);
         }
         finally
         {

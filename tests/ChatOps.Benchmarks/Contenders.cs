@@ -107,6 +107,26 @@ public sealed class EngineContender : IContender
     }
 }
 
+/// <summary>
+/// The control: no migration at all, only the long transaction's window. What the application's latency does
+/// with the report's snapshot open and nothing else happening is the floor any contender is measured against.
+/// </summary>
+public sealed class ControlContender(TimeSpan interference) : IContender
+{
+    public const string ContenderName = "control (no migration)";
+
+    public string Name => ContenderName;
+
+    public async Task<ContenderRun> MigrateAsync(string connectionString, string scriptPath)
+    {
+        var start = Clock.Now;
+        await Task.Delay(interference);
+        return new ContenderRun([new StatementSpan(start, Clock.Now, false, "(idle: the long transaction alone)")], null, null);
+    }
+
+    public Task<string?> RollbackAsync(string connectionString, string rollbackPath) => Task.FromResult<string?>(null);
+}
+
 /// <summary>Wall-clock Unix seconds, the clock pgbench's log uses.</summary>
 public static class Clock
 {

@@ -5,7 +5,7 @@ using Npgsql;
 namespace ChatOps.Benchmarks;
 
 /// <summary>One application transaction from pgbench's per-transaction log.</summary>
-public readonly record struct AppTransaction(double EndSeconds, double LatencyMs)
+public readonly record struct AppTransaction(double EndSeconds, double LatencyMs, int Script)
 {
     public double StartSeconds => EndSeconds - LatencyMs / 1000;
 }
@@ -39,12 +39,15 @@ public sealed partial class PgBench
             SELECT row_number() OVER ()::int AS n, id AS contact_id, organization_id FROM public.contacts;
             """, connection) { CommandTimeout = 0 };
         await command.ExecuteNonQueryAsync();
-        foreach (var sql in new[] { "ALTER TABLE bench_ids ADD PRIMARY KEY (n)", "ANALYZE bench_ids" })
+        foreach (var sql in new[] { "ALTER TABLE bench_ids ADD PRIMARY KEY (n)", "VACUUM (FREEZE, ANALYZE)", "CHECKPOINT" })
         {
             await using var next = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
             await next.ExecuteNonQueryAsync();
         }
     }
+
+    /// <summary>The scripts in the order pgbench numbers them in its log.</summary>
+    public static readonly IReadOnlyList<string> ScriptNames = ["search", "read", "update", "insert"];
 
     public static PgBench Start(string pgbench, string connectionString, int rows, int clients, int rate, TimeSpan duration, string workDirectory)
     {
@@ -91,7 +94,7 @@ public sealed partial class PgBench
                 if (parts.Length < 6 || !long.TryParse(parts[2], out var latencyUs))
                     continue;   // "failed" / "skipped" entries carry no latency
                 var end = long.Parse(parts[4]) + long.Parse(parts[5]) / 1e6;
-                transactions.Add(new AppTransaction(end, latencyUs / 1000.0));
+                transactions.Add(new AppTransaction(end, latencyUs / 1000.0, int.Parse(parts[3])));
             }
         }
         var failed = FailedLine().Match(stdout) is { Success: true } m ? long.Parse(m.Groups[1].Value) : 0;

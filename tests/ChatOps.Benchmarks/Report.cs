@@ -14,8 +14,11 @@ public static class Report
         md.AppendLine($"- date: {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC; machine: {Environment.ProcessorCount} cores, {MemoryGiB():0} GiB, {Os()}");
         md.AppendLine($"- server: {serverVersion.Split(" on ")[0]} (throwaway cluster: fsync off)");
         md.AppendLine($"- load: pgbench, {settings.Clients} clients at {settings.Rate} tx/s (organisation search 40 %, point read 40 %, update 10 %, insert 10 %); " +
-                      $"baseline window {settings.Baseline.TotalSeconds:0} s before the migration");
+                      $"baseline window {settings.Baseline.TotalSeconds:0} s before the migration, after {settings.Warmup.TotalSeconds:0} s of warm-up; " +
+                      "the table is vacuumed (frozen) and analysed before the copies are made, as a table in service would be");
         md.AppendLine($"- interference: a session opens a transaction, reads contacts and sits idle for {settings.Interference.TotalSeconds:0} s, started just before the migration");
+        if (KernelSamplerWatch.Describe() is { } damon)
+            md.AppendLine($"- kernel: {damon}; each trial records when its thread wakes (see \"kernel sampler\" below each table)");
         md.AppendLine($"- {settings.Repetitions} repetition(s) per size and contender, contenders alternating; figures are medians, [min–max] where it matters");
         md.AppendLine("- latencies in ms, of application transactions overlapping the window; \"DDL\" = while a non-CONCURRENTLY statement ran (for psql: including its wait in the lock queue), \"builds\" = while a CONCURRENTLY index build ran");
         md.AppendLine();
@@ -29,7 +32,7 @@ public static class Report
             foreach (var c in size.GroupBy(t => t.Contender))
             {
                 var t = c.ToList();
-                md.AppendLine($"| {c.Key} | {Med(t, x => x.MigrationSeconds, "0.00")} | {Med(t, x => x.During.Max, "0")} {Spread(t, x => x.During.Max)} " +
+                md.AppendLine($"| {c.Key} | {Med(t, x => x.MigrationSeconds, "0.00")} | {Med(t, x => x.During.Max, "0")}{Spread(t, x => x.During.Max)} " +
                               $"| {Med(t, x => x.During.P50, "0.0")} / {Med(t, x => x.During.P95, "0.0")} / {Med(t, x => x.During.P99, "0.0")} ({Med(t, x => x.Baseline.P50, "0.0")} / {Med(t, x => x.Baseline.P95, "0.0")} / {Med(t, x => x.Baseline.P99, "0.0")}) " +
                               $"| {Med(t, x => x.DuringDdl.P99, "0.0")} | {Med(t, x => x.DuringBuilds.P99, "0.0")} | {t.Sum(x => x.Failed)} | {t.Max(x => x.PeakBlocked)} " +
                               $"| {(t.All(x => x.LongestExclusiveHoldReportedMs is null) ? "—" : Med(t, x => x.LongestExclusiveHoldReportedMs ?? double.NaN, "0.0"))} / {Med(t, x => x.LongestExclusiveHoldObservedMs, "0")} " +
@@ -38,13 +41,30 @@ public static class Report
             }
             var psql = size.Where(t => t.Contender == "psql -f").ToList();
             var engine = size.Where(t => t.Contender == "ChatOps engine").ToList();
+            var control = size.Where(t => t.Contender == ControlContender.ContenderName).ToList();
             if (psql.Count > 0 && engine.Count > 0)
             {
                 md.AppendLine();
                 md.AppendLine($"psql / engine: max app wait × {Median(psql.Select(x => x.During.Max)) / Median(engine.Select(x => x.During.Max)):0.0}, " +
-                              $"p99 during × {Median(psql.Select(x => x.During.P99)) / Median(engine.Select(x => x.During.P99)):0.0}; " +
-                              $"engine p99 during DDL steps / baseline p99 = {Median(engine.Select(x => x.DuringDdl.P99 / x.Baseline.P99)):0.00}, " +
+                              $"p99 during × {Median(psql.Select(x => x.During.P99)) / Median(engine.Select(x => x.During.P99)):0.0}");
+            }
+            if (engine.Count > 0)
+            {
+                md.AppendLine();
+                md.AppendLine($"engine p99 during DDL steps / baseline p99 = {Median(engine.Select(x => x.DuringDdl.P99 / x.Baseline.P99)):0.00}{Spread(engine, x => x.DuringDdl.P99 / x.Baseline.P99, "0.00")}, " +
                               $"during index builds = {Median(engine.Select(x => x.DuringBuilds.P99 / x.Baseline.P99)):0.00}");
+            }
+            if (control.Count > 0)
+            {
+                md.AppendLine();
+                md.AppendLine($"control (the long transaction alone, no migration) p99 during its window / baseline p99 = {Median(control.Select(x => x.DuringDdl.P99 / x.Baseline.P99)):0.00}{Spread(control, x => x.DuringDdl.P99 / x.Baseline.P99, "0.00")}" +
+                              (engine.Count > 0 ? $"; engine p99 during DDL steps / control p99 = {Median(engine.Select(x => x.DuringDdl.P99)) / Median(control.Select(x => x.DuringDdl.P99)):0.00}" : ""));
+            }
+            if (size.Where(t => t.KernelSampler is not null).ToList() is { Count: > 0 } watched)
+            {
+                md.AppendLine();
+                md.AppendLine($"kernel sampler: of the slowest 1 % of application transactions (whole trial), {Median(watched.Select(t => t.KernelSampler!.Value.Slow * 100)):0} %" +
+                              $"{Spread(watched, t => t.KernelSampler!.Value.Slow * 100)} started within 50 ms after a DAMON wake-up, against {Median(watched.Select(t => t.KernelSampler!.Value.Chance * 100)):0} % of all transactions");
             }
             foreach (var error in size.Where(t => t.Error is not null))
                 md.AppendLine($"\n- ERROR in {error.Contender} #{error.Repetition}: {error.Error}");
@@ -78,8 +98,9 @@ public static class Report
     private static string Med(IReadOnlyList<Trial> trials, Func<Trial, double> value, string format) =>
         Median(trials.Select(value)) is var m && double.IsNaN(m) ? "—" : m.ToString(format, CultureInfo.InvariantCulture);
 
-    private static string Spread(IReadOnlyList<Trial> trials, Func<Trial, double> value) =>
-        trials.Count < 2 ? "" : $"[{trials.Min(value):0}–{trials.Max(value):0}]";
+    private static string Spread(IReadOnlyList<Trial> trials, Func<Trial, double> value, string format = "0") =>
+        trials.Count < 2 ? "" : $" [{trials.Min(value).ToString(format, CultureInfo.InvariantCulture)}–{trials.Max(value).ToString(format, CultureInfo.InvariantCulture)}]";
+
 
     private static double Median(IEnumerable<double> values)
     {

@@ -28,7 +28,15 @@ public sealed record Trial(
     double LongestExclusiveHoldObservedMs,
     IReadOnlyList<double> IndexBuildsMs,
     double RollbackSeconds,
-    string? Error);
+    string? Error,
+    IReadOnlyList<ScriptLatency> ByScript,
+    (double Slow, double Chance, int Count)? KernelSampler);
+
+/// <summary>One pgbench script's latency in the baseline window and during the DDL steps.</summary>
+public sealed record ScriptLatency(string Script, Latency Baseline, Latency DuringDdl)
+{
+    public override string ToString() => $"{Script} {DuringDdl.P99:0.0} ({Baseline.P99:0.0})";
+}
 
 /// <summary>A statement's span on the wall clock (Unix seconds), and whether it was a concurrent index build.</summary>
 public readonly record struct StatementSpan(double Start, double End, bool IndexBuild, string Text);
