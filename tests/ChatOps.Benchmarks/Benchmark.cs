@@ -28,7 +28,7 @@ public sealed class Benchmark(BenchmarkSettings settings, TextWriter output)
         var contenders = settings.Contenders.Select(name => name switch
         {
             "psql" => (IContender)new PsqlContender(psql),
-            "engine" => new EngineContender(),
+            "engine" => new EngineContender(settings.IndexBuildWorkers),
             _ => new ControlContender(settings.Interference),
         }).ToArray();
 
@@ -67,7 +67,7 @@ public sealed class Benchmark(BenchmarkSettings settings, TextWriter output)
         var report = Report.Markdown(settings, trials, samplerCost, await ServerVersionAsync(server.ConnectionString));
         output.WriteLine();
         output.WriteLine(report);
-        if (!settings.Smoke)
+        if (settings.WritesResults)
         {
             var path = Path.Combine(ProductFiles.Root, "tests", "ChatOps.Benchmarks", "RESULTS.md");
             await File.WriteAllTextAsync(path, report);

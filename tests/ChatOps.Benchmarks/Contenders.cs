@@ -75,9 +75,11 @@ public sealed partial class PsqlContender(string psql) : IContender
     private static partial Regex TimingLine();
 }
 
-/// <summary>(b) The ChatOps engine: the lock-safe executor with its default lock policy.</summary>
-public sealed class EngineContender : IContender
+/// <summary>(b) The ChatOps engine: the lock-safe executor with its default lock policy (and, when given, index builds bounded to so many parallel workers).</summary>
+public sealed class EngineContender(int? indexBuildWorkers = null) : IContender
 {
+    private ExecutionOptions Options => new() { IndexBuildWorkers = indexBuildWorkers };
+
     public string Name => "ChatOps engine";
 
     public async Task<ContenderRun> MigrateAsync(string connectionString, string scriptPath)
@@ -86,7 +88,7 @@ public sealed class EngineContender : IContender
         var plan = StatementAnalyzer.AnalyzeScript(script);
         var spans = new List<StatementSpan>();
         var holds = new List<double>();
-        var result = await new LockSafeExecutor(new ExecutionOptions(), TimeProvider.System).RunAsync(
+        var result = await new LockSafeExecutor(Options, TimeProvider.System).RunAsync(
             new ExecutionRequest(connectionString, script, "bench", e =>
             {
                 if (e is not StatementFinished f)
@@ -101,7 +103,7 @@ public sealed class EngineContender : IContender
 
     public async Task<string?> RollbackAsync(string connectionString, string rollbackPath)
     {
-        var result = await new RollbackRunner(new ExecutionOptions(), TimeProvider.System)
+        var result = await new RollbackRunner(Options, TimeProvider.System)
             .RunAsync(connectionString, SqlScript.Parse(await File.ReadAllTextAsync(rollbackPath)), "bench-rollback", _ => { }, CancellationToken.None);
         return result.Succeeded ? null : $"rollback failed: {result.Execution.Failure?.Message}";
     }

@@ -17,6 +17,8 @@ public static class Report
                       $"baseline window {settings.Baseline.TotalSeconds:0} s before the migration, after {settings.Warmup.TotalSeconds:0} s of warm-up; " +
                       "the table is vacuumed (frozen) and analysed before the copies are made, as a table in service would be");
         md.AppendLine($"- interference: a session opens a transaction, reads contacts and sits idle for {settings.Interference.TotalSeconds:0} s, started just before the migration");
+        if (settings.IndexBuildWorkers is { } workers)
+            md.AppendLine($"- engine: ChatOps:Execution:IndexBuildWorkers = {workers} (max_parallel_maintenance_workers for its session)");
         if (KernelSamplerWatch.Describe() is { } damon)
             md.AppendLine($"- kernel: {damon}; each trial records when its thread wakes (see \"kernel sampler\" below each table)");
         md.AppendLine($"- {settings.Repetitions} repetition(s) per size and contender, contenders alternating; figures are medians, [min–max] where it matters");
@@ -63,8 +65,9 @@ public static class Report
             if (size.Where(t => t.KernelSampler is not null).ToList() is { Count: > 0 } watched)
             {
                 md.AppendLine();
-                md.AppendLine($"kernel sampler: of the slowest 1 % of application transactions (whole trial), {Median(watched.Select(t => t.KernelSampler!.Value.Slow * 100)):0} %" +
-                              $"{Spread(watched, t => t.KernelSampler!.Value.Slow * 100)} started within 50 ms after a DAMON wake-up, against {Median(watched.Select(t => t.KernelSampler!.Value.Chance * 100)):0} % of all transactions");
+                md.AppendLine("kernel sampler: share of the slowest 1 % of application transactions (whole trial) that started within 50 ms after a DAMON wake-up — " +
+                              string.Join(", ", watched.GroupBy(t => t.Contender).Select(c => $"{c.Key} {Median(c.Select(t => t.KernelSampler!.Value.Slow * 100)):0} %{Spread(c.ToList(), t => t.KernelSampler!.Value.Slow * 100)}")) +
+                              $"; of all transactions: {Median(watched.Select(t => t.KernelSampler!.Value.Chance * 100)):0} %");
             }
             foreach (var error in size.Where(t => t.Error is not null))
                 md.AppendLine($"\n- ERROR in {error.Contender} #{error.Repetition}: {error.Error}");

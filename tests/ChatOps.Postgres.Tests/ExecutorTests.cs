@@ -268,3 +268,45 @@ public class RunLockTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPostgre
         Assert.True((await third.RunAsync("CREATE TABLE lock_probe_3 (id int);")).Succeeded);
     }
 }
+
+public class IndexBuildWorkersTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPostgresDatabase>
+{
+    private const string ReportSetting = "DO $$ BEGIN RAISE NOTICE 'workers=%', current_setting('max_parallel_maintenance_workers'); END $$;";
+
+    [Fact]
+    public async Task IndexBuildWorkers_bounds_the_run_sessions_parallel_maintenance_workers()
+    {
+        var harness = new ExecutorHarness(db.ConnectionString, new ExecutionOptions { IndexBuildWorkers = 0 });
+
+        var result = await harness.RunAsync(ReportSetting);
+
+        Assert.True(result.Succeeded, result.Failure?.Message);
+        Assert.Contains(harness.EventsOf<NoticeReceived>(), n => n.Message == "workers=0");
+    }
+
+    [Fact]
+    public async Task Without_IndexBuildWorkers_the_servers_setting_stands()
+    {
+        var server = await db.ScalarAsync<string>("SHOW max_parallel_maintenance_workers");
+        var harness = new ExecutorHarness(db.ConnectionString);
+
+        var result = await harness.RunAsync(ReportSetting);
+
+        Assert.True(result.Succeeded, result.Failure?.Message);
+        Assert.Contains(harness.EventsOf<NoticeReceived>(), n => n.Message == $"workers={server}");
+    }
+
+    [Theory]
+    [InlineData(-1, false)]
+    [InlineData(0, true)]
+    [InlineData(4, true)]
+    [InlineData(null, true)]
+    public void IndexBuildWorkers_must_be_a_worker_count(int? workers, bool valid)
+    {
+        var result = new ExecutionOptionsValidator().Validate(null, new ExecutionOptions { IndexBuildWorkers = workers });
+
+        Assert.Equal(valid, result.Succeeded);
+        if (!valid)
+            Assert.Contains("ChatOps:Execution:IndexBuildWorkers", result.FailureMessage);
+    }
+}

@@ -85,6 +85,8 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
 
             await TargetRunLock.AcquireAsync(_session, cancellationToken);
             await ExecAsync(_session, $"SET statement_timeout = {Milliseconds(_options.StatementTimeout)}", cancellationToken);
+            if (_options.IndexBuildWorkers is { } workers)
+                await ExecAsync(_session, $"SET max_parallel_maintenance_workers = {workers}", cancellationToken);
             // A cancel interrupts the running statement the way an operator would: pg_cancel_backend.
             _cancelHook = _control.Cancellation.Register(() => _ = CancelBackendAsync());
 

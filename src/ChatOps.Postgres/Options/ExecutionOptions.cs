@@ -15,6 +15,13 @@ public sealed class ExecutionOptions
 
     /// <summary><c>statement_timeout</c> for every statement.</summary>
     public TimeSpan StatementTimeout { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// <c>max_parallel_maintenance_workers</c> for the run's session, which bounds how many cores an index build
+    /// takes from the application (0: the build runs in the session's own process only). Null leaves the
+    /// server's setting.
+    /// </summary>
+    public int? IndexBuildWorkers { get; set; }
 }
 
 /// <summary>Collects every problem with <see cref="ExecutionOptions"/>, each with how to fix it.</summary>
@@ -29,6 +36,8 @@ public sealed class ExecutionOptionsValidator : IValidateOptions<ExecutionOption
             failures.Add($"{ExecutionOptions.Section}:LockRetryBudget is {options.LockRetryBudget}; it must be at least LockTimeout ({options.LockTimeout}) (default 00:10:00).");
         if (options.StatementTimeout <= TimeSpan.Zero)
             failures.Add($"{ExecutionOptions.Section}:StatementTimeout is {options.StatementTimeout}; set a positive duration such as 01:00:00.");
+        if (options.IndexBuildWorkers is < 0 or > 1024)
+            failures.Add($"{ExecutionOptions.Section}:IndexBuildWorkers is {options.IndexBuildWorkers}; set 0 (builds use one core), a worker count up to 1024, or leave it out to keep the server's max_parallel_maintenance_workers.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }
