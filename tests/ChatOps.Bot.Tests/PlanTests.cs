@@ -14,6 +14,8 @@ public class PlanTests
         Assert.Contains("20 statements · strongest lock ACCESS EXCLUSIVE", result.Output);
         Assert.Contains("CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_c… SHARE UPDATE EXCLUSIVE", result.Output);
         Assert.Contains("No warnings.", result.Output);
+        Assert.Contains("1 note(s) for the application:", result.Output);
+        Assert.Contains("note  line 12 [add-column-row-type] ADD COLUMN changes the row type of public.contacts", result.Output);
     }
 
     [Fact]
@@ -40,6 +42,7 @@ public class PlanTests
             Assert.Equal("ACCESS EXCLUSIVE", add.GetProperty("locks")[0].GetProperty("mode").GetString());
             Assert.True(add.GetProperty("locks")[0].GetProperty("blocksReads").GetBoolean());
             Assert.Equal("volatile-default", add.GetProperty("warnings")[0].GetProperty("rule").GetString());
+            Assert.Equal("notice", add.GetProperty("warnings")[1].GetProperty("level").GetString());
             var build = statements[2];
             Assert.False(build.GetProperty("canRunInTransaction").GetBoolean());
             Assert.Equal("error", build.GetProperty("warnings")[0].GetProperty("level").GetString());

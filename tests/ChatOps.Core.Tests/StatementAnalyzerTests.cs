@@ -15,7 +15,10 @@ public class StatementAnalyzerTests
     {
         var plan = Plan(SeedMigration.Sql);
 
-        Assert.Empty(plan.SelectMany(p => p.Warnings));
+        // One note, for the application: the ADD COLUMN changes the table's row type.
+        var note = Assert.Single(plan.SelectMany(p => p.Warnings));
+        Assert.Equal((WarningLevel.Notice, "add-column-row-type"), (note.Level, note.Rule));
+        Assert.Contains(note, plan[0].Warnings);
         Assert.DoesNotContain(plan, p => p.Rewrites || p.ScansUnderLock);
         var first = plan[0];
         Assert.Equal(new TableLock(Contacts, LockMode.AccessExclusive), Assert.Single(first.Locks));
@@ -89,7 +92,8 @@ public class StatementAnalyzerTests
             CREATE TABLE fresh (id int);
             CREATE INDEX fresh_id ON fresh (id);
             """);
-        Assert.Empty(plan.SelectMany(p => p.Warnings));
+        Assert.DoesNotContain(plan.SelectMany(p => p.Warnings), w => w.Level != WarningLevel.Notice);
+        Assert.Equal("add-column-row-type", Assert.Single(plan[0].Warnings).Rule);
         Assert.Equal(LockMode.ShareUpdateExclusive, plan[2].StrongestLock);
         Assert.False(plan[3].ScansUnderLock);
     }

@@ -77,16 +77,18 @@ public static class PlanText
         if (plan.Statements.Any(s => s.Inferred))
             output.WriteLine("  * inferred from a DO block's body, including SQL it EXECUTEs");
 
-        var warnings = plan.Warnings.ToList();
+        var warnings = plan.Warnings.Where(w => w.Warning.Level != WarningLevel.Notice).ToList();
+        var notices = plan.Warnings.Where(w => w.Warning.Level == WarningLevel.Notice).ToList();
         output.WriteLine();
-        if (warnings.Count == 0)
-        {
-            output.WriteLine("No warnings.");
-            return;
-        }
-        output.WriteLine($"{warnings.Count} warning(s):");
+        output.WriteLine(warnings.Count == 0 ? "No warnings." : $"{warnings.Count} warning(s):");
         foreach (var (s, w) in warnings)
             output.WriteLine($"  {(w.Level == WarningLevel.Error ? "ERROR" : "warn ")} line {s.Statement.Line} [{w.Rule}] {w.Message}");
+        if (notices.Count > 0)
+        {
+            output.WriteLine($"{notices.Count} note(s) for the application:");
+            foreach (var (s, w) in notices)
+                output.WriteLine($"  note  line {s.Statement.Line} [{w.Rule}] {w.Message}");
+        }
     }
 }
 

@@ -12,6 +12,8 @@ public enum WarningLevel
     Warning,
     /// <summary>Will fail or cannot be made safe as written.</summary>
     Error,
+    /// <summary>Safe for the database, but a hazard for application code to know about (e.g. a changed row type).</summary>
+    Notice,
 }
 
 /// <summary>A finding in the style of the well-known migration linters.</summary>

@@ -126,6 +126,9 @@ public sealed class StatementAnalyzer
                 a.Warn(WarningLevel.Warning, "volatile-default",
                     $"ADD COLUMN with a volatile default rewrites {table} and its indexes under ACCESS EXCLUSIVE: add the column without a default, then SET DEFAULT and backfill in batches.");
             }
+            // After the risks: a note for the application, listed last.
+            a.Warn(WarningLevel.Notice, "add-column-row-type",
+                $"ADD COLUMN changes the row type of {table}: an application's prepared SELECT * (or RETURNING *) on it fails with \"cached plan must not change result type\" until it prepares again. Name the columns, or expect one error per prepared statement.");
             return;
         }
         if (Starts("DROP", "CONSTRAINT"))
