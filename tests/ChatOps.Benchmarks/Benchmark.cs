@@ -57,7 +57,7 @@ public sealed class Benchmark(BenchmarkSettings settings, TextWriter output)
                                      $"p99 {trial.During.P99,7:0.0} ms (baseline {trial.Baseline.P99:0.0}) · failed {trial.Failed} · peak blocked {trial.PeakBlocked} · " +
                                      $"AE hold {trial.LongestExclusiveHoldObservedMs:0} ms · rollback {trial.RollbackSeconds:0.00} s{(trial.Error is { } e ? $" · ERROR {e}" : "")}");
                     output.WriteLine($"      p99 by script, DDL steps (baseline): {string.Join(" · ", trial.ByScript)}" +
-                                     (trial.KernelSampler is { } k ? $" · slowest 1 % starting ≤ 50 ms after a DAMON wake-up: {k.Slow:P0} of {k.Count} (all transactions: {k.Chance:P0})" : ""));
+                                     (trial.KernelSampler is { } k ? $" · slowest 1 % starting ≤ {KernelSamplerWatch.StallReach.TotalMilliseconds:0} ms after a DAMON wake-up: {k.Slow:P0} of {k.Count} (all transactions: {k.Chance:P0})" : ""));
                 }
             }
             await DatabaseAdmin.DropAsync(server.ConnectionString, template, CancellationToken.None);
@@ -80,7 +80,7 @@ public sealed class Benchmark(BenchmarkSettings settings, TextWriter output)
     private async Task<Trial> TrialAsync(string server, string template, int rows, int repetition, IContender contender,
         string pgbench, string scriptPath, string rollbackPath, string work)
     {
-        var database = $"bench_{rows}_{repetition}_{contender switch { EngineContender => "engine", ControlContender => "control", _ => "psql" }}";
+        var database = $"bench_{rows}_{repetition}_{contender.Key}";
         await DatabaseAdmin.DropAsync(server, database, CancellationToken.None);
         await DatabaseAdmin.CreateAsync(server, database, template, CancellationToken.None);
         var cs = ConnectionStrings.WithDatabase(server, database);
@@ -161,7 +161,7 @@ public sealed class Benchmark(BenchmarkSettings settings, TextWriter output)
             var trialFrom = started - settings.Baseline.TotalSeconds;
             var trialTo = ended + settings.Tail.TotalSeconds;
             var slowest = Latency.Of(transactions.Where(t => t.StartSeconds >= trialFrom && t.StartSeconds <= trialTo).Select(t => t.LatencyMs)).P99;
-            var coincidence = kernel?.Coincidence(transactions, trialFrom, trialTo, slowest, TimeSpan.FromMilliseconds(50));
+            var coincidence = kernel?.Coincidence(transactions, trialFrom, trialTo, slowest);
             return new Trial(rows, contender.Name, repetition, ended - started, baseline, during, ddl, builds, failed, peakBlocked,
                 run.LongestExclusiveHoldMs, holds.Count == 0 ? 0 : holds.Max().TotalMilliseconds,
                 run.Spans.Where(s => s.IndexBuild).Select(s => (s.End - s.Start) * 1000).ToList(), rollbackSeconds, run.Error ?? rollbackError ?? loadError, byScript, coincidence);

@@ -17,6 +17,8 @@ public sealed record ContenderRun(IReadOnlyList<StatementSpan> Spans, double? Lo
 /// <summary>A way of applying the migration and its rollback.</summary>
 public interface IContender
 {
+    /// <summary>The name <c>--contenders</c> takes, also used in the trial's database name.</summary>
+    string Key { get; }
     string Name { get; }
     Task<ContenderRun> MigrateAsync(string connectionString, string scriptPath);
     Task<string?> RollbackAsync(string connectionString, string rollbackPath);
@@ -25,7 +27,10 @@ public interface IContender
 /// <summary>(a) What the checklist does today: <c>psql -v ON_ERROR_STOP=1 -f</c>, with <c>\timing</c> to time each statement.</summary>
 public sealed partial class PsqlContender(string psql) : IContender
 {
-    public string Name => "psql -f";
+    public const string ContenderName = "psql -f";
+
+    public string Key => "psql";
+    public string Name => ContenderName;
 
     public async Task<ContenderRun> MigrateAsync(string connectionString, string scriptPath)
     {
@@ -80,7 +85,10 @@ public sealed class EngineContender(int? indexBuildWorkers = null) : IContender
 {
     private ExecutionOptions Options => new() { IndexBuildWorkers = indexBuildWorkers };
 
-    public string Name => "ChatOps engine";
+    public const string ContenderName = "ChatOps engine";
+
+    public string Key => "engine";
+    public string Name => ContenderName;
 
     public async Task<ContenderRun> MigrateAsync(string connectionString, string scriptPath)
     {
@@ -117,6 +125,7 @@ public sealed class ControlContender(TimeSpan interference) : IContender
 {
     public const string ContenderName = "control (no migration)";
 
+    public string Key => "control";
     public string Name => ContenderName;
 
     public async Task<ContenderRun> MigrateAsync(string connectionString, string scriptPath)

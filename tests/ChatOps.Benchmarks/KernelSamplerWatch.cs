@@ -14,15 +14,19 @@ public sealed class KernelSamplerWatch : IAsyncDisposable
     private const string Root = "/sys/kernel/mm/damon/admin/kdamonds/0";
     private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>How long after a wake-up a transaction counts as starting in its stall.</summary>
+    public static readonly TimeSpan StallReach = TimeSpan.FromMilliseconds(50);
+
     private readonly string _schedstat;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _loop;
     private readonly List<double> _wakeUps = [];
+    private readonly Poller _poller;
+    private long? _previous;
+    private double _lastActive = double.MinValue;
 
     private KernelSamplerWatch(string schedstat)
     {
         _schedstat = schedstat;
-        _loop = Task.Run(LoopAsync);
+        _poller = new Poller(PollAsync, TimeSpan.FromMilliseconds(2));
     }
 
     /// <summary>The kernel sampler as the report should name it, or null when none runs.</summary>
@@ -50,10 +54,10 @@ public sealed class KernelSamplerWatch : IAsyncDisposable
 
     /// <summary>
     /// Of the transactions starting in the watched span whose latency is at least <paramref name="slowMs"/>, the
-    /// share that started within <paramref name="after"/> after a wake-up, next to the share of all transactions
+    /// share that started within <see cref="StallReach"/> after a wake-up, next to the share of all transactions
     /// that did (what chance gives: the time so near a wake-up).
     /// </summary>
-    public (double Slow, double Chance, int Count)? Coincidence(IReadOnlyList<AppTransaction> transactions, double from, double to, double slowMs, TimeSpan after)
+    public (double Slow, double Chance, int Count)? Coincidence(IReadOnlyList<AppTransaction> transactions, double from, double to, double slowMs)
     {
         var wakeUps = WakeUps.Where(w => w >= from && w <= to).ToArray();
         if (wakeUps.Length < 2)
@@ -66,30 +70,23 @@ public sealed class KernelSamplerWatch : IAsyncDisposable
         {
             var i = Array.BinarySearch(wakeUps, t.StartSeconds);
             if (i < 0) i = ~i - 1;
-            return i >= 0 && t.StartSeconds - wakeUps[i] <= after.TotalSeconds;
+            return i >= 0 && t.StartSeconds - wakeUps[i] <= StallReach.TotalSeconds;
         }
         return ((double)slow.Count(SoonAfter) / slow.Count, (double)watched.Count(SoonAfter) / watched.Count, slow.Count);
     }
 
-    private async Task LoopAsync()
+    private async Task PollAsync()
     {
-        long? previous = null;
-        var lastActive = double.MinValue;
-        while (!_stop.IsCancellationRequested)
+        var now = Clock.Now;
+        if (!long.TryParse((await File.ReadAllTextAsync(_schedstat)).Split(' ')[0], CultureInfo.InvariantCulture, out var ns))
+            return;
+        if (_previous is { } p && ns > p)
         {
-            var now = Clock.Now;
-            if (long.TryParse((await File.ReadAllTextAsync(_schedstat)).Split(' ')[0], CultureInfo.InvariantCulture, out var ns))
-            {
-                if (previous is { } p && ns > p)
-                {
-                    if (now - lastActive > Quiet.TotalSeconds)
-                        lock (_wakeUps) _wakeUps.Add(now);
-                    lastActive = now;
-                }
-                previous = ns;
-            }
-            try { await Task.Delay(2, _stop.Token); } catch (OperationCanceledException) { }
+            if (now - _lastActive > Quiet.TotalSeconds)
+                lock (_wakeUps) _wakeUps.Add(now);
+            _lastActive = now;
         }
+        _previous = ns;
     }
 
     private static string? Read(string path)
@@ -109,10 +106,5 @@ public sealed class KernelSamplerWatch : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        await _loop;
-        _stop.Dispose();
-    }
+    public ValueTask DisposeAsync() => _poller.DisposeAsync();
 }

@@ -11,14 +11,16 @@ namespace ChatOps.Benchmarks;
 public sealed class LockHoldObserver : IAsyncDisposable
 {
     private readonly NpgsqlConnection _connection;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _loop;
+    private readonly NpgsqlCommand _command;
+    private readonly Dictionary<int, long> _open = [];
     private readonly List<TimeSpan> _holds = [];
+    private readonly Poller _poller;
 
-    private LockHoldObserver(NpgsqlConnection connection)
+    private LockHoldObserver(NpgsqlConnection connection, NpgsqlCommand command)
     {
         _connection = connection;
-        _loop = Task.Run(LoopAsync);
+        _command = command;
+        _poller = new Poller(PollAsync, TimeSpan.FromMilliseconds(2));
     }
 
     public static async Task<LockHoldObserver> StartAsync(string connectionString)
@@ -26,7 +28,12 @@ public sealed class LockHoldObserver : IAsyncDisposable
         var cs = new NpgsqlConnectionStringBuilder(connectionString) { ApplicationName = "bench-lock-observer", Pooling = false }.ConnectionString;
         var connection = new NpgsqlConnection(cs);
         await connection.OpenAsync();
-        return new LockHoldObserver(connection);
+        var command = new NpgsqlCommand("""
+            SELECT l.pid FROM pg_locks l
+            WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.granted AND l.relation = 'public.contacts'::regclass
+            """, connection);
+        await command.PrepareAsync();
+        return new LockHoldObserver(connection, command);
     }
 
     public IReadOnlyList<TimeSpan> Holds
@@ -34,34 +41,24 @@ public sealed class LockHoldObserver : IAsyncDisposable
         get { lock (_holds) return _holds.ToList(); }
     }
 
-    private async Task LoopAsync()
+    private async Task PollAsync()
     {
-        var open = new Dictionary<int, long>();
-        await using var command = new NpgsqlCommand("""
-            SELECT l.pid FROM pg_locks l
-            WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.granted AND l.relation = 'public.contacts'::regclass
-            """, _connection);
-        await command.PrepareAsync();
-        while (!_stop.IsCancellationRequested)
+        var seen = new HashSet<int>();
+        await using (var reader = await _command.ExecuteReaderAsync())
+            while (await reader.ReadAsync()) seen.Add(reader.GetInt32(0));
+        var now = Stopwatch.GetTimestamp();
+        foreach (var pid in seen.Where(p => !_open.ContainsKey(p))) _open[pid] = now;
+        foreach (var pid in _open.Keys.Where(p => !seen.Contains(p)).ToList())
         {
-            var seen = new HashSet<int>();
-            await using (var reader = await command.ExecuteReaderAsync())
-                while (await reader.ReadAsync()) seen.Add(reader.GetInt32(0));
-            var now = Stopwatch.GetTimestamp();
-            foreach (var pid in seen.Where(p => !open.ContainsKey(p))) open[pid] = now;
-            foreach (var pid in open.Keys.Where(p => !seen.Contains(p)).ToList())
-            {
-                lock (_holds) _holds.Add(Stopwatch.GetElapsedTime(open[pid], now));
-                open.Remove(pid);
-            }
-            try { await Task.Delay(2, _stop.Token); } catch (OperationCanceledException) { }
+            lock (_holds) _holds.Add(Stopwatch.GetElapsedTime(_open[pid], now));
+            _open.Remove(pid);
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync();
-        await _loop;
+        await _poller.DisposeAsync();
+        await _command.DisposeAsync();
         await _connection.DisposeAsync();
     }
 }

@@ -41,8 +41,8 @@ public static class Report
                               $"| {string.Join(", ", Enumerable.Range(0, t.Max(x => x.IndexBuildsMs.Count)).Select(i => Med(t, x => i < x.IndexBuildsMs.Count ? x.IndexBuildsMs[i] : double.NaN, "0")))} " +
                               $"| {Med(t, x => x.RollbackSeconds, "0.00")} |");
             }
-            var psql = size.Where(t => t.Contender == "psql -f").ToList();
-            var engine = size.Where(t => t.Contender == "ChatOps engine").ToList();
+            var psql = size.Where(t => t.Contender == PsqlContender.ContenderName).ToList();
+            var engine = size.Where(t => t.Contender == EngineContender.ContenderName).ToList();
             var control = size.Where(t => t.Contender == ControlContender.ContenderName).ToList();
             if (psql.Count > 0 && engine.Count > 0)
             {
@@ -65,7 +65,8 @@ public static class Report
             if (size.Where(t => t.KernelSampler is not null).ToList() is { Count: > 0 } watched)
             {
                 md.AppendLine();
-                md.AppendLine("kernel sampler: share of the slowest 1 % of application transactions (whole trial) that started within 50 ms after a DAMON wake-up — " +
+                md.AppendLine("kernel sampler: share of the slowest 1 % of application transactions (whole trial) " +
+                              $"that started within {KernelSamplerWatch.StallReach.TotalMilliseconds:0} ms after a DAMON wake-up — " +
                               string.Join(", ", watched.GroupBy(t => t.Contender).Select(c => $"{c.Key} {Median(c.Select(t => t.KernelSampler!.Value.Slow * 100)):0} %{Spread(c.ToList(), t => t.KernelSampler!.Value.Slow * 100)}")) +
                               $"; of all transactions: {Median(watched.Select(t => t.KernelSampler!.Value.Chance * 100)):0} %");
             }
@@ -89,7 +90,7 @@ public static class Report
             md.AppendLine("|---|---|---|---|---|");
             foreach (var rows in sizes)
             {
-                var e = trials.Where(t => t.Rows == rows && t.Contender == "ChatOps engine").ToList();
+                var e = trials.Where(t => t.Rows == rows && t.Contender == EngineContender.ContenderName).ToList();
                 if (e.Count == 0) continue;
                 md.AppendLine($"| {rows:N0} | {Med(e, x => x.MigrationSeconds, "0.00")} | {Med(e, x => x.LongestExclusiveHoldObservedMs, "0")} | {Med(e, x => x.IndexBuildsMs.Sum(), "0")} | {Med(e, x => x.RollbackSeconds, "0.00")} |");
             }
@@ -103,7 +104,6 @@ public static class Report
 
     private static string Spread(IReadOnlyList<Trial> trials, Func<Trial, double> value, string format = "0") =>
         trials.Count < 2 ? "" : $" [{trials.Min(value).ToString(format, CultureInfo.InvariantCulture)}–{trials.Max(value).ToString(format, CultureInfo.InvariantCulture)}]";
-
 
     private static double Median(IEnumerable<double> values)
     {
