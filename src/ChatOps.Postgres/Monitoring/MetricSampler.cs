@@ -75,9 +75,15 @@ public sealed class MetricSampler : IAsyncDisposable
     public static async Task<MetricSampler> OpenAsync(string targetConnectionString, string runId, TimeProvider time, CancellationToken cancellationToken)
     {
         var connection = await TargetSession.OpenAsync(targetConnectionString, $"chatops:{runId}:sampler", cancellationToken, commandTimeout: 10);
-        await using (var command = new NpgsqlCommand("SET statement_timeout = '5s'", connection))
-            await command.ExecuteNonQueryAsync(cancellationToken);
+        await BoundAsync(connection, cancellationToken);
         return new MetricSampler(connection, time, connection.PostgreSqlVersion.Major >= 14);
+    }
+
+    /// <summary>A sample must never hang on the target: every session the sampler opens gets a short statement_timeout.</summary>
+    private static async Task BoundAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SET statement_timeout = '5s'", connection);
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>One sample; a failure is returned as a gap (and the session reopened on the next call).</summary>
@@ -91,6 +97,7 @@ public sealed class MetricSampler : IAsyncDisposable
                 // After a failure the session is broken: start a fresh one.
                 await _connection.CloseAsync();
                 await _connection.OpenAsync(cancellationToken);
+                await BoundAsync(_connection, cancellationToken);
             }
             return await ReadAsync(at, cancellationToken);
         }
