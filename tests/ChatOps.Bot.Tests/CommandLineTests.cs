@@ -62,4 +62,33 @@ public class CommandLineTests
         Assert.Equal(0, result.ExitCode);
         Assert.Contains($"{SeedMigration.Id}  rollback: yes  runbook: yes", result.Output);
     }
+
+    [Fact]
+    public async Task Run_refuses_an_empty_migration_and_a_runbook_with_an_invalid_threshold_before_touching_any_target()
+    {
+        var directory = Directory.CreateTempSubdirectory("chatops-refused-");
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(directory.FullName, "empty.sql"), "-- to be written\n");
+            await File.WriteAllTextAsync(Path.Combine(directory.FullName, "negative.sql"), "CREATE INDEX CONCURRENTLY i ON t (c);\n");
+            await File.WriteAllTextAsync(Path.Combine(directory.FullName, "negative.runbook.json"), """{ "thresholds": { "blocked-sessions": { "value": -5 } } }""");
+            var environment = new Dictionary<string, string> { ["ChatOps__Migrations__Directory"] = directory.FullName };
+            // Port 1 answers nobody: a refusal must come before any connection.
+            const string nowhere = "Host=127.0.0.1;Port=1;Username=nobody";
+
+            var empty = await ChatOpsProcess.RunAsync(["run", "empty", "--target", nowhere], environment);
+            Assert.Equal(2, empty.ExitCode);
+            Assert.Contains("Refused:", empty.Error);
+            Assert.Contains("empty.sql has no statements", empty.Error);
+
+            var negative = await ChatOpsProcess.RunAsync(["run", "negative", "--target", nowhere], environment);
+            Assert.Equal(2, negative.ExitCode);
+            Assert.Contains("negative.runbook.json: thresholds.blocked-sessions.value is -5", negative.Error);
+            Assert.DoesNotContain("   at ", negative.Error);   // a message, not a stack trace
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
 }

@@ -105,3 +105,30 @@ public class StatementAnalyzerTests
     public void Conflicts_follow_the_documented_table(LockMode mode, string conflicts) =>
         Assert.Equal(conflicts, string.Join(",", mode.ConflictsWith().Select(m => m.PgLocksName())));
 }
+
+public class RowRemovalTests
+{
+    private static MigrationPlan Plan(string sql) => MigrationPlan.For("m", new string('0', 64), SqlScript.Parse(sql));
+
+    [Theory]
+    [InlineData("DELETE FROM public.contacts WHERE id < 10", true)]
+    [InlineData("DELETE FROM contacts WHERE id < 10", true)]
+    [InlineData("TRUNCATE public.contacts", true)]
+    [InlineData("DROP TABLE public.contacts", true)]
+    [InlineData("DO $$ BEGIN DELETE FROM public.contacts WHERE name IS NULL; END $$", true)]
+    [InlineData("DELETE FROM public.organizations WHERE id IS NULL", false)]
+    [InlineData("ALTER TABLE public.contacts ADD COLUMN x int; UPDATE public.contacts SET x = 1", false)]
+    [InlineData("CREATE INDEX CONCURRENTLY i ON public.contacts (name)", false)]
+    public void A_migration_that_can_remove_rows_from_the_table_is_told_apart(string sql, bool removes)
+    {
+        Assert.Equal(removes, Plan(sql).CanRemoveRowsFrom(DbObjectName.Parse("public.contacts")));
+    }
+
+    [Fact]
+    public void Names_parse_as_postgresql_folds_them()
+    {
+        Assert.Equal(new DbObjectName("public", "contacts"), DbObjectName.Parse("Public.Contacts"));
+        Assert.Equal(new DbObjectName("app", "My Table"), DbObjectName.Parse("app.\"My Table\""));
+        Assert.Equal(new DbObjectName(null, "contacts"), DbObjectName.Parse("contacts"));
+    }
+}

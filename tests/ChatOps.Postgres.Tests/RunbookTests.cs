@@ -15,7 +15,8 @@ internal static class Runbooks
 {
     public static MigrationRunbook Seed => MigrationRunbook.Parse(File.ReadAllText(SeedMigration.RunbookPath), SeedMigration.RunbookPath);
 
-    public static async Task<(RunbookResult Result, IReadOnlyList<RunbookEvent> Events)> RunAsync(string connectionString, string sql, MigrationRunbook runbook)
+    public static async Task<(RunbookResult Result, IReadOnlyList<RunbookEvent> Events)> RunAsync(string connectionString, string sql, MigrationRunbook runbook,
+        ExecutionControl? control = null, Action<RunbookEvent>? onEvent = null)
     {
         var events = new ConcurrentQueue<RunbookEvent>();
         var runner = new RunbookRunner(new ExecutionOptions(), new MonitoringOptions { SampleInterval = TimeSpan.FromMilliseconds(250) }, TimeProvider.System)
@@ -23,7 +24,11 @@ internal static class Runbooks
             BenchmarkRuns = 5,
         };
         var result = await runner.RunAsync(new RunbookRequest(connectionString, "test", new string('0', 64), SqlScript.Parse(sql), runbook,
-            $"rb-{Guid.NewGuid():N}"[..11], events.Enqueue), CancellationToken.None);
+            $"rb-{Guid.NewGuid():N}"[..11], e =>
+            {
+                events.Enqueue(e);
+                onEvent?.Invoke(e);
+            }, control), CancellationToken.None);
         return (result, events.ToArray());
     }
 }
@@ -108,14 +113,20 @@ public class ProbeTests(MigratedDatabase db) : IClassFixture<MigratedDatabase>
 
         var before = await probes.BenchmarksAsync(runbook, parameters, after: false, runs: 5, CancellationToken.None);
         var after = await probes.BenchmarksAsync(runbook, parameters, after: true, runs: 5, CancellationToken.None);
-        Assert.Equal(runbook.Benchmarks.Count(b => !b.AfterOnly), before.Count);
-        Assert.Equal(runbook.Benchmarks.Count, after.Count);
-        Assert.All(after, t => Assert.InRange(t.MedianMs, 0.0005, 1000));
+        Assert.Equal(runbook.Benchmarks.Count(b => !b.AfterOnly), before.Queries.Count);
+        Assert.Equal(runbook.Benchmarks.Count, after.Queries.Count);
+        Assert.All(after.Queries, t => Assert.Equal(5, t.TimesMs.Count));
+        Assert.All(after.Queries, t => Assert.InRange(t.MedianMs, 0.0005, 1000));
+        Assert.Equal(5, after.Control.TimesMs.Count);
+        // Work is measured, not only time: every query reads buffers and its plan names what it scans.
+        Assert.All(after.Queries, t => Assert.True(t.Buffers > 0, $"{t.Name}: no buffers"));
+        Assert.Contains(after.Queries.Single(q => q.Name == "point read").AccessPaths, p => p.Contains("contacts_pkey"));
+        Assert.Equal(0, after.Control.Buffers);
 
         var rls = await probes.RlsOverheadAsync(runbook.RlsProbe!, parameters, runs: 7, CancellationToken.None);
-        Assert.InRange(rls.AsRoleMs, 0.0001, 1000);
-        Assert.InRange(rls.AsOwnerMs, 0.0001, 1000);
-        Assert.True(rls.OverheadMs < 2, $"RLS overhead {rls.OverheadMs:0.000} ms");
+        Assert.InRange(rls.AsRole.MedianMs, 0.0001, 1000);
+        Assert.InRange(rls.AsOwner.MedianMs, 0.0001, 1000);
+        Assert.True(rls.OverheadMs(after.Control) < 2, $"RLS overhead {rls.OverheadMs(after.Control):0.000} ms");
 
         var usage = await probes.IndexUsageAsync(runbook.IndexUsage, parameters, CancellationToken.None);
         Assert.Equal(100, usage.Percent);

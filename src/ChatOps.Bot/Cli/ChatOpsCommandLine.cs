@@ -52,6 +52,11 @@ public static class ChatOpsCommandLine
             Console.Error.WriteLine(ex.Message);
             return UsageError;
         }
+        catch (MigrationRefusedException ex)
+        {
+            Console.Error.WriteLine($"Refused: {ex.Message}");
+            return UsageError;
+        }
         catch (TargetBusyException ex)
         {
             Console.Error.WriteLine(ex.Message);

@@ -43,10 +43,20 @@ public sealed class MigrationRun(IOptions<MigrationsOptions> migrations, IOption
     {
         var files = new MigrationCatalog(migrations.Value.ResolvedDirectory).Find(migration);
         var script = await MigrationCatalog.ReadAsync(files.SqlPath, cancellationToken);
-        var runbook = files.RunbookPath is null
-            ? MigrationRunbook.Empty
-            : MigrationRunbook.Parse(await File.ReadAllTextAsync(files.RunbookPath, cancellationToken), files.RunbookPath);
+        MigrationRunbook runbook;
+        try
+        {
+            runbook = files.RunbookPath is null
+                ? MigrationRunbook.Empty
+                : MigrationRunbook.Parse(await File.ReadAllTextAsync(files.RunbookPath, cancellationToken), files.RunbookPath);
+        }
+        catch (FormatException ex)
+        {
+            throw new MigrationRefusedException(ex.Message, ex);
+        }
         var parsed = SqlScript.Parse(script.Text);
+        if (parsed.Statements.Count == 0)
+            throw new MigrationRefusedException($"{files.SqlPath} has no statements (empty or comments only): nothing to run.");
         var runId = $"{files.Id[..Math.Min(files.Id.Length, 24)]}-{timeProvider.GetUtcNow():HHmmss}";
 
         if (!json)

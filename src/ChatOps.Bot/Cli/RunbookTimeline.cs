@@ -47,8 +47,8 @@ public sealed class RunbookTimeline(TextWriter output, TimeProvider timeProvider
             case Sampled { Reading: MetricSample s }:
                 var builds = s.IndexBuilds.Count == 0 ? "" : " · " + string.Join(", ", s.IndexBuilds.Select(b => $"{b.Index}: {b.Phase}{(b.PercentOfPhase is { } pct ? $" {pct:0} %" : "")}"));
                 var own = s.ExecutorLockWait > TimeSpan.Zero ? $" · migration waiting {Durations.Short(s.ExecutorLockWait)} ({s.ExecutorWaitEvent})" : "";
-                output.WriteLine($"   · sample: app lock wait {s.LongestAppLockWait.TotalMilliseconds:0} ms · blocked {s.BlockedApp} ({s.BlockedByMigration} by the migration) · " +
-                                 $"connections {s.Connections}/{s.MaxConnections} · {s.Commits} commits{own}{builds}");
+                output.WriteLine($"   · sample of {s.Database}: app lock wait {s.LongestAppLockWait.TotalMilliseconds:0} ms · blocked {s.BlockedApp} ({s.BlockedByMigration} by the migration) · " +
+                                 $"connections {s.Connections} (server max {s.MaxConnections}) · {s.Commits} commits, {s.Rollbacks} rollbacks{own}{builds}");
                 break;
             case Sampled { Reading: SampleGap g }:
                 output.WriteLine($"   · sample failed (a gap, not zeros): {g.Error}");
@@ -67,7 +67,10 @@ public sealed class RunbookTimeline(TextWriter output, TimeProvider timeProvider
                 break;
             case VerdictReached v:
                 foreach (var c in v.Criteria)
-                    output.WriteLine($"   {(c.Passed ? "✅" : "❌")} {c.Criterion.Describe()}: {(c.Measured is { } m ? $"{m:0.##}{c.Criterion.Unit}" : "not measured")}  ({c.Detail})");
+                {
+                    var verdict = c is { NotMeasured: true, Passed: true } ? "➖" : c.Passed ? "✅" : "❌";
+                    output.WriteLine($"   {verdict} {c.Criterion.Describe()}: {(c.Measured is { } m ? $"{m:0.##}{c.Criterion.Unit}" : "not measured")}  ({c.Detail})");
+                }
                 output.WriteLine(v.Succeeded ? "   🟢 VERDICT: SUCCESS" : "   🔴 VERDICT: FAILED");
                 foreach (var reason in v.Reasons)
                     output.WriteLine($"      - {reason}");

@@ -12,6 +12,21 @@ public sealed record MigrationPlan(string Migration, string Sha256, IReadOnlyLis
     public IEnumerable<(StatementAnalysis Statement, PlanWarning Warning)> Warnings =>
         Statements.SelectMany(s => s.Warnings.Select(w => (s, w)));
 
+    /// <summary>
+    /// Whether any statement can remove rows from <paramref name="table"/> (or from any table, when null): DELETE,
+    /// TRUNCATE or DROP TABLE on it, or a DO block on it whose body says DELETE or TRUNCATE. When none can, rows that
+    /// disappear during the run were deleted by the application, not lost by the migration.
+    /// </summary>
+    public bool CanRemoveRowsFrom(DbObjectName? table) =>
+        Statements.Any(s => (table is null || s.Tables.Any(t => SameTable(t, table))) && (
+            s.Kind is "DELETE" or "TRUNCATE" or "DROP TABLE"
+            || s.Kind == "DO block" && (s.Statement.Text.Contains("DELETE", StringComparison.OrdinalIgnoreCase)
+                                        || s.Statement.Text.Contains("TRUNCATE", StringComparison.OrdinalIgnoreCase))));
+
+    // An unqualified name in the script is the same table as public.x (the usual search_path).
+    private static bool SameTable(DbObjectName a, DbObjectName b) =>
+        a.Name == b.Name && (a.Schema ?? "public") == (b.Schema ?? "public");
+
     /// <summary>The longest-held strongest lock in the plan, for the summary line.</summary>
     public LockMode StrongestLock => Statements.Count == 0 ? LockMode.None : Statements.Max(s => s.StrongestLock);
 }

@@ -40,10 +40,16 @@ public sealed record SuccessCriterion(string Name, string Checklist, bool AtMost
     public string Describe() => $"{Name} {(AtMost ? "≤" : "≥")} {Limit}{Unit}";
 }
 
-/// <summary>A criterion's outcome; <see cref="Measured"/> is null when it could not be measured (which fails it).</summary>
-public sealed record CriterionResult(SuccessCriterion Criterion, double? Measured, string Detail)
+/// <summary>
+/// A criterion's outcome. <see cref="Measured"/> is null when it was not measured: that fails it when it should have
+/// been (<see cref="Required"/>: the means were there and the measurement failed), and is reported as "not measured"
+/// when the runbook gives nothing to measure it with (no benchmark queries, no RLS probe …).
+/// </summary>
+public sealed record CriterionResult(SuccessCriterion Criterion, double? Measured, string Detail, bool Required = true)
 {
-    public bool Passed => Measured is { } v && Criterion.IsMetBy(v);
+    public bool Passed => Measured is { } v ? Criterion.IsMetBy(v) : !Required;
+
+    public bool NotMeasured => Measured is null;
 }
 
 /// <summary>The customer's checklist as data: phase names, manual items and success criteria.</summary>

@@ -33,8 +33,9 @@ public sealed record MigrationRunbook
     public RlsProbe? RlsProbe { get; init; }
     public IReadOnlyList<ValidationQuery> Validations { get; init; } = [];
 
-    /// <summary>A query giving <c>(rows, checksum)</c> of the rows that existed at <c>$1</c> (the baseline
-    /// time): compared before and after, it shows no data was lost while the application kept writing.</summary>
+    /// <summary>A query listing the rows that exist, by key (e.g. <c>SELECT id FROM public.contacts</c>). Its result in one
+    /// snapshot at baseline is kept, and after validation the same query shows which of those rows are gone — a snapshot,
+    /// never a clock, decides what existed (a row's <c>now()</c> is its transaction's start, not its commit).</summary>
     public string? RowsAtBaseline { get; init; }
 
     /// <summary>Overrides of the default threshold rules, by rule name.</summary>
@@ -83,9 +84,35 @@ public sealed record MigrationRunbook
             yield return $"validation '{dup.Key}' appears twice";
         if (RlsProbe is { } p && (string.IsNullOrWhiteSpace(p.Role) || string.IsNullOrWhiteSpace(p.Sql)))
             yield return "rlsProbe needs role and sql";
-        var known = Monitoring.ThresholdRule.ChecklistRollbackTriggers.Select(r => r.Name).ToHashSet();
-        foreach (var name in Thresholds.Keys.Where(n => !known.Contains(n)))
-            yield return $"thresholds: unknown rule '{name}' (known: {string.Join(", ", known)})";
+        if (RowsAtBaseline is { } rows && Scripts.SqlLexer.Tokenize(rows).Any(t => t.Kind == Scripts.SqlTokenKind.Parameter))
+            yield return "rowsAtBaseline lists the rows' keys and takes no parameters (e.g. \"SELECT id FROM public.contacts\"): " +
+                         "the rows that existed at baseline are those one snapshot saw, not those created before a time";
+        if (Table is { } table)
+        {
+            string? error = null;
+            try { Planning.DbObjectName.Parse(table); }
+            catch (FormatException ex) { error = ex.Message; }
+            if (error is not null) yield return $"table: {error}";
+        }
+        var rules = Monitoring.ThresholdRule.ChecklistRollbackTriggers.ToDictionary(r => r.Name);
+        foreach (var (name, o) in Thresholds)
+        {
+            if (!rules.TryGetValue(name, out var rule))
+            {
+                yield return $"thresholds: unknown rule '{name}' (known: {string.Join(", ", rules.Keys)})";
+                continue;
+            }
+            if (o.Value is { } value && (value < 0 || double.IsNaN(value) || double.IsInfinity(value)))
+                yield return $"thresholds.{name}.value is {value}: it must be a number, 0 or more";
+            if (o.For is { } window && window <= TimeSpan.Zero)
+                yield return $"thresholds.{name}.for is {window}: it must be a positive duration such as \"00:00:30\"";
+            if (o.For is not null && rule.For is null)
+                yield return $"thresholds.{name}.for: this rule counts consecutive readings; set 'rounds' instead";
+            if (o.Rounds is { } rounds && rounds < 1)
+                yield return $"thresholds.{name}.rounds is {rounds}: it must be 1 or more";
+            if (o.Rounds is not null && rule.Rounds is null)
+                yield return $"thresholds.{name}.rounds: this rule holds for a duration; set 'for' instead";
+        }
     }
 
     /// <summary>The default rules with this runbook's overrides applied.</summary>

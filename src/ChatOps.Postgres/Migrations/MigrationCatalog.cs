@@ -12,6 +12,9 @@ public sealed record ScriptText(string Path, string Text, string Sha256);
 /// <summary>Thrown for a refused or unknown migration name; the message lists the available migrations.</summary>
 public sealed class MigrationNotFoundException(string message) : Exception(message);
 
+/// <summary>Thrown for a migration that cannot be run as it is (no statements, a bad runbook file); the message says why.</summary>
+public sealed class MigrationRefusedException(string message, Exception? inner = null) : Exception(message, inner);
+
 /// <summary>The migrations in one folder.</summary>
 public sealed class MigrationCatalog(string directory)
 {

@@ -4,7 +4,8 @@ using Npgsql;
 namespace ChatOps.Postgres.Monitoring;
 
 /// <summary>
-/// Samples the target on its own session (<c>chatops:&lt;run&gt;:sampler</c>) with one short query per
+/// Samples the target database (only its sessions: another database on the same server is not the
+/// application) on its own session (<c>chatops:&lt;run&gt;:sampler</c>) with one short query per
 /// sample — nothing that holds a snapshot for long, which would stall a concurrent index build.
 /// <c>pg_blocking_pids</c> is called only for sessions waiting on a lock: it is not free.
 /// </summary>
@@ -13,12 +14,16 @@ public sealed class MetricSampler : IAsyncDisposable
     // PG14+ has pg_locks.waitstart; before that the wait is measured from the statement's start.
     private const string WaitStartPg14 = "l.waitstart";
     private const string WaitStartPg13 = "CASE WHEN a.wait_event_type = 'Lock' THEN a.query_start END";
+    // PG14+ counts sessions that ended by a fatal error, were terminated, or lost their client.
+    private const string SessionsLostPg14 = "sessions_fatal + sessions_killed + sessions_abandoned";
 
+    // "Blocked by the migration" follows the chain: an application session waiting for another one that waits for
+    // the migration is the migration's doing too. Sessions waiting only for each other (row locks) are the application's own.
     private const string SampleSql = """
-        WITH sessions AS (
+        WITH RECURSIVE sessions AS (
             SELECT a.pid, a.application_name LIKE 'chatops:%' AS ours, a.wait_event_type, a.wait_event, a.query_start
             FROM pg_stat_activity a
-            WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()
+            WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid() AND a.datname = current_database()
         ),
         waits AS (
             SELECT s.pid, s.ours, s.wait_event, now() - min({0}) AS waited
@@ -28,12 +33,19 @@ public sealed class MetricSampler : IAsyncDisposable
             WHERE s.wait_event_type = 'Lock'
             GROUP BY s.pid, s.ours, s.wait_event
         ),
+        app_waits AS (
+            SELECT w.pid, pg_blocking_pids(w.pid) AS blockers FROM waits w WHERE NOT w.ours
+        ),
+        by_us (pid) AS (
+            SELECT aw.pid FROM app_waits aw WHERE aw.blockers && ARRAY(SELECT pid FROM sessions WHERE ours)
+            UNION
+            SELECT aw.pid FROM app_waits aw JOIN by_us u ON u.pid = ANY (aw.blockers)
+        ),
         blocked AS (
-            SELECT w.pid, EXISTS (SELECT 1 FROM unnest(pg_blocking_pids(w.pid)) b JOIN sessions o ON o.pid = b AND o.ours) AS by_us
-            FROM waits w WHERE NOT w.ours
+            SELECT aw.pid, aw.pid IN (SELECT pid FROM by_us) AS by_us FROM app_waits aw
         ),
         db AS (
-            SELECT xact_commit, xact_rollback, deadlocks FROM pg_stat_database WHERE datname = current_database()
+            SELECT xact_commit, xact_rollback, deadlocks, {1} AS sessions_lost FROM pg_stat_database WHERE datname = current_database()
         )
         SELECT
             coalesce(extract(epoch FROM (SELECT max(waited) FROM waits WHERE NOT ours)), 0)::float8,
@@ -46,7 +58,8 @@ public sealed class MetricSampler : IAsyncDisposable
             coalesce(extract(epoch FROM (SELECT max(waited) FROM waits WHERE ours)), 0)::float8,
             (SELECT string_agg(DISTINCT wait_event, ',') FROM waits WHERE ours),
             (SELECT xact_commit FROM db), (SELECT xact_rollback FROM db), (SELECT deadlocks FROM db),
-            extract(epoch FROM clock_timestamp() - statement_timestamp())::float8
+            extract(epoch FROM clock_timestamp() - statement_timestamp())::float8,
+            (SELECT sessions_lost FROM db)::int8, current_database()
         """;
 
     private const string IndexBuildsSql = """
@@ -62,13 +75,14 @@ public sealed class MetricSampler : IAsyncDisposable
     private readonly NpgsqlConnection _connection;
     private readonly TimeProvider _time;
     private readonly string _sampleSql;
-    private (long Commits, long Rollbacks, long Deadlocks)? _previous;
+    private (long Commits, long Rollbacks, long Deadlocks, long? SessionsLost)? _previous;
+    private TaskCompletionSource _soon = NewSoon();
 
     private MetricSampler(NpgsqlConnection connection, TimeProvider time, bool hasWaitStart)
     {
         _connection = connection;
         _time = time;
-        _sampleSql = SampleSql.Replace("{0}", hasWaitStart ? WaitStartPg14 : WaitStartPg13);
+        _sampleSql = SampleSql.Replace("{0}", hasWaitStart ? WaitStartPg14 : WaitStartPg13).Replace("{1}", hasWaitStart ? SessionsLostPg14 : "NULL");
     }
 
     /// <summary>Opens the sampler's own session on the target.</summary>
@@ -114,6 +128,8 @@ public sealed class MetricSampler : IAsyncDisposable
         int byUs, byOthers, connections, maxConnections;
         string? ownEvent;
         long commits, rollbacks, deadlocks;
+        long? sessionsLost;
+        string database;
         await using (var command = new NpgsqlCommand(_sampleSql, _connection))
         await using (var r = await command.ExecuteReaderAsync(cancellationToken))
         {
@@ -130,6 +146,8 @@ public sealed class MetricSampler : IAsyncDisposable
             rollbacks = r.GetInt64(10);
             deadlocks = r.GetInt64(11);
             took = TimeSpan.FromSeconds(r.GetDouble(12));
+            sessionsLost = r.IsDBNull(13) ? null : r.GetInt64(13);
+            database = r.GetString(14);
         }
 
         var builds = new List<IndexBuildProgress>();
@@ -140,28 +158,45 @@ public sealed class MetricSampler : IAsyncDisposable
                 builds.Add(new IndexBuildProgress(r.GetString(0), r.GetString(1), r.GetString(2), r.IsDBNull(3) ? null : r.GetDouble(3)));
         }
 
-        var previous = _previous ?? (commits, rollbacks, deadlocks);
-        _previous = (commits, rollbacks, deadlocks);
-        return new MetricSample(at, appWait, byUs, byOthers, connections, maxConnections, lag, builds,
-            commits - previous.Commits, rollbacks - previous.Rollbacks, deadlocks - previous.Deadlocks, ownWait, ownEvent, took);
+        var previous = _previous ?? (commits, rollbacks, deadlocks, sessionsLost);
+        _previous = (commits, rollbacks, deadlocks, sessionsLost);
+        return new MetricSample(at, database, appWait, byUs, byOthers, connections, maxConnections, lag, builds,
+            commits - previous.Commits, rollbacks - previous.Rollbacks, deadlocks - previous.Deadlocks, sessionsLost - previous.SessionsLost, ownWait, ownEvent, took);
     }
 
     /// <summary>Samples every <paramref name="interval"/> until cancelled, handing each sample or gap to <paramref name="onReading"/>.</summary>
-    public async Task RunAsync(TimeSpan interval, Action<MonitoringReading> onReading, CancellationToken cancellationToken)
+    public Task RunAsync(TimeSpan interval, Action<MonitoringReading> onReading, CancellationToken cancellationToken) =>
+        RunAsync(() => interval, onReading, cancellationToken);
+
+    /// <summary>
+    /// Samples until cancelled, waiting <paramref name="interval"/>() between samples (read anew each time, so a
+    /// caller can sample faster while the migration runs) or less when <see cref="SampleSoon"/> is called.
+    /// </summary>
+    public async Task RunAsync(Func<TimeSpan> interval, Action<MonitoringReading> onReading, CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(interval, _time);
         try
         {
-            do
+            while (true)
             {
+                // Reset before sampling: a request made during the sample asks for the next one.
+                if (Volatile.Read(ref _soon).Task.IsCompleted)
+                    Interlocked.Exchange(ref _soon, NewSoon());
                 onReading(await SampleAsync(cancellationToken));
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                await Task.WhenAny(Task.Delay(interval(), _time, wait.Token), Volatile.Read(ref _soon).Task);
+                await wait.CancelAsync();
+                cancellationToken.ThrowIfCancellationRequested();
             }
-            while (await timer.WaitForNextTickAsync(cancellationToken));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
         }
     }
+
+    /// <summary>Asks the running loop for a sample now (e.g. when a statement starts or ends) rather than at the next interval.</summary>
+    public void SampleSoon() => Volatile.Read(ref _soon).TrySetResult();
+
+    private static TaskCompletionSource NewSoon() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>The sampler session's backend pid (to tell it apart, or to test a lost session).</summary>
     public int ProcessId => _connection.ProcessID;

@@ -8,12 +8,21 @@ public sealed class MonitoringOptions
     public const string Section = "ChatOps:Monitoring";
 
     public TimeSpan SampleInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often while the migration's statements run (besides a sample at each statement's start and end):
+    /// a short migration must not be judged on one sample. The shorter of this and <see cref="SampleInterval"/> applies.</summary>
+    public TimeSpan MigrationSampleInterval { get; set; } = TimeSpan.FromSeconds(1);
 }
 
 public sealed class MonitoringOptionsValidator : IValidateOptions<MonitoringOptions>
 {
-    public ValidateOptionsResult Validate(string? name, MonitoringOptions options) =>
-        options.SampleInterval < TimeSpan.FromMilliseconds(100) || options.SampleInterval > TimeSpan.FromMinutes(5)
-            ? ValidateOptionsResult.Fail($"{MonitoringOptions.Section}:SampleInterval is {options.SampleInterval}; set it between 00:00:00.100 and 00:05:00 (default 00:00:05).")
-            : ValidateOptionsResult.Success;
+    public ValidateOptionsResult Validate(string? name, MonitoringOptions options)
+    {
+        var failures = new List<string>();
+        if (options.SampleInterval < TimeSpan.FromMilliseconds(100) || options.SampleInterval > TimeSpan.FromMinutes(5))
+            failures.Add($"{MonitoringOptions.Section}:SampleInterval is {options.SampleInterval}; set it between 00:00:00.100 and 00:05:00 (default 00:00:05).");
+        if (options.MigrationSampleInterval < TimeSpan.FromMilliseconds(100) || options.MigrationSampleInterval > TimeSpan.FromMinutes(5))
+            failures.Add($"{MonitoringOptions.Section}:MigrationSampleInterval is {options.MigrationSampleInterval}; set it between 00:00:00.100 and 00:05:00 (default 00:00:01).");
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
 }

@@ -1,16 +1,25 @@
 using System.Text.Json;
+using ChatOps.Core.Monitoring;
 using ChatOps.Core.Runbooks;
 using Npgsql;
 
 namespace ChatOps.Postgres.Probes;
 
-/// <summary>A query's median execution time over several runs.</summary>
-public sealed record QueryTiming(string Name, double MedianMs, int Runs);
+/// <summary>One round of the runbook's benchmark queries, with the control query measured between them.</summary>
+public sealed record BenchmarkRound(IReadOnlyList<QueryMeasurement> Queries, QueryMeasurement Control);
 
-/// <summary>RLS overhead: the probe query as the application role minus the same as the table owner (who bypasses RLS).</summary>
-public sealed record RlsOverhead(double AsRoleMs, double AsOwnerMs, int Runs)
+/// <summary>
+/// RLS overhead: the probe query as the application role minus the same as the table owner (who bypasses RLS),
+/// run alternately; <see cref="PairedOverheadMs"/> is the median of the paired differences (drift lands on both
+/// sides alike). <see cref="Control"/> was measured between the pairs, to discount a busy CPU.
+/// </summary>
+public sealed record RlsOverhead(QueryMeasurement AsRole, QueryMeasurement AsOwner, QueryMeasurement Control, double PairedOverheadMs)
 {
-    public double OverheadMs => Math.Max(0, AsRoleMs - AsOwnerMs);
+    public int Runs => AsRole.TimesMs.Count;
+
+    /// <summary>The overhead with the machine's slow-down since <paramref name="baselineControl"/> discounted; never negative.</summary>
+    public double OverheadMs(QueryMeasurement? baselineControl) =>
+        Math.Max(0, PairedOverheadMs) / (baselineControl is null ? 1 : DegradationJudge.ControlRatio(baselineControl, Control));
 }
 
 /// <summary>Which of the runbook's analytics queries the planner serves from an index.</summary>
@@ -47,21 +56,26 @@ public sealed class QueryProbes(NpgsqlConnection connection)
         return values;
     }
 
-    /// <summary>Times each benchmark query (those marked after-only only when <paramref name="after"/>).</summary>
-    public async Task<IReadOnlyList<QueryTiming>> BenchmarksAsync(MigrationRunbook runbook, object[] parameters, bool after, int runs, CancellationToken cancellationToken)
+    /// <summary>A query the migration cannot affect (no table): its slow-down between rounds is the machine's, not the migration's.</summary>
+    public const string ControlSql = "SELECT count(*) FROM generate_series(1, 5000)";
+
+    /// <summary>Measures each benchmark query (those marked after-only only when <paramref name="after"/>) <paramref name="runs"/>
+    /// times, interleaved with the control query so that both see the same moments of the machine.</summary>
+    public async Task<BenchmarkRound> BenchmarksAsync(MigrationRunbook runbook, object[] parameters, bool after, int runs, CancellationToken cancellationToken)
     {
-        var timings = new List<QueryTiming>();
-        foreach (var query in runbook.Benchmarks.Where(b => after || !b.AfterOnly))
+        var queries = runbook.Benchmarks.Where(b => after || !b.AfterOnly).ToList();
+        var samples = queries.ToDictionary(q => q.Name, _ => new List<PlanSample>());
+        var control = new List<PlanSample>();
+        for (var i = 0; i < runs; i++)
         {
-            var times = new List<double>();
-            for (var i = 0; i < runs; i++)
-                times.Add(await ExecutionTimeAsync(query.Sql, parameters, cancellationToken));
-            timings.Add(new QueryTiming(query.Name, Median(times), runs));
+            foreach (var query in queries)
+                samples[query.Name].Add(await SampleAsync(query.Sql, parameters, cancellationToken));
+            control.Add(await SampleAsync(ControlSql, [], cancellationToken));
         }
-        return timings;
+        return new BenchmarkRound(queries.Select(q => Measurement(q.Name, samples[q.Name])).ToList(), Measurement("control", control));
     }
 
-    /// <summary>The probe query as <see cref="RlsProbe.Role"/> and as the connected owner, median of <paramref name="runs"/> each.
+    /// <summary>The probe query as <see cref="RlsProbe.Role"/> and as the connected owner, alternately, <paramref name="runs"/> pairs.
     /// Never drops or disables a policy to measure.</summary>
     public async Task<RlsOverhead> RlsOverheadAsync(RlsProbe probe, object[] parameters, int runs, CancellationToken cancellationToken)
     {
@@ -69,8 +83,9 @@ public sealed class QueryProbes(NpgsqlConnection connection)
         await using (var pick = new NpgsqlCommand(probe.User, connection))
             user = await pick.ExecuteScalarAsync(cancellationToken) ?? throw new InvalidOperationException("the RLS probe's 'user' query returned no row");
 
-        var asOwner = new List<double>();
-        var asRole = new List<double>();
+        var asOwner = new List<PlanSample>();
+        var asRole = new List<PlanSample>();
+        var control = new List<PlanSample>();
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         await using (var set = new NpgsqlCommand(probe.SetUser, connection))
         {
@@ -79,14 +94,16 @@ public sealed class QueryProbes(NpgsqlConnection connection)
         }
         for (var i = 0; i < runs; i++)
         {
-            // Alternate, so drift (caches, load) lands on both sides alike.
-            asOwner.Add(await ExecutionTimeAsync(probe.Sql, parameters, cancellationToken));
+            asOwner.Add(await SampleAsync(probe.Sql, parameters, cancellationToken));
             await ExecAsync($"SET LOCAL ROLE {DatabaseAdmin.Quote(probe.Role)}", cancellationToken);
-            asRole.Add(await ExecutionTimeAsync(probe.Sql, parameters, cancellationToken));
+            asRole.Add(await SampleAsync(probe.Sql, parameters, cancellationToken));
             await ExecAsync("RESET ROLE", cancellationToken);
+            control.Add(await SampleAsync(ControlSql, [], cancellationToken));
         }
-        await tx.RollbackAsync(cancellationToken);
-        return new RlsOverhead(Median(asRole), Median(asOwner), runs);
+        // Commit, not roll back: the probe wrote nothing, and a rollback would count as an application failure in pg_stat_database.
+        await tx.CommitAsync(cancellationToken);
+        var paired = Stats.Median(asRole.Zip(asOwner, (r, o) => r.TimeMs - o.TimeMs));
+        return new RlsOverhead(Measurement("as role", asRole), Measurement("as owner", asOwner), Measurement("control", control), paired);
     }
 
     /// <summary>EXPLAINs each analytics query and counts those whose plan reads an index.</summary>
@@ -102,14 +119,27 @@ public sealed class QueryProbes(NpgsqlConnection connection)
         return new IndexUsage(queries.Count, queries.Count - without.Count, without);
     }
 
-    /// <summary>Runs <paramref name="sql"/> with <c>$1</c> = <paramref name="at"/> and returns its first row's two numbers.</summary>
-    public async Task<(long Rows, long Checksum)> RowsAtAsync(string sql, DateTimeOffset at, CancellationToken cancellationToken)
+    private const string RowsAtBaselineTable = "pg_temp.chatops_rows_at_baseline";
+
+    /// <summary>
+    /// Keeps the rows <paramref name="sql"/> lists (their keys) as one snapshot sees them now, in a temporary table of
+    /// this session — nothing is written to the target's schema, and no snapshot stays open (a concurrent index build
+    /// would wait for it). Returns how many rows there were.
+    /// </summary>
+    public async Task<long> KeepRowsAtBaselineAsync(string sql, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
-        command.Parameters.Add(new NpgsqlParameter { Value = at.UtcDateTime });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        return (Convert.ToInt64(reader.GetValue(0)), Convert.ToInt64(reader.GetValue(1)));
+        await ExecAsync($"DROP TABLE IF EXISTS {RowsAtBaselineTable}", cancellationToken);
+        await using (var keep = new NpgsqlCommand($"CREATE TEMPORARY TABLE chatops_rows_at_baseline AS {sql}", connection) { CommandTimeout = 0 })
+            await keep.ExecuteNonQueryAsync(cancellationToken);
+        await using var count = new NpgsqlCommand($"SELECT count(*) FROM {RowsAtBaselineTable}", connection) { CommandTimeout = 0 };
+        return (long)(await count.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>How many of the rows kept at baseline <paramref name="sql"/> no longer lists.</summary>
+    public async Task<long> RowsGoneSinceBaselineAsync(string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand($"SELECT count(*) FROM (TABLE {RowsAtBaselineTable} EXCEPT ALL ({sql})) gone", connection) { CommandTimeout = 0 };
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
     private static bool UsesIndex(JsonElement node)
@@ -120,15 +150,43 @@ public sealed class QueryProbes(NpgsqlConnection connection)
         return node.TryGetProperty("Plans", out var children) && children.EnumerateArray().Any(UsesIndex);
     }
 
-    private async Task<double> ExecutionTimeAsync(string sql, object[] parameters, CancellationToken cancellationToken)
+    /// <summary>One EXPLAIN (ANALYZE, BUFFERS) run: the server's execution time, the buffers the plan touched and its shape.</summary>
+    private sealed record PlanSample(double TimeMs, long Buffers, string Plan, IReadOnlyList<string> AccessPaths);
+
+    private async Task<PlanSample> SampleAsync(string sql, object[] parameters, CancellationToken cancellationToken)
     {
-        using var plan = await ExplainAsync(sql, parameters, analyze: true, cancellationToken);
-        return plan.RootElement[0].GetProperty("Execution Time").GetDouble();
+        using var explain = await ExplainAsync(sql, parameters, analyze: true, cancellationToken);
+        var root = explain.RootElement[0];
+        var plan = root.GetProperty("Plan");
+        var paths = new List<string>();
+        return new PlanSample(root.GetProperty("Execution Time").GetDouble(), Blocks(plan, "Shared Hit Blocks") + Blocks(plan, "Shared Read Blocks"),
+            Shape(plan, paths), paths);
+    }
+
+    private static QueryMeasurement Measurement(string name, List<PlanSample> samples)
+    {
+        // The plan most runs used (a plan can flip once when a statistic lands between runs).
+        var plan = samples.GroupBy(s => s.Plan).OrderByDescending(g => g.Count()).First().First();
+        return new QueryMeasurement(name, samples.Select(s => s.TimeMs).ToList(), (long)Stats.Median(samples.Select(s => (double)s.Buffers)), plan.Plan, plan.AccessPaths);
+    }
+
+    private static long Blocks(JsonElement node, string property) => node.TryGetProperty(property, out var v) ? v.GetInt64() : 0;
+
+    /// <summary>The plan tree's node types with the relations and indexes they read: equal shapes do the same kind of work.</summary>
+    private static string Shape(JsonElement node, List<string> accessPaths)
+    {
+        var type = node.GetProperty("Node Type").GetString() ?? "?";
+        var relation = node.TryGetProperty("Relation Name", out var r) ? r.GetString() : null;
+        var index = node.TryGetProperty("Index Name", out var i) ? i.GetString() : null;
+        if (relation is not null || index is not null)
+            accessPaths.Add(index is null ? $"{type} on {relation}" : relation is null ? $"{type} on {index}" : $"{type} using {index} on {relation}");
+        var children = node.TryGetProperty("Plans", out var plans) ? string.Join(",", plans.EnumerateArray().Select(p => Shape(p, accessPaths))) : "";
+        return $"{type}[{relation}/{index}]({children})";
     }
 
     private async Task<JsonDocument> ExplainAsync(string sql, object[] parameters, bool analyze, CancellationToken cancellationToken)
     {
-        var options = analyze ? "ANALYZE, TIMING OFF, FORMAT JSON" : "FORMAT JSON";
+        var options = analyze ? "ANALYZE, BUFFERS, TIMING OFF, FORMAT JSON" : "FORMAT JSON";
         await using var command = new NpgsqlCommand($"EXPLAIN ({options}) {sql}", connection);
         foreach (var p in parameters.Take(CountParameters(sql)))
             command.Parameters.Add(new NpgsqlParameter { Value = p });
@@ -146,10 +204,4 @@ public sealed class QueryProbes(NpgsqlConnection connection)
     private static int CountParameters(string sql) =>
         Core.Scripts.SqlLexer.Tokenize(sql).Where(t => t.Kind == Core.Scripts.SqlTokenKind.Parameter)
             .Select(t => int.Parse(t.Value[1..], System.Globalization.CultureInfo.InvariantCulture)).DefaultIfEmpty(0).Max();
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count == 0 ? 0 : sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
-    }
 }

@@ -3,8 +3,8 @@ using Npgsql;
 
 namespace ChatOps.Postgres.Probes;
 
-/// <summary>The outcome of one checklist validation.</summary>
-public sealed record ValidationResult(string Name, bool Ok, string Detail);
+/// <summary>The outcome of one checklist validation; <see cref="QueryFailed"/> when its query raised an error.</summary>
+public sealed record ValidationResult(string Name, bool Ok, string Detail, bool QueryFailed = false);
 
 /// <summary>Runs a runbook's validation queries against the target, each on its own, each judged alone.</summary>
 public static class ValidationProbe
@@ -30,7 +30,7 @@ public static class ValidationProbe
             }
             catch (PostgresException ex)
             {
-                results.Add(new ValidationResult(validation.Name, false, $"query failed: {ex.SqlState} {ex.MessageText}"));
+                results.Add(new ValidationResult(validation.Name, false, $"query failed: {ex.SqlState} {ex.MessageText}", QueryFailed: true));
             }
         }
         return results;

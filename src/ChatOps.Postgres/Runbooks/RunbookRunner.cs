@@ -43,8 +43,6 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
     /// <summary>Post-migration benchmark rounds and RLS probes (the degradation and RLS triggers need three in a row).</summary>
     public int Rounds { get; init; } = 3;
 
-    /// <summary>Differences in summed benchmark time below this are below what the probe resolves: they count as 0 %.</summary>
-    public static readonly TimeSpan BenchmarkResolution = TimeSpan.FromMilliseconds(0.1);
 
     public async Task<RunbookResult> RunAsync(RunbookRequest request, CancellationToken cancellationToken)
     {
@@ -63,11 +61,17 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
         private readonly Dictionary<int, TimeSpan> _exclusiveHolds = [];
         private readonly CancellationTokenSource _samplerStop = new();
         private QueryProbes? _probes;
+        private MetricSampler? _samplerSession;
         private Task? _sampler;
         private double? _rollbackBaseline;
         private bool _watchBlocked;
         private int _peakBlocked;
-        private int _samples;
+        private int _peakBlockedByOthers;
+        private int _blockedSamples;
+        private volatile bool _migrationRunning;
+        // Transactions the bot itself aborted (lock-timeout attempts, failed probes, failed samples): pg_stat_database
+        // counts them as rollbacks, and they are not the application's failures.
+        private long _ownFailures;
 
         private DateTimeOffset Now => _time.GetUtcNow();
 
@@ -78,6 +82,12 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
 
         public async Task<RunbookResult> ExecuteAsync(CancellationToken cancellationToken)
         {
+            if (request.Script.Statements.Count == 0)
+            {
+                // Nothing to run is not a success: refuse before touching the target.
+                _reasons.Add("the migration has no statements (an empty or comment-only file): nothing to run");
+                return Verdict([], null);
+            }
             _probes = await QueryProbes.OpenAsync(request.TargetConnectionString, request.RunId, cancellationToken);
             var criteria = new Dictionary<string, (double? Value, string Detail)>();
             ExecutionResult? executed = null;
@@ -98,10 +108,9 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
 
             // ── phase 1: monitoring on, baseline ──
             object[] parameters = [];
-            IReadOnlyList<QueryTiming> baseline = [];
+            BenchmarkRound? baseline = null;
             RlsOverhead? rlsBefore = null;
-            DateTimeOffset baselineAt = default;
-            (long Rows, long Checksum)? rowsAtBaseline = null;
+            long? rowsAtBaseline = null;
             await PhaseAsync(RunbookPhase.Baseline, async () =>
             {
                 var present = await MonitoringFunctions.PresentAsync(_probes.Connection, cancellationToken);
@@ -115,25 +124,41 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
 
                 parameters = await _probes.ParametersAsync(request.Runbook, cancellationToken);
                 baseline = await _probes.BenchmarksAsync(request.Runbook, parameters, after: false, runner.BenchmarkRuns, cancellationToken);
-                foreach (var b in baseline)
-                    Emit(new Measured(Now, RunbookPhase.Baseline, $"baseline: {b.Name}", b.MedianMs, "ms", $"median of {b.Runs}"));
-                rlsBefore = await RlsAsync(RunbookPhase.Baseline, parameters, cancellationToken);
-                baselineAt = await ServerNowAsync(cancellationToken);
+                foreach (var b in baseline.Queries)
+                    Emit(new Measured(Now, RunbookPhase.Baseline, $"baseline: {b.Name}", b.MedianMs, "ms",
+                        $"median of {b.TimesMs.Count}, slowest {b.MaxMs:0.000} ms, buffers {b.Buffers:N0}, {string.Join(" + ", b.AccessPaths.DefaultIfEmpty("no scan"))}"));
+                if (baseline.Queries.Count > 0)
+                    Emit(new Measured(Now, RunbookPhase.Baseline, "baseline: control query", baseline.Control.MedianMs, "ms",
+                        $"median of {baseline.Control.TimesMs.Count}; touches no table — its slow-down later is the machine's"));
+                rlsBefore = await RlsAsync(RunbookPhase.Baseline, parameters, baseline.Control, cancellationToken);
                 if (request.Runbook.RowsAtBaseline is { } rowsSql)
                 {
-                    rowsAtBaseline = await _probes.RowsAtAsync(rowsSql, baselineAt, cancellationToken);
-                    Emit(new Measured(Now, RunbookPhase.Baseline, "rows at baseline", rowsAtBaseline.Value.Rows, "rows", $"checksum {rowsAtBaseline.Value.Checksum}"));
+                    rowsAtBaseline = await _probes.KeepRowsAtBaselineAsync(rowsSql, cancellationToken);
+                    Emit(new Measured(Now, RunbookPhase.Baseline, "rows at baseline", rowsAtBaseline.Value, "rows", "their keys as one snapshot saw them"));
                 }
-                return (true, $"{baseline.Count} benchmark queries, sampler every {Durations.Short(runner._monitoring.SampleInterval)}");
+                return (true, $"{baseline.Queries.Count} benchmark queries, sampler every {Durations.Short(runner._monitoring.SampleInterval)} " +
+                              $"(every {Durations.Short(MigrationInterval)} and at each statement while the migration runs)");
             });
 
             // ── phase 2: the migration ──
+            // The application's transactions are judged from here to the end of validation: a broken write path shows
+            // after the statements too.
+            var countsAtMigration = await TransactionCounters.ReadAsync(_probes.Connection, cancellationToken);
             var migrated = await PhaseAsync(RunbookPhase.Migration, async () =>
             {
                 lock (_gate) _watchBlocked = true;
+                _migrationRunning = true;
+                _samplerSession?.SampleSoon();
                 var executor = new LockSafeExecutor(runner._execution, _time);
-                executed = await executor.RunAsync(new ExecutionRequest(request.TargetConnectionString, request.Script, request.RunId, OnExecution,
-                    request.Journal, request.Control), cancellationToken);
+                try
+                {
+                    executed = await executor.RunAsync(new ExecutionRequest(request.TargetConnectionString, request.Script, request.RunId, OnExecution,
+                        request.Journal, request.Control), cancellationToken);
+                }
+                finally
+                {
+                    _migrationRunning = false;
+                }
                 if (!executed.Succeeded)
                     _reasons.Add(executed.Failure is { } f
                         ? $"the migration failed at line {f.Statement.Line} ({f.SqlState}): {f.Message}"
@@ -158,36 +183,41 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                             valid ? "built and valid" : "missing or INVALID")));
                         if (!valid) _reasons.Add($"index {index} is missing or INVALID after the migration");
                     }
-                    int peak;
+                    int peak, samples, others;
                     lock (_gate)
                     {
                         _watchBlocked = false;
                         peak = _peakBlocked;
+                        others = _peakBlockedByOthers;
+                        samples = _blockedSamples;
                     }
-                    Emit(new Measured(Now, RunbookPhase.IndexBuilds, "peak blocked application sessions", peak, "sessions", "during the migration and its index builds"));
-                    criteria["peak blocked application sessions"] = (peak, $"over {_samples} samples");
+                    var over = $"blocked by the migration, directly or in a chain, over {samples} sample(s) of database {_samplerDatabase} " +
+                               $"(every {Durations.Short(MigrationInterval)} and at each statement's start and end); at most {others} waited only for each other";
+                    Emit(new Measured(Now, RunbookPhase.IndexBuilds, "peak blocked application sessions", peak, "sessions", over));
+                    // No sample at all while the migration ran is not "0 blocked": it fails the criterion as not measured.
+                    criteria["peak blocked application sessions"] = (samples == 0 ? null : peak, samples == 0 ? "no sample succeeded during the migration" : over);
                     return (allValid, allValid ? "every index valid" : "an index is missing or INVALID");
                 });
 
                 // ── phase 4: validation ──
                 await PhaseAsync(RunbookPhase.Validation, async () =>
                 {
-                    var degradation = await DegradationRoundsAsync(baseline, parameters, cancellationToken);
-                    criteria["query degradation"] = degradation;
+                    if (baseline!.Queries.Count > 0)
+                        criteria["query degradation"] = await DegradationRoundsAsync(baseline, parameters, cancellationToken);
 
                     if (request.Runbook.RlsProbe is not null)
                     {
                         var probes = new List<double>();
                         for (var round = 1; round <= runner.Rounds; round++)
                         {
-                            if (await RlsAsync(RunbookPhase.Validation, parameters, cancellationToken, $" probe {round}/{runner.Rounds}") is not { } rls)
+                            if (await RlsAsync(RunbookPhase.Validation, parameters, baseline?.Control, cancellationToken, $" probe {round}/{runner.Rounds}") is not { } rls)
                                 break;
-                            probes.Add(rls.OverheadMs);
-                            Observe(Metric.RlsOverheadMs, rls.OverheadMs);
+                            var overhead = rls.OverheadMs(baseline?.Control);
+                            probes.Add(overhead);
+                            Observe(Metric.RlsOverheadMs, overhead);
                         }
-                        var median = probes.Count == 0 ? (double?)null : probes.Order().ElementAt(probes.Count / 2);
-                        criteria["RLS overhead"] = (median, rlsBefore is { } before
-                            ? $"was {before.OverheadMs:0.00} ms before the migration" : "not measured before the migration");
+                        criteria["RLS overhead"] = (probes.Count == 0 ? null : Stats.Median(probes), $"median of {probes.Count} probe(s); " + (rlsBefore is { } before
+                            ? $"was {before.OverheadMs(baseline?.Control):0.00} ms before the migration" : "not measured before the migration"));
                     }
 
                     if (request.Runbook.IndexUsage.Count > 0)
@@ -204,15 +234,12 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                     {
                         Emit(new CheckCompleted(Now, RunbookPhase.Validation, new(v.Name, v.Ok ? CheckStatus.Pass : CheckStatus.Fail, v.Detail)));
                         if (!v.Ok) _reasons.Add($"validation failed: {v.Name}: {v.Detail}");
+                        if (v.QueryFailed) Interlocked.Increment(ref _ownFailures);
                     }
-                    if (rowsAtBaseline is { } before2 && request.Runbook.RowsAtBaseline is { } rowsSql)
-                    {
-                        var after = await _probes.RowsAtAsync(rowsSql, baselineAt, cancellationToken);
-                        var same = after == before2;
-                        Emit(new CheckCompleted(Now, RunbookPhase.Validation, new("no data loss", same ? CheckStatus.Pass : CheckStatus.Fail,
-                            $"{after.Rows:N0} of the {before2.Rows:N0} rows that existed at baseline, checksum {(after.Checksum == before2.Checksum ? "unchanged" : "CHANGED")}")));
-                        if (!same) _reasons.Add($"data changed: {after.Rows:N0} of {before2.Rows:N0} baseline rows remain");
-                    }
+                    if (rowsAtBaseline is { } atBaseline && request.Runbook.RowsAtBaseline is { } rowsSql)
+                        await IntegrityAsync(rowsSql, atBaseline, cancellationToken);
+
+                    await ApplicationWritesAsync(countsAtMigration, cancellationToken);
                     var failed = validations.Count(v => !v.Ok);
                     return (failed == 0, $"{validations.Count - failed}/{validations.Count} validations hold");
                 });
@@ -235,12 +262,10 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             }
             var criteria = Checklist.SuccessCriteria
                 .Where(c => executed is { Succeeded: true } || measured.ContainsKey(c.Name))
-                .Select(c => measured.TryGetValue(c.Name, out var m) ? new CriterionResult(c, m.Value, m.Detail) : new CriterionResult(c, null, "not measured"))
+                .Select(c => measured.TryGetValue(c.Name, out var m) ? new CriterionResult(c, m.Value, m.Detail)
+                    : Unmeasurable(c) is { } why ? new CriterionResult(c, null, why, Required: false)
+                    : new CriterionResult(c, null, "not measured"))
                 .ToList();
-            if (request.Runbook.RlsProbe is null)
-                criteria.RemoveAll(c => c.Criterion.Name == "RLS overhead");
-            if (request.Runbook.IndexUsage.Count == 0)
-                criteria.RemoveAll(c => c.Criterion.Name == "index usage");
             foreach (var c in criteria.Where(c => !c.Passed))
                 _reasons.Add($"success criterion not met: {c.Criterion.Describe()} (measured {(c.Measured is { } v ? $"{v:0.##}{c.Criterion.Unit}" : "nothing")})");
             lock (_gate)
@@ -250,6 +275,15 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             Emit(new PhaseFinished(Now, RunbookPhase.Verdict, _time.GetElapsedTime(started), succeeded, succeeded ? "success" : $"{_reasons.Count} reason(s) to fail"));
             return new RunbookResult(succeeded, _reasons.ToList(), executed);
         }
+
+        /// <summary>Why the runbook gives nothing to measure <paramref name="criterion"/> with, or null when it does.</summary>
+        private string? Unmeasurable(SuccessCriterion criterion) => criterion.Name switch
+        {
+            "query degradation" when request.Runbook.Benchmarks.All(b => b.AfterOnly) => "not measured: the runbook has no benchmark queries to compare",
+            "RLS overhead" when request.Runbook.RlsProbe is null => "not measured: the runbook has no rlsProbe",
+            "index usage" when request.Runbook.IndexUsage.Count == 0 => "not measured: the runbook has no indexUsage queries",
+            _ => null,
+        };
 
         private async Task<bool> PhaseAsync(RunbookPhase phase, Func<Task<(bool Ok, string Summary)>> body)
         {
@@ -263,40 +297,55 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
         private void OnExecution(ExecutionEvent e)
         {
             Emit(new ExecutionReported(Now, e));
+            switch (e)
+            {
+                case StatementStarted or StatementFinished:
+                    // A statement can be over between two interval samples: look at its start and its end too.
+                    _samplerSession?.SampleSoon();
+                    break;
+                case StatementRetried or StatementFailed or RunCancelled { During: not null }:
+                    Interlocked.Increment(ref _ownFailures);
+                    break;
+            }
             if (e is StatementFinished f && _plan.Statements[f.Statement.Number - 1].StrongestLock == LockMode.AccessExclusive)
                 lock (_gate) _exclusiveHolds[f.Statement.Number] = f.LockHeld;
         }
 
-        /// <summary>Post-migration benchmark rounds; each round's overall delta feeds the degradation trigger.</summary>
-        private async Task<(double? Value, string Detail)> DegradationRoundsAsync(IReadOnlyList<QueryTiming> baseline, object[] parameters, CancellationToken cancellationToken)
+        /// <summary>
+        /// Post-migration benchmark rounds, each judged against the baseline by <see cref="DegradationJudge"/> (work first,
+        /// time against noise and the control query); each round's figure feeds the degradation trigger. The criterion is
+        /// the median of the rounds.
+        /// </summary>
+        private async Task<(double? Value, string Detail)> DegradationRoundsAsync(BenchmarkRound baseline, object[] parameters, CancellationToken cancellationToken)
         {
-            if (baseline.Count == 0)
-                return (null, "no benchmark queries");
-            var last = 0.0;
-            IReadOnlyList<QueryTiming> after = [];
+            var readings = new List<DegradationReading>();
+            BenchmarkRound after = baseline;
             for (var round = 1; round <= runner.Rounds; round++)
             {
                 after = await _probes!.BenchmarksAsync(request.Runbook, parameters, after: true, runner.BenchmarkRuns, cancellationToken);
-                var pairs = baseline.Join(after, b => b.Name, a => a.Name, (b, a) => (b.MedianMs, a.MedianMs)).ToList();
-                var before = pairs.Sum(p => p.Item1);
-                var now = pairs.Sum(p => p.Item2);
-                var delta = Math.Abs(now - before) < BenchmarkResolution.TotalMilliseconds || before == 0 ? 0 : 100 * (now - before) / before;
-                last = delta;
-                Emit(new Measured(Now, RunbookPhase.Validation, $"benchmark round {round}", delta, "%", $"{before:0.000} ms → {now:0.000} ms summed over {pairs.Count} queries"));
-                Observe(Metric.QueryDegradationPercent, delta);
+                var reading = DegradationJudge.Judge(baseline.Queries, baseline.Control, after.Queries, after.Control);
+                readings.Add(reading);
+                var regressed = reading.Queries.Where(q => q.Regressed).Select(q => q.Name).ToList();
+                Emit(new Measured(Now, RunbookPhase.Validation, $"benchmark round {round}", reading.Percent, "%",
+                    (regressed.Count == 0 ? "no query regressed" : $"regressed: {string.Join(", ", regressed)}") +
+                    $"; {reading.BeforeMs:0.000} ms at baseline, control query ×{reading.ControlRatio:0.00}"));
+                foreach (var q in reading.Queries.Where(q => q.Regressed))
+                    Emit(new Measured(Now, RunbookPhase.Validation, $"round {round}: {q.Name}", q.AfterMs, "ms", q.Why));
+                Observe(Metric.QueryDegradationPercent, reading.Percent);
             }
-            foreach (var a in after)
+            var last = readings[^1];
+            foreach (var a in after.Queries)
             {
-                var b = baseline.FirstOrDefault(x => x.Name == a.Name);
-                var detail = b is null ? "new query (after the migration only)" : $"was {b.MedianMs:0.000} ms ({Delta(b.MedianMs, a.MedianMs)})";
-                Emit(new Measured(Now, RunbookPhase.Validation, $"after: {a.Name}", a.MedianMs, "ms", detail));
+                var judged = last.Queries.FirstOrDefault(q => q.Name == a.Name);
+                Emit(new Measured(Now, RunbookPhase.Validation, $"after: {a.Name}", a.MedianMs, "ms",
+                    judged?.Why ?? $"new query (after the migration only): buffers {a.Buffers:N0}, {string.Join(" + ", a.AccessPaths.DefaultIfEmpty("no scan"))}"));
             }
-            return (last, $"last of {runner.Rounds} rounds; differences under {BenchmarkResolution.TotalMilliseconds} ms in total count as 0");
+            var median = Stats.Median(readings.Select(r => r.Percent));
+            return (median, $"median of {readings.Count} rounds ({string.Join(", ", readings.Select(r => $"{r.Percent:0.#} %"))}); " +
+                            "a query counts only when its plan or buffers changed and its time rose beyond its baseline's noise and the control's");
         }
 
-        private static string Delta(double before, double after) => before == 0 ? "n/a" : $"{100 * (after - before) / before:+0.0;-0.0;0} %";
-
-        private async Task<RlsOverhead?> RlsAsync(RunbookPhase phase, object[] parameters, CancellationToken cancellationToken, string label = "")
+        private async Task<RlsOverhead?> RlsAsync(RunbookPhase phase, object[] parameters, QueryMeasurement? baselineControl, CancellationToken cancellationToken, string label = "")
         {
             if (request.Runbook.RlsProbe is not { } probe)
                 return null;
@@ -306,15 +355,62 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                 if (phase == RunbookPhase.Baseline && probe.SqlBefore is { } before)
                     probe = probe with { Sql = before };
                 var rls = await _probes!.RlsOverheadAsync(probe, parameters, runner.BenchmarkRuns, cancellationToken);
-                Emit(new Measured(Now, phase, "RLS overhead" + label, rls.OverheadMs, "ms",
-                    $"{rls.AsRoleMs:0.000} ms as {probe.Role} vs {rls.AsOwnerMs:0.000} ms as owner, median of {rls.Runs}: {probe.Sql}"));
+                var control = baselineControl is null ? 1 : DegradationJudge.ControlRatio(baselineControl, rls.Control);
+                Emit(new Measured(Now, phase, "RLS overhead" + label, rls.OverheadMs(baselineControl), "ms",
+                    $"{rls.AsRole.MedianMs:0.000} ms as {probe.Role} (buffers {rls.AsRole.Buffers:N0}) vs {rls.AsOwner.MedianMs:0.000} ms as owner " +
+                    $"(buffers {rls.AsOwner.Buffers:N0}), median of {rls.Runs} paired differences {rls.PairedOverheadMs:0.000} ms, control query ×{control:0.00}: {probe.Sql}"));
                 return rls;
             }
             catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.UndefinedColumn or PostgresErrorCodes.UndefinedObject)
             {
+                Interlocked.Increment(ref _ownFailures);
                 Emit(new Measured(Now, phase, "RLS overhead", double.NaN, "ms", $"not measurable: {ex.MessageText}"));
                 return null;
             }
+        }
+
+        /// <summary>
+        /// "No data loss": the rows kept at baseline (one snapshot's keys) against the same query now. A row the
+        /// application deleted meanwhile is not lost; one is lost only when the migration itself can remove rows.
+        /// </summary>
+        private async Task IntegrityAsync(string rowsSql, long atBaseline, CancellationToken cancellationToken)
+        {
+            var gone = await _probes!.RowsGoneSinceBaselineAsync(rowsSql, cancellationToken);
+            var table = request.Runbook.Table is { } t ? DbObjectName.Parse(t) : null;
+            var migrationRemoves = _plan.CanRemoveRowsFrom(table);
+            var remain = $"{atBaseline - gone:N0} of the {atBaseline:N0} rows that existed at baseline remain";
+            CheckResult check = gone == 0
+                ? new("no data loss", CheckStatus.Pass, $"{remain}; 0 lost")
+                : migrationRemoves
+                    ? new("no data loss", CheckStatus.Fail, $"{remain}; {gone:N0} gone, and the migration itself can delete from {table?.ToString() ?? "a table"}: check them")
+                    : new("no data loss", CheckStatus.Pass, $"{remain}; {gone:N0} deleted by the application, 0 lost (the migration deletes no rows)");
+            Emit(new CheckCompleted(Now, RunbookPhase.Validation, check));
+            if (check.Status == CheckStatus.Fail)
+                _reasons.Add($"data changed: {gone:N0} of {atBaseline:N0} baseline rows are gone and the migration deletes rows");
+        }
+
+        /// <summary>
+        /// The application's writes after the migration: <c>NOT VALID</c> checks that existing rows violate (every UPDATE
+        /// of them fails), and the application's failure rate from the migration's start to now against its normal one.
+        /// </summary>
+        private async Task ApplicationWritesAsync(TransactionCounts atMigration, CancellationToken cancellationToken)
+        {
+            var violated = await ConstraintProbe.FindAsync(_probes!.Connection, _plan.Statements.SelectMany(s => s.Tables), cancellationToken);
+            foreach (var v in violated)
+            {
+                var rows = $"{(v.AtLeast ? "at least " : "")}{v.Rows:N0}";
+                Emit(new CheckCompleted(Now, RunbookPhase.Validation, new($"constraint {v.Constraint}", CheckStatus.Fail,
+                    $"NOT VALID on {v.Table}, and {rows} existing row(s) violate CHECK ({v.Check}): every application UPDATE of them fails")));
+                _reasons.Add($"application writes fail: {rows} row(s) of {v.Table} violate the NOT VALID constraint {v.Constraint}; fix them, then VALIDATE it");
+            }
+
+            var during = await TransactionCounters.ReadAsync(_probes.Connection, cancellationToken) - atMigration;
+            var allowed = _monitor.Rules.FirstOrDefault(r => r.Metric == Metric.RollbackRatioIncreasePoints)?.Value ?? 5;
+            var rate = FailureRateJudge.Judge(during, Interlocked.Read(ref _ownFailures), _rollbackBaseline, allowed);
+            Emit(new CheckCompleted(Now, RunbookPhase.Validation, new("application failure rate", rate.Rose ? CheckStatus.Fail : CheckStatus.Pass,
+                $"since the migration started: {rate.Detail}")));
+            if (rate.Rose)
+                _reasons.Add($"the application's failure rate rose during the migration: {rate.Detail}");
         }
 
         private void Observe(Metric metric, double value)
@@ -333,17 +429,24 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             }
         }
 
+        /// <summary>The sampling interval while the migration's statements run.</summary>
+        private TimeSpan MigrationInterval => runner._monitoring.MigrationSampleInterval < runner._monitoring.SampleInterval
+            ? runner._monitoring.MigrationSampleInterval : runner._monitoring.SampleInterval;
+
         private async Task StartSamplerAsync(CancellationToken cancellationToken)
         {
             var sampler = await MetricSampler.OpenAsync(request.TargetConnectionString, request.RunId, _time, cancellationToken);
+            _samplerSession = sampler;
             var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _samplerStop.Token);
             _sampler = Task.Run(async () =>
             {
                 await using (sampler)
-                    await sampler.RunAsync(runner._monitoring.SampleInterval, OnReading, stop.Token);
+                    await sampler.RunAsync(() => _migrationRunning ? MigrationInterval : runner._monitoring.SampleInterval, OnReading, stop.Token);
                 stop.Dispose();
             }, CancellationToken.None);
         }
+
+        private string _samplerDatabase = "the target";
 
         private void OnReading(MonitoringReading reading)
         {
@@ -352,12 +455,19 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                 request.OnEvent(new Sampled(reading.At, reading));
                 if (reading is MetricSample sample)
                 {
-                    _samples++;
-                    if (_watchBlocked) _peakBlocked = Math.Max(_peakBlocked, sample.BlockedApp);
+                    _samplerDatabase = sample.Database;
+                    if (_watchBlocked)
+                    {
+                        _blockedSamples++;
+                        _peakBlocked = Math.Max(_peakBlocked, sample.BlockedByMigration);
+                        _peakBlockedByOthers = Math.Max(_peakBlockedByOthers, sample.BlockedByOthers);
+                    }
                     Report(_monitor.Observe(sample, _rollbackBaseline));
                 }
                 else if (reading is SampleGap gap)
                 {
+                    // A failed sample may have aborted the sampler's own transaction (its statement timeout).
+                    Interlocked.Increment(ref _ownFailures);
                     Report(_monitor.ObserveGap(gap));
                 }
             }
@@ -374,12 +484,6 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                 "SELECT 100.0 * xact_rollback / nullif(xact_commit + xact_rollback, 0) FROM pg_stat_database WHERE datname = current_database()", _probes!.Connection);
             var value = await command.ExecuteScalarAsync(cancellationToken);
             return value is decimal d ? (double)d : null;
-        }
-
-        private async Task<DateTimeOffset> ServerNowAsync(CancellationToken cancellationToken)
-        {
-            await using var command = new NpgsqlCommand("SELECT now()", _probes!.Connection);
-            return new DateTimeOffset((DateTime)(await command.ExecuteScalarAsync(cancellationToken))!, TimeSpan.Zero);
         }
 
         private Task<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken) =>
