@@ -69,9 +69,8 @@ public sealed class Benchmark(BenchmarkSettings settings, TextWriter output)
         output.WriteLine(report);
         if (settings.WritesResults)
         {
-            var path = Path.Combine(ProductFiles.Root, "tests", "ChatOps.Benchmarks", "RESULTS.md");
-            await File.WriteAllTextAsync(path, report);
-            output.WriteLine($"written to {path}");
+            await ResultsFile.WriteMainAsync(report);
+            output.WriteLine($"written to {ResultsFile.Path}");
         }
         Directory.Delete(work, recursive: true);
         return trials.Any(t => t.Error is not null) ? 1 : 0;

@@ -35,7 +35,8 @@ public sealed record BenchmarkSettings(
                            long transaction alone, no migration: the latency floor the others are held to)
           --trace DIR      write each trial's statement spans and pgbench transactions to DIR (for diagnosis)
           --index-build-workers N  run the engine with ChatOps:Execution:IndexBuildWorkers = N
-        Only the full default run (no option but --trace/--connection) rewrites RESULTS.md.
+        Only the full default run (no option but --trace/--connection) rewrites RESULTS.md (keeping its verdict section).
+        --verdicts       the verdict benchmark instead (false alarms vs real regressions; --verdicts --help)
         """;
 
     public static BenchmarkSettings Parse(string[] args)

@@ -68,6 +68,7 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
         private int _peakBlocked;
         private int _peakBlockedByOthers;
         private int _blockedSamples;
+        private string _samplerDatabase = "the target";
         private volatile bool _migrationRunning;
         // Transactions the bot itself aborted (lock-timeout attempts, failed probes, failed samples): pg_stat_database
         // counts them as rollbacks, and they are not the application's failures.
@@ -445,8 +446,6 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                 stop.Dispose();
             }, CancellationToken.None);
         }
-
-        private string _samplerDatabase = "the target";
 
         private void OnReading(MonitoringReading reading)
         {
