@@ -7,6 +7,9 @@ public static class ChatOpsProcess
 {
     public sealed record Result(int ExitCode, string Output, string Error);
 
+    /// <summary>Minutes more than the demo takes on a loaded machine; only a hang gets there.</summary>
+    public static readonly TimeSpan Timeout = TimeSpan.FromMinutes(5);
+
     public static async Task<Result> RunAsync(IEnumerable<string> arguments, IDictionary<string, string>? environment = null)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "chatops.dll");
@@ -20,8 +23,23 @@ public static class ChatOpsProcess
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await process.WaitForExitAsync(timeout.Token);
+        using var timeout = new CancellationTokenSource(Timeout);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // A hung run fails the test with what it printed, and does not outlive it.
+            process.Kill(entireProcessTree: true);
+            // A server it started may hold the pipes open: take what came, without waiting on it.
+            await Task.WhenAny(Task.WhenAll(output, error), Task.Delay(TimeSpan.FromSeconds(10)));
+            // The verb only: the arguments may carry a connection string.
+            throw new TimeoutException($"chatops {arguments.FirstOrDefault()} still running after {Timeout.TotalMinutes:0} min; " +
+                                       $"output:\n{Printed(output)}\nerror:\n{Printed(error)}");
+        }
         return new Result(process.ExitCode, await output, await error);
     }
+
+    private static string Printed(Task<string> stream) => stream.IsCompletedSuccessfully ? stream.Result : "(still open)";
 }

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using ChatOps.Postgres;
 using ChatOps.Testing;
 
@@ -19,7 +20,9 @@ public class DemoTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPostgresDa
             Assert.Contains($"── {phase} ──", result.Output);
         Assert.Contains("🟢 VERDICT: SUCCESS", result.Output);
         Assert.Matches(@"Application during the run: [1-9][\d,]* transactions, 0 failed", result.Output);
-        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_database WHERE datname LIKE 'chatops_demo_%'"));
+        // Its own scratch database, by name: the server is not the demo's alone.
+        var scratch = Assert.Single(Regex.Matches(result.Output, @"database (chatops_demo_\w+):")).Groups[1].Value;
+        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_database WHERE datname = $1", scratch));
         Assert.DoesNotContain("Password", result.Output + result.Error, StringComparison.OrdinalIgnoreCase);
     }
 

@@ -16,16 +16,9 @@ internal static class Sql
         return await command.ExecuteScalarAsync();
     }
 
-    /// <summary>Polls <paramref name="condition"/> (a boolean query) until it holds.</summary>
-    public static async Task WaitUntilAsync(PostgresDatabase db, string condition, string what)
-    {
-        for (var i = 0; i < 500; i++)
-        {
-            if (await db.ScalarAsync<bool>(condition)) return;
-            await Task.Delay(20);
-        }
-        throw new TimeoutException($"waited 10 s for {what}");
-    }
+    /// <summary>Polls <paramref name="condition"/> (a boolean query) until it holds; bounded, failing naming <paramref name="what"/>.</summary>
+    public static Task WaitUntilAsync(PostgresDatabase db, string condition, string what, TimeSpan? timeout = null) =>
+        Poll.UntilAsync(() => db.ScalarAsync<bool>(condition), what, timeout);
 }
 
 public class InvalidIndexTests(PostgresDatabase db) : IClassFixture<PostgresDatabase>
@@ -63,25 +56,34 @@ public class TransactionBlockRetryTests(EmptyPostgresDatabase db) : IClassFixtur
         await db.ExecuteAsync("CREATE TABLE retry_probe (id int)");
         await db.ExecuteAsync("CREATE TABLE retry_log (note text)");
 
-        // B holds a lock in a young, busy transaction: too young to be waited for, so the first attempt knocks.
+        // B takes its lock just as the first attempt reaches the ALTER, after the INSERT ran in the block and
+        // after the executor looked for blockers: the first attempt knocks and times out, whatever the timing.
+        // B lets go when the executor reports the retry. (Synchronous calls: OnEvent runs on the executor's thread.)
         await using var b = await db.OpenAsync("batch-job");
-        await using var bTx = await b.BeginTransactionAsync();
-        await Sql.ScalarAsync(b, "LOCK TABLE retry_probe IN ACCESS SHARE MODE");
-        var busy = Task.Run(async () =>
-        {
-            await Sql.ScalarAsync(b, "SELECT pg_sleep(3)");
-            await bTx.CommitAsync();
-        });
-
+        NpgsqlTransaction? bTx = null;
         var harness = new ExecutorHarness(db.ConnectionString,
             new ExecutionOptions { LockTimeout = TimeSpan.FromSeconds(1), LockRetryBudget = TimeSpan.FromSeconds(30) });
-        var result = await harness.RunAsync("""
+        harness.OnEvent = e =>
+        {
+            if (e is StatementStarted { Attempt: 1 } started && started.Statement.StartsWith("ALTER"))
+            {
+                bTx = b.BeginTransaction();
+                using var take = new NpgsqlCommand("LOCK TABLE retry_probe IN ACCESS SHARE MODE", b, bTx);
+                take.ExecuteNonQuery();
+            }
+            else if (e is StatementRetried && bTx is { } holding)
+            {
+                holding.Commit();
+                bTx = null;
+            }
+        };
+
+        var result = await Poll.WithinAsync(harness.RunAsync("""
             BEGIN;
             INSERT INTO retry_log (note) VALUES ('block ran');
             ALTER TABLE retry_probe ADD COLUMN extra int;
             COMMIT;
-            """);
-        await busy;
+            """), "the run");
 
         Assert.True(result.Succeeded, result.Failure?.Message);
         var retried = Assert.Single(harness.EventsOf<StatementRetried>(), r => r.Attempt == 1);
@@ -130,15 +132,19 @@ public class PauseAndCancelTests(PostgresDatabase db) : IClassFixture<PostgresDa
 
         var harness = new ExecutorHarness(db.ConnectionString);
         var run = harness.RunAsync("CREATE INDEX CONCURRENTLY idx_cancel_me ON public.contacts (name);");
-        await Sql.WaitUntilAsync(db, $"SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'chatops:{harness.RunId}' AND wait_event_type = 'Lock' AND query LIKE 'CREATE INDEX%')",
-            "the build to wait for the writer");
+        // Past creating the (still INVALID) index, waiting for the writer itself: not for a passing autovacuum.
+        await Sql.WaitUntilAsync(db, $"""
+            SELECT EXISTS (SELECT 1 FROM pg_stat_activity a JOIN pg_stat_progress_create_index p ON p.pid = a.pid
+                           WHERE a.application_name = 'chatops:{harness.RunId}' AND p.phase = 'waiting for writers before build'
+                             AND {writer.ProcessID} = ANY (pg_blocking_pids(a.pid)))
+            """, "the build to wait for the writer");
 
         harness.Control.Cancel();
         // Dropping the INVALID leftover CONCURRENTLY also waits for the writer; let it finish.
         await Sql.WaitUntilAsync(db, $"SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'chatops:{harness.RunId}' AND query LIKE 'DROP INDEX CONCURRENTLY%')",
             "the executor to drop the leftover");
         await writerTx.CommitAsync();
-        var result = await run;
+        var result = await Poll.WithinAsync(run, "the cancelled run's end once the writer committed");
 
         Assert.Equal(RunOutcome.Cancelled, result.Outcome);
         Assert.Equal(1, Assert.Single(harness.EventsOf<RunCancelled>()).During!.Number);

@@ -36,15 +36,15 @@ public class LauncherTests(PostgresDatabase db) : IClassFixture<PostgresDatabase
         Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_database WHERE datname = $1", other.Name));
     }
 
-    [Fact]
+    [LocalPostgresFact]
     public async Task A_cluster_whose_owner_died_is_stopped_and_removed_and_a_live_ones_kept()
     {
-        if (LocalBinaries.Find().Directory is not { } bin)
-            return;   // this machine starts its servers another way; nothing local to clean
+        var bin = LocalBinaries.Find().Directory;
+        Assert.NotNull(bin);
         var root = Path.Combine(Path.GetTempPath(), $"chatops-pg-test-{Guid.NewGuid():N}");
 
         // A process that owned a cluster and was killed, as a test run killed mid-way would be.
-        using var owner = Process.Start(new ProcessStartInfo("sleep", "60"))!;
+        using var owner = StartOwner();
         // No watchdogs here: this test is about the clean-up a later launch does.
         var orphan = await LocalCluster.StartAsync(bin, root, owner.Id, NullLogger.Instance, CancellationToken.None, watchOwner: false);
         var live = await LocalCluster.StartAsync(bin, root, Environment.ProcessId, NullLogger.Instance, CancellationToken.None, watchOwner: false);
@@ -63,41 +63,47 @@ public class LauncherTests(PostgresDatabase db) : IClassFixture<PostgresDatabase
         }
         finally
         {
+            if (!owner.HasExited) owner.Kill();
             await live.DisposeAsync();
             Directory.Delete(root, recursive: true);
         }
     }
 
-    [Fact]
+    [LocalPostgresFact]
     public async Task The_watchdog_stops_and_removes_a_cluster_soon_after_its_owner_is_killed()
     {
-        if (LocalBinaries.Find().Directory is not { } bin)
-            return;
+        var bin = LocalBinaries.Find().Directory;
+        Assert.NotNull(bin);
         var root = Path.Combine(Path.GetTempPath(), $"chatops-pg-test-{Guid.NewGuid():N}");
-        using var owner = Process.Start(new ProcessStartInfo("sleep", "60"))!;
+        using var owner = StartOwner();
         var cluster = await LocalCluster.StartAsync(bin, root, owner.Id, NullLogger.Instance, CancellationToken.None);
         try
         {
             await AssertAnswersAsync(cluster.ConnectionString);
             owner.Kill();
+            await owner.WaitForExitAsync();   // reaped: `kill -0` succeeds on a zombie
 
-            // Wait for the effect itself (the folder gone), polling, up to a generous bound.
-            for (var i = 0; i < 150 && Directory.GetDirectories(root).Length > 0; i++)
-                await Task.Delay(100);
+            // The effect itself, the folder gone (the watchdog looks every second, then stops the server).
+            await Poll.UntilAsync(() => Task.FromResult(Directory.GetDirectories(root).Length == 0),
+                "the watchdog to stop the cluster and remove its folder", TimeSpan.FromSeconds(60));
 
-            Assert.Empty(Directory.GetDirectories(root));
             await Assert.ThrowsAnyAsync<NpgsqlException>(() => AssertAnswersAsync(cluster.ConnectionString));
         }
         finally
         {
+            if (!owner.HasExited) owner.Kill();
             await cluster.DisposeAsync();
             Directory.Delete(root, recursive: true);
         }
     }
 
+    // Outlives any wait of the test: only the test's kill ends it, never the clock.
+    private static Process StartOwner() => Process.Start(new ProcessStartInfo("sleep", "3600"))!;
+
     private static async Task AssertAnswersAsync(string connectionString)
     {
-        var cs = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, Timeout = 3 }.ConnectionString;
+        // A stopped server refuses at once; the bound is for a live one slow to fork a backend on a loaded machine.
+        var cs = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, Timeout = 30 }.ConnectionString;
         await using var connection = new NpgsqlConnection(cs);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("SELECT 1", connection);

@@ -31,16 +31,13 @@ public sealed class ExecutorHarness(string connectionString, ExecutionOptions? o
             }, Journal, Control),
             cancellationToken);
 
-    /// <summary>Waits (polling) until an event matching <paramref name="match"/> has been reported.</summary>
+    /// <summary>Waits (polling, bounded) until an event matching <paramref name="match"/> has been reported.</summary>
     public async Task<T> WaitForAsync<T>(Func<T, bool>? match = null, TimeSpan? timeout = null) where T : ExecutionEvent
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
-        while (DateTime.UtcNow < deadline)
-        {
-            if (_events.OfType<T>().FirstOrDefault(e => match?.Invoke(e) ?? true) is { } found)
-                return found;
-            await Task.Delay(20);
-        }
-        throw new TimeoutException($"no {typeof(T).Name} event within {timeout ?? TimeSpan.FromSeconds(30)}; events: {string.Join(", ", _events.Select(e => e.GetType().Name))}");
+        T? found = null;
+        await Poll.UntilAsync(() => Task.FromResult((found = _events.OfType<T>().FirstOrDefault(e => match?.Invoke(e) ?? true)) is not null),
+            $"a {typeof(T).Name} event", timeout,
+            () => Task.FromResult($"events {string.Join(", ", _events.Select(e => e.GetType().Name))}"));
+        return found!;
     }
 }
