@@ -61,7 +61,7 @@ public class SamplerTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPostgre
         // not the other test classes' sessions on the same server.
         Assert.InRange(sample.Connections, 9, 11);
         Assert.Null(sample.ReplicationLag);   // no replicas: n/a, not zero
-        Assert.True(sample.SampleDuration < TimeSpan.FromSeconds(1));
+        Assert.InRange(sample.SampleDuration, TimeSpan.Zero, TimeSpan.FromSeconds(5));   // bounded by the sampler's statement_timeout
 
         await appTx.RollbackAsync();
         await migrationTx.RollbackAsync();

@@ -87,7 +87,7 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             {
                 // Nothing to run is not a success: refuse before touching the target.
                 _reasons.Add("the migration has no statements (an empty or comment-only file): nothing to run");
-                return Verdict([], null);
+                return await VerdictAsync([], null);
             }
             _probes = await QueryProbes.OpenAsync(request.TargetConnectionString, request.RunId, cancellationToken);
             var criteria = new Dictionary<string, (double? Value, string Detail)>();
@@ -105,7 +105,7 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                                            $"{failed.Count} failed, {checks.Count(c => c.Status == CheckStatus.Manual)} for people to confirm");
             });
             if (!ok)
-                return Verdict(criteria, executed);
+                return await VerdictAsync(criteria, executed);
 
             // ── phase 1: monitoring on, baseline ──
             object[] parameters = [];
@@ -245,12 +245,13 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                     return (failed == 0, $"{validations.Count - failed}/{validations.Count} validations hold");
                 });
             }
-            return Verdict(criteria, executed);
+            return await VerdictAsync(criteria, executed);
         }
 
-        private RunbookResult Verdict(Dictionary<string, (double? Value, string Detail)> measured, ExecutionResult? executed)
+        private async Task<RunbookResult> VerdictAsync(Dictionary<string, (double? Value, string Detail)> measured, ExecutionResult? executed)
         {
-            StopSampler();
+            // The sampler is stopped and awaited first: a sample in flight must not be reported after the verdict.
+            await StopSamplerAsync();
             var started = _time.GetTimestamp();
             Emit(new PhaseStarted(Now, RunbookPhase.Verdict));
             lock (_gate)
@@ -472,9 +473,11 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             }
         }
 
-        private void StopSampler()
+        private async Task StopSamplerAsync()
         {
-            _samplerStop.Cancel();
+            await _samplerStop.CancelAsync();
+            if (_sampler is not null)
+                await _sampler;
         }
 
         private async Task<double?> RollbackRatioAsync(CancellationToken cancellationToken)
@@ -490,9 +493,7 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
 
         public async ValueTask DisposeAsync()
         {
-            StopSampler();
-            if (_sampler is not null)
-                await _sampler;
+            await StopSamplerAsync();
             _samplerStop.Dispose();
             if (_probes is not null)
                 await _probes.Connection.DisposeAsync();
