@@ -102,26 +102,38 @@ public class FailureRateJudgeTests
     [Fact]
     public void A_rise_needs_enough_failures_and_more_than_the_allowed_points()
     {
-        var rose = FailureRateJudge.Judge(new TransactionCounts(Commits: 60, Rollbacks: 40, Deadlocks: 0, SessionsLost: 0), ownFailures: 0, baselinePercent: 0.5, allowedPoints: 5);
+        var rose = FailureRateJudge.Judge(new TransactionCounts(Commits: 60, Rollbacks: 40, Deadlocks: 0, SessionsLost: 0), ownFailures: 0, ownCommits: 0, baselinePercent: 0.5, allowedPoints: 5);
         Assert.True(rose.Rose);
         Assert.Equal(40, rose.Failures);
         Assert.Contains("40 of 100 application transactions failed (40.0 %", rose.Detail);
 
-        var stray = FailureRateJudge.Judge(new TransactionCounts(5, 2, 0, 0), 0, 0, 5);
+        var stray = FailureRateJudge.Judge(new TransactionCounts(5, 2, 0, 0), 0, 0, 0, 5);
         Assert.False(stray.Rose);   // 28 %, but two failures on a quiet target
 
-        var usual = FailureRateJudge.Judge(new TransactionCounts(900, 100, 0, 0), 0, baselinePercent: 8, allowedPoints: 5);
+        var usual = FailureRateJudge.Judge(new TransactionCounts(900, 100, 0, 0), 0, 0, baselinePercent: 8, allowedPoints: 5);
         Assert.False(usual.Rose);   // 10 % against a normal 8 %
     }
 
     [Fact]
     public void The_bots_own_aborted_attempts_are_not_the_applications_failures()
     {
-        var reading = FailureRateJudge.Judge(new TransactionCounts(100, 12, 0, null), ownFailures: 12, baselinePercent: 0, allowedPoints: 5);
+        var reading = FailureRateJudge.Judge(new TransactionCounts(100, 12, 0, null), ownFailures: 12, ownCommits: 0, baselinePercent: 0, allowedPoints: 5);
 
         Assert.False(reading.Rose);
         Assert.Equal(0, reading.Failures);
-        Assert.Contains("12 aborted attempt(s) of the bot's own not counted", reading.Detail);
+        Assert.Contains("12 aborted attempt(s) not counted", reading.Detail);
+    }
+
+    [Fact]
+    public void The_bots_own_commits_do_not_dilute_the_applications_failures()
+    {
+        // A quiet maintenance window: 20 application transactions, 10 failing, beside 250 of the bot's probes and samples.
+        var reading = FailureRateJudge.Judge(new TransactionCounts(260, 10, 0, null), ownFailures: 0, ownCommits: 250, baselinePercent: 0, allowedPoints: 5);
+
+        Assert.True(reading.Rose);
+        Assert.Equal(20, reading.Transactions);
+        Assert.Equal(50, reading.Percent);
+        Assert.Contains("the bot's own 250 transaction(s)", reading.Detail);
     }
 
     [Fact]
@@ -129,5 +141,20 @@ public class FailureRateJudgeTests
     {
         var window = new TransactionCounts(150, 20, 3, 4) - new TransactionCounts(100, 10, 1, null);
         Assert.Equal(new TransactionCounts(50, 10, 2, null), window);
+    }
+}
+
+public class PlanFlipTests
+{
+    [Fact]
+    public void A_new_plan_that_touches_fewer_buffers_is_less_work_whatever_its_time_did()
+    {
+        var before = new QueryMeasurement("search", [0.20, 0.21, 0.22], 12, "Bitmap Heap Scan[contacts/]()", ["Bitmap Heap Scan on contacts"]);
+        var after = new QueryMeasurement("search", [0.60, 0.62, 0.65], 9, "Index Scan[contacts/idx_new]()", ["Index Scan using idx_new on contacts"]);
+
+        var judged = DegradationJudge.JudgeQuery(before, after, 1);
+
+        Assert.False(judged.Regressed);
+        Assert.Contains("less work, not a regression", judged.Why);
     }
 }

@@ -132,3 +132,74 @@ public class RowRemovalTests
         Assert.Equal(new DbObjectName(null, "contacts"), DbObjectName.Parse("contacts"));
     }
 }
+
+public class FailSafeLockTests
+{
+    private static IReadOnlyList<StatementAnalysis> Plan(string sql) => StatementAnalyzer.AnalyzeScript(SqlScript.Parse(sql));
+
+    private static readonly DbObjectName Contacts = new(null, "contacts");
+
+    [Fact]
+    public void A_transaction_block_reports_the_strongest_lock_held_so_far_and_names_the_classic_outage()
+    {
+        var plan = Plan("""
+            BEGIN;
+            ALTER TABLE contacts ADD COLUMN score int;
+            UPDATE contacts SET score = 0;
+            COMMIT;
+            UPDATE contacts SET score = 1 WHERE id = 1;
+            """);
+
+        // The UPDATE holds the ALTER's ACCESS EXCLUSIVE, not only its own ROW EXCLUSIVE, and so does the COMMIT.
+        Assert.Equal([new TableLock(Contacts, LockMode.AccessExclusive)], plan[2].Locks);
+        Assert.Equal(LockMode.AccessExclusive, plan[3].StrongestLock);
+        var held = Assert.Single(plan[2].Warnings, w => w.Rule == "lock-held-in-block");
+        Assert.Equal(WarningLevel.Warning, held.Level);
+        Assert.Contains("(taken at line 2)", held.Message);
+        // Outside the block the UPDATE is an UPDATE again.
+        Assert.Equal([new TableLock(Contacts, LockMode.RowExclusive)], plan[4].Locks);
+        Assert.DoesNotContain(plan[4].Warnings, w => w.Rule == "lock-held-in-block");
+    }
+
+    [Fact]
+    public void A_statement_whose_lock_is_unknown_is_access_exclusive_on_every_name_it_mentions_with_a_finding()
+    {
+        var plan = Plan("""
+            ALTER DOMAIN positive ADD CONSTRAINT above_zero CHECK (VALUE > 0);
+            COMMENT ON COLUMN contacts.email IS 'where we write';
+            """);
+
+        Assert.True(plan[0].LockUnknown);
+        Assert.Equal([new TableLock(new(null, "positive"), LockMode.AccessExclusive), new TableLock(new(null, "above_zero"), LockMode.AccessExclusive)], plan[0].Locks);
+        var finding = Assert.Single(plan[0].Warnings, w => w.Rule == "unknown-lock");
+        Assert.Contains("treated as ACCESS EXCLUSIVE on positive, above_zero", finding.Message);
+        // "contacts.email" may be schema.relation or relation.column: both readings are kept.
+        Assert.Contains(new TableLock(Contacts, LockMode.AccessExclusive), plan[1].Locks);
+    }
+
+    [Fact]
+    public void Columns_agree_with_their_warnings()
+    {
+        var plan = Plan("""
+            DROP INDEX idx_a;
+            DROP INDEX CONCURRENTLY idx_b;
+            VACUUM FULL contacts;
+            ALTER TABLE contacts ADD CONSTRAINT fk FOREIGN KEY (organization_id) REFERENCES organizations (id);
+            DROP DATABASE production;
+            GRANT EXECUTE ON FUNCTION f(int) TO app_user;
+            SELECT count(*) FROM contacts;
+            """);
+
+        Assert.Equal([new TableLock(new(null, "idx_a"), LockMode.AccessExclusive)], plan[0].Locks);
+        Assert.Equal([new TableLock(new(null, "idx_b"), LockMode.ShareUpdateExclusive)], plan[1].Locks);
+        Assert.False(plan[1].CanRunInTransaction);
+        Assert.True(plan[2].Rewrites);
+        Assert.False(plan[2].CanRunInTransaction);
+        Assert.True(plan[3].ScansUnderLock);
+        Assert.Contains(plan[4].Warnings, w => w is { Rule: "drop-database", Level: WarningLevel.Error });
+        Assert.False(plan[4].CanRunInTransaction);
+        Assert.Empty(plan[5].Locks);
+        Assert.False(plan[5].LockUnknown);
+        Assert.Empty(plan[6].Locks);
+    }
+}

@@ -29,7 +29,10 @@ public sealed record StatementStarted(DateTimeOffset At, SqlStatement Statement,
 /// <param name="LockWait">Time spent waiting for blockers, in failed attempts and in back-off sleeps.</param>
 /// <param name="LockHeld">How long the successful attempt held its table locks (to its commit), or zero when it takes none.</param>
 /// <param name="Rows">Rows affected, or -1 when the statement reports none.</param>
-public sealed record StatementFinished(DateTimeOffset At, SqlStatement Statement, TimeSpan Duration, TimeSpan LockWait, TimeSpan LockHeld, long Rows, int Attempts) : ExecutionEvent(At);
+/// <param name="ExclusiveLocks">The tables the server had granted ACCESS EXCLUSIVE to the statement's unit just before it committed
+/// (read from <c>pg_locks</c> inside the unit's transaction); null when the unit could not be measured (it ran in autocommit).</param>
+public sealed record StatementFinished(DateTimeOffset At, SqlStatement Statement, TimeSpan Duration, TimeSpan LockWait, TimeSpan LockHeld, long Rows, int Attempts,
+    IReadOnlyList<string>? ExclusiveLocks = null) : ExecutionEvent(At);
 
 /// <summary>A statement was not run: the journal or its postcondition says it already took effect.</summary>
 public sealed record StatementSkipped(DateTimeOffset At, SqlStatement Statement, string Reason) : ExecutionEvent(At);

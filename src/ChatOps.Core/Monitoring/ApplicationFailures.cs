@@ -23,16 +23,18 @@ public static class FailureRateJudge
 {
     public const int MinimumFailures = 3;
 
-    public static FailureRateReading Judge(TransactionCounts during, long ownFailures, double? baselinePercent, double allowedPoints)
+    /// <summary>Judges the window <paramref name="during"/>, taking out the bot's own aborted attempts (<paramref name="ownFailures"/>)
+    /// and its own committed transactions (<paramref name="ownCommits"/>: probes, samples, statements).</summary>
+    public static FailureRateReading Judge(TransactionCounts during, long ownFailures, long ownCommits, double? baselinePercent, double allowedPoints)
     {
         var failures = Math.Max(0, during.Rollbacks - ownFailures);
-        var transactions = during.Commits + failures;
+        var transactions = Math.Max(0, during.Commits - ownCommits) + failures;
         var percent = transactions == 0 ? 0 : 100.0 * failures / transactions;
         var baseline = baselinePercent ?? 0;
         var rose = failures >= MinimumFailures && percent - baseline > allowedPoints;
         var detail =
             $"{failures:N0} of {transactions:N0} application transactions failed ({percent:0.0} %; normally {baseline:0.0} %, allowed +{allowedPoints:0.#} points)" +
-            (ownFailures > 0 ? $"; {ownFailures} aborted attempt(s) of the bot's own not counted" : "") +
+            (ownFailures > 0 || ownCommits > 0 ? $"; the bot's own {ownCommits:N0} transaction(s) and {ownFailures} aborted attempt(s) not counted" : "") +
             (during.Deadlocks > 0 ? $"; {during.Deadlocks} deadlock(s)" : "") +
             (during.SessionsLost is > 0 ? $"; {during.SessionsLost} session(s) lost" : "");
         return new FailureRateReading(rose, failures, transactions, percent, baselinePercent, detail);

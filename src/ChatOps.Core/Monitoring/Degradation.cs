@@ -28,8 +28,8 @@ public sealed record DegradationReading(double Percent, double ControlRatio, IRe
 }
 
 /// <summary>
-/// Tells a regression from noise. A query has regressed only when its <b>work</b> changed — another plan, or
-/// more buffers than its baseline (beyond <see cref="BufferTolerance"/>) — <b>and</b> its time rose beyond the
+/// Tells a regression from noise. A query has regressed only when its <b>work</b> changed — another plan that touches
+/// no fewer buffers, or more buffers than its baseline (beyond <see cref="BufferTolerance"/>) — <b>and</b> its time rose beyond the
 /// noise: above the baseline's slowest run and by more than <see cref="AbsoluteFloorMs"/>, after discounting the
 /// slow-down a control query measured in the same round shows (the migration cannot affect it, so its slow-down
 /// is the machine's). A query whose plan and buffers are unchanged has not regressed, whatever its time did.
@@ -45,6 +45,7 @@ public static class DegradationJudge
     /// <summary>A query's time must rise by more than this (ms) to count: below it, EXPLAIN ANALYZE cannot tell.</summary>
     public const double AbsoluteFloorMs = 0.05;
 
+    /// <summary>Judges one round: each query present at baseline against its baseline, the control's slow-down discounted.</summary>
     public static DegradationReading Judge(IReadOnlyList<QueryMeasurement> baseline, QueryMeasurement baselineControl,
         IReadOnlyList<QueryMeasurement> after, QueryMeasurement afterControl)
     {
@@ -66,10 +67,13 @@ public static class DegradationJudge
     public static double ControlRatio(QueryMeasurement baselineControl, QueryMeasurement afterControl) =>
         baselineControl.MedianMs <= 0 ? 1 : Math.Max(1, afterControl.MedianMs / baselineControl.MedianMs);
 
+    /// <summary>Judges one query against its baseline, <paramref name="controlRatio"/> being the machine's slow-down (≥ 1).</summary>
     public static QueryJudgement JudgeQuery(QueryMeasurement before, QueryMeasurement after, double controlRatio)
     {
         var planChanged = before.Plan != after.Plan;
         var buffersGrew = after.Buffers > before.Buffers * (1 + BufferTolerance) + BufferSlack;
+        // A new plan that touches fewer buffers does less work: a plan flip after ANALYZE is not a regression by itself.
+        var lessWork = planChanged && after.Buffers < before.Buffers;
         var corrected = after.MedianMs / controlRatio;
         var timeRose = corrected > before.MaxMs && corrected - before.MedianMs > AbsoluteFloorMs;
         var time = $"time {Ms(before.MedianMs)} → {Ms(after.MedianMs)} ms ({Percent(before.MedianMs, after.MedianMs)}, control {Percent(1, controlRatio)})";
@@ -78,6 +82,8 @@ public static class DegradationJudge
 
         if (!planChanged && !buffersGrew)
             return new(after.Name, before.MedianMs, after.MedianMs, before.MedianMs, false, $"{plan}, {buffers}, {time}: same work, not a regression");
+        if (lessWork)
+            return new(after.Name, before.MedianMs, after.MedianMs, before.MedianMs, false, $"{plan}, {buffers}, {time}: less work, not a regression");
         if (!timeRose)
             return new(after.Name, before.MedianMs, after.MedianMs, before.MedianMs, false, $"{plan}, {buffers}, {time}: within noise");
         return new(after.Name, before.MedianMs, after.MedianMs, Math.Max(before.MedianMs, corrected), true, $"REGRESSED: {plan}, {buffers}, {time}");

@@ -26,6 +26,7 @@ public sealed record PlanWarning(WarningLevel Level, string Rule, string Message
 /// <param name="CanRunInTransaction">False for CONCURRENTLY and VACUUM.</param>
 /// <param name="Postconditions">What the catalog shows once it has taken effect (empty when the catalog cannot tell).</param>
 /// <param name="Inferred">The locks were inferred from a DO block's body (including dynamic SQL strings).</param>
+/// <param name="LockUnknown">The analyzer does not know this statement's lock: it is taken as ACCESS EXCLUSIVE on every name it mentions.</param>
 public sealed record StatementAnalysis(
     SqlStatement Statement,
     string Kind,
@@ -35,7 +36,8 @@ public sealed record StatementAnalysis(
     bool CanRunInTransaction,
     IReadOnlyList<Postcondition> Postconditions,
     IReadOnlyList<PlanWarning> Warnings,
-    bool Inferred = false)
+    bool Inferred = false,
+    bool LockUnknown = false)
 {
     /// <summary>The strongest lock the statement takes.</summary>
     public LockMode StrongestLock => Locks.Count == 0 ? LockMode.None : Locks.Max(l => l.Mode);

@@ -4,8 +4,10 @@ namespace ChatOps.Core.Planning;
 
 /// <summary>
 /// Reads what a statement will lock, rewrite and leave behind from its SQL alone — the executor's
-/// "who is in the way" and the plan's warnings both come from here. Unknown statements take no table
-/// lock as far as it can tell; it never guesses a weaker lock for a statement it recognises.
+/// "who is in the way" and the plan's warnings both come from here. It fails safe: a statement whose lock
+/// it does not know is taken to hold ACCESS EXCLUSIVE on every relation it names (the executor resolves the
+/// names on the server; those that are not relations drop out), and inside a transaction block every
+/// statement reports the strongest locks held so far in the block, since they are held until its end.
 /// </summary>
 public sealed class StatementAnalyzer
 {
@@ -18,11 +20,54 @@ public sealed class StatementAnalyzer
     // Tables created earlier in the script: locking them blocks nobody.
     private readonly HashSet<DbObjectName> _created = [];
 
-    /// <summary>Analyses a whole script in order (earlier statements inform later warnings).</summary>
+    /// <summary>Analyses a whole script in order (earlier statements inform later warnings; a transaction block's locks accumulate).</summary>
     public static IReadOnlyList<StatementAnalysis> AnalyzeScript(SqlScript script)
     {
         var analyzer = new StatementAnalyzer();
-        return script.Statements.Select(analyzer.Analyze).ToList();
+        var analyses = new List<StatementAnalysis>();
+        // The locks a transaction block holds so far, with the line that took each at its strongest.
+        var held = new List<(TableLock Lock, int Line)>();
+        int? block = null;
+        foreach (var statement in script.Statements)
+        {
+            var analysis = analyzer.Analyze(statement);
+            if (statement.Block is not { } current)
+            {
+                held.Clear();
+                block = null;
+                analyses.Add(analysis);
+                continue;
+            }
+            if (current != block)
+            {
+                held.Clear();
+                block = current;
+            }
+            analyses.Add(HeldInBlock(analysis, held));
+        }
+        return analyses;
+    }
+
+    /// <summary>A statement inside a transaction block: it holds what the block took before it, and work it does on a
+    /// table the block holds in ACCESS EXCLUSIVE keeps the application out for all that time.</summary>
+    private static StatementAnalysis HeldInBlock(StatementAnalysis analysis, List<(TableLock Lock, int Line)> held)
+    {
+        var warnings = analysis.Warnings.ToList();
+        var works = analysis.Kind is "UPDATE" or "DELETE" or "INSERT" || analysis.Rewrites || analysis.ScansUnderLock;
+        foreach (var table in analysis.Tables)
+        {
+            if (works && held.FirstOrDefault(h => h.Lock.Table == table && h.Lock.Mode == LockMode.AccessExclusive) is { Lock: not null } earlier)
+                warnings.Add(new PlanWarning(WarningLevel.Warning, "lock-held-in-block",
+                    $"{analysis.Kind} on {table} runs while this transaction block holds ACCESS EXCLUSIVE on it (taken at line {earlier.Line}): " +
+                    "the application is blocked until COMMIT. Commit the DDL first, then do this work in batches outside the block."));
+        }
+        foreach (var l in analysis.Locks)
+        {
+            var at = held.FindIndex(h => h.Lock.Table == l.Table);
+            if (at < 0) held.Add((l, analysis.Statement.Line));
+            else if (held[at].Lock.Mode < l.Mode) held[at] = (l, analysis.Statement.Line);
+        }
+        return analysis with { Locks = held.Select(h => h.Lock).ToList(), Warnings = warnings };
     }
 
     public StatementAnalysis Analyze(SqlStatement statement)
@@ -63,8 +108,17 @@ public sealed class StatementAnalyzer
         else if (statement.StartsWith("REFRESH", "MATERIALIZED", "VIEW"))
             TableLock(t, statement.StartsWith("REFRESH", "MATERIALIZED", "VIEW", "CONCURRENTLY") ? 4 : 3, "REFRESH MATERIALIZED VIEW",
                 statement.Tokens.Any(x => x.Is("CONCURRENTLY")) ? LockMode.Exclusive : LockMode.AccessExclusive, a, dataLoss: false);
+        else if (statement.StartsWith("SELECT") || statement.StartsWith("WITH") || statement.StartsWith("SET") || statement.StartsWith("RESET")
+                 || statement.StartsWith("SHOW") || statement.StartsWith("CREATE", "SCHEMA") || statement.StartsWith("CREATE", "EXTENSION")
+                 || statement.StartsWith("CREATE", "ROLE") || statement.StartsWith("CREATE", "TYPE"))
+            a.Kind = Words(t, 2);   // no table lock stronger than a read's; a function a SELECT calls is not followed
+        else if ((statement.StartsWith("GRANT") || statement.StartsWith("REVOKE")) && OnNonRelation(t))
+            a.Kind = t[0].Value;   // privileges on a function, schema, type …: no table lock
+        else if (statement.StartsWith("CREATE", "DATABASE") || statement.StartsWith("DROP", "DATABASE") || statement.StartsWith("ALTER", "SYSTEM")
+                 || statement.StartsWith("CREATE", "TABLESPACE") || statement.StartsWith("DROP", "TABLESPACE"))
+            ServerWide(statement, a);
         else
-            a.Kind = string.Join(' ', t.TakeWhile(x => x.Kind == SqlTokenKind.Word).Take(2).Select(x => x.Value));
+            Unknown(t, a);
 
         if (statement.RequiresAutocommit)
         {
@@ -74,6 +128,71 @@ public sealed class StatementAnalyzer
         }
         return a.Build();
     }
+
+    private static bool OnNonRelation(IReadOnlyList<SqlToken> t)
+    {
+        var on = Index(t, "ON");
+        return on >= 0 && on + 1 < t.Count && t[on + 1].Value is "FUNCTION" or "FUNCTIONS" or "PROCEDURE" or "PROCEDURES" or "ROUTINE" or "ROUTINES"
+            or "SCHEMA" or "TYPE" or "DOMAIN" or "DATABASE" or "LANGUAGE" or "TABLESPACE" or "FOREIGN" or "LARGE";
+    }
+
+    private static string Words(IReadOnlyList<SqlToken> t, int count) =>
+        string.Join(' ', t.TakeWhile(x => x.Kind == SqlTokenKind.Word).Take(count).Select(x => x.Value));
+
+    // Statements that cannot run in a transaction block and act on the whole server, not on a table.
+    private static void ServerWide(SqlStatement statement, Builder a)
+    {
+        a.Kind = Words(statement.Tokens, 2);
+        a.CanRunInTransaction = false;
+        if (statement.StartsWith("DROP", "DATABASE"))
+            a.Warn(WarningLevel.Error, "drop-database", "DROP DATABASE destroys a whole database: it has no place in a migration.");
+        else
+            a.Warn(WarningLevel.Warning, "server-wide", $"{a.Kind} acts on the whole server and cannot run in a transaction block: run it by hand, not in a migration.");
+    }
+
+    /// <summary>
+    /// A statement whose lock is not known: fail safe — ACCESS EXCLUSIVE on every name it mentions that could be a
+    /// relation (the executor asks the server which of them are), with a finding saying so.
+    /// </summary>
+    private static void Unknown(IReadOnlyList<SqlToken> t, Builder a)
+    {
+        a.Kind = Words(t, 2);
+        var names = new List<DbObjectName>();
+        for (var at = 0; at < t.Count;)
+        {
+            if (t[at].Kind == SqlTokenKind.Word && NotANameWords.Contains(t[at].Value) || t[at].Kind is not (SqlTokenKind.Word or SqlTokenKind.QuotedIdentifier))
+            {
+                at++;
+                continue;
+            }
+            if (ReadName(t, ref at) is not { } name)
+                continue;
+            // "a.b" is schema.relation or relation.column (COMMENT ON COLUMN t.c): keep both readings.
+            foreach (var candidate in name.Schema is null ? [name] : new[] { name, new DbObjectName(null, name.Schema) })
+                if (!names.Contains(candidate))
+                    names.Add(candidate);
+        }
+        foreach (var name in names)
+            a.Lock(name, LockMode.AccessExclusive);
+        a.Unknown = true;
+        a.Warn(WarningLevel.Warning, "unknown-lock",
+            $"ChatOps does not know which lock {a.Kind} takes: it is treated as ACCESS EXCLUSIVE on {(names.Count == 0 ? "nothing it can name" : string.Join(", ", names))} " +
+            "— the executor waits for their users before running it, and its hold counts against the ACCESS EXCLUSIVE criterion.");
+    }
+
+    // Words that are never the name of a relation in the statements Unknown meets (keywords and clause words).
+    private static readonly HashSet<string> NotANameWords =
+    [
+        "ALTER", "CREATE", "DROP", "REPLACE", "OR", "IF", "EXISTS", "NOT", "ONLY", "TABLE", "INDEX", "VIEW", "MATERIALIZED", "SEQUENCE", "TYPE",
+        "DOMAIN", "SCHEMA", "FUNCTION", "PROCEDURE", "TRIGGER", "RULE", "ON", "TO", "FROM", "IN", "AS", "IS", "USING", "WITH", "WITHOUT", "SET",
+        "RESET", "RENAME", "OWNER", "ADD", "VALUE", "BEFORE", "AFTER", "CONSTRAINT", "CHECK", "NULL", "DEFAULT", "COLUMN", "CASCADE", "RESTRICT",
+        "REINDEX", "CLUSTER", "COMMENT", "GRANT", "REVOKE", "ALL", "PRIVILEGES", "SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES",
+        "USAGE", "EXECUTE", "PUBLIC", "CONCURRENTLY", "VERBOSE", "TABLESPACE", "STATISTICS", "CALL", "REFRESH", "DATA", "NO", "AND", "FOR", "EACH",
+        "ROW", "STATEMENT", "VALID", "VALIDATE", "ATTACH", "DETACH", "PARTITION", "OF", "FINALIZE", "ENABLE", "DISABLE", "ALWAYS", "REPLICA",
+        "LOGGED", "UNLOGGED", "SECURITY", "DEFINER", "INVOKER", "LANGUAGE", "RETURNS", "BEGIN", "END", "COMMIT", "ROLLBACK", "TRUE", "FALSE",
+        "CURRENT_USER", "SESSION_USER", "CURRENT_ROLE", "INCREMENT", "BY", "MINVALUE", "MAXVALUE", "START", "RESTART", "CACHE", "CYCLE", "OWNED",
+        "NONE", "IMPORT", "FOREIGN", "SERVER", "EXTENSION", "ROLE", "USER", "GROUP", "OPTION", "ADMIN", "INHERIT", "DATABASE", "SYSTEM",
+    ];
 
     // ALTER TABLE [IF EXISTS] [ONLY] name [*] action [, action …]
     private void AlterTable(IReadOnlyList<SqlToken> t, int at, Builder a)
@@ -205,6 +324,7 @@ public sealed class StatementAnalyzer
             var refAt = Index(x, "REFERENCES") + 1;
             if (refAt > 0 && ReadName(x, ref refAt) is { } referenced)
                 a.Lock(referenced, LockMode.ShareRowExclusive);
+            a.ScansUnderLock = !notValid;
             if (!notValid)
                 a.Warn(WarningLevel.Warning, "constraint-not-valid",
                     $"FOREIGN KEY without NOT VALID checks every row of {table} while blocking writes to both tables: add it NOT VALID, then VALIDATE CONSTRAINT.");
@@ -254,9 +374,10 @@ public sealed class StatementAnalyzer
         while (at < t.Count && ReadName(t, ref at) is { } index)
         {
             a.Postconditions.Add(new IndexValid(index, Exists: false));
+            // The table is not named: the lock is taken on the index and its table (the executor looks the table up).
+            a.Lock(index, concurrently ? LockMode.ShareUpdateExclusive : LockMode.AccessExclusive);
             if (at < t.Count && t[at].Value == ",") at++; else break;
         }
-        // The table is not named: the lock (ACCESS EXCLUSIVE, or SHARE UPDATE EXCLUSIVE concurrently) lands on the index's table.
         if (!concurrently)
             a.Warn(WarningLevel.Warning, "drop-index-not-concurrently",
                 "DROP INDEX without CONCURRENTLY takes ACCESS EXCLUSIVE on the index's table: use DROP INDEX CONCURRENTLY.");
@@ -378,7 +499,10 @@ public sealed class StatementAnalyzer
             if (at < t.Count && t[at].Value == ",") at++; else break;
         }
         if (full)
-            a.Warn(WarningLevel.Warning, "vacuum-full", "VACUUM FULL rewrites the table under ACCESS EXCLUSIVE.");
+        {
+            a.Rewrites = true;
+            a.Warn(WarningLevel.Warning, "vacuum-full", "VACUUM FULL rewrites the table under ACCESS EXCLUSIVE: use pg_repack or pg_squeeze, or plain VACUUM.");
+        }
     }
 
     private void CreateTable(IReadOnlyList<SqlToken> t, Builder a)
@@ -523,6 +647,7 @@ public sealed class StatementAnalyzer
         public bool ScansUnderLock;
         public bool CanRunInTransaction = true;
         public bool Inferred;
+        public bool Unknown;
         public readonly List<Postcondition> Postconditions = [];
         public readonly List<PlanWarning> Warnings = [];
 
@@ -536,6 +661,6 @@ public sealed class StatementAnalyzer
         public void Warn(WarningLevel level, string rule, string message) => Warnings.Add(new PlanWarning(level, rule, message));
 
         public StatementAnalysis Build() => new(statement, Kind, Locks, Rewrites, ScansUnderLock, CanRunInTransaction,
-            Postconditions, Warnings.DistinctBy(w => (w.Rule, w.Message)).ToList(), Inferred);
+            Postconditions, Warnings.DistinctBy(w => (w.Rule, w.Message)).ToList(), Inferred, Unknown);
     }
 }

@@ -181,21 +181,12 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
 
                 await ExecAsync(_session!, $"SET lock_timeout = {(autocommitOnly ? 0 : Milliseconds(_options.LockTimeout))}", cancellationToken);
                 var attemptStarted = _time.GetTimestamp();
-                var finished = new List<(SqlStatement Statement, TimeSpan Duration, long Rows)>();
-                long? firstLockTaken = null;
+                UnitRun executed;
                 try
                 {
-                    foreach (var statement in unit)
-                    {
-                        _current = statement;
-                        Emit(new StatementStarted(Now, statement, attempt));
-                        var statementStarted = _time.GetTimestamp();
-                        if (firstLockTaken is null && _analysis[statement.Number].Locks.Count > 0)
-                            firstLockTaken = statementStarted;
-                        await using var command = new NpgsqlCommand(statement.Text, _session);
-                        var rows = await command.ExecuteNonQueryAsync(cancellationToken);
-                        finished.Add((statement, _time.GetElapsedTime(statementStarted), rows));
-                    }
+                    executed = autocommitOnly || !Batchable(unit)
+                        ? await RunOneByOneAsync(unit, attempt, cancellationToken)
+                        : await RunAsBatchAsync(unit, attempt, cancellationToken);
                 }
                 catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.LockNotAvailable && !autocommitOnly && !_control.IsCancelRequested)
                 {
@@ -232,8 +223,8 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
                     _current = null;
                 }
 
-                // Locks are held from the first locking statement to the end of the unit (its commit).
-                var held = firstLockTaken is { } t ? _time.GetElapsedTime(t) : TimeSpan.Zero;
+                var finished = executed.Finished;
+                var held = executed.Held;
                 var total = _time.GetElapsedTime(unitStarted);
                 foreach (var (statement, duration, rows) in finished)
                 {
@@ -245,11 +236,142 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
                     Emit(new StatementFinished(Now, statement,
                         isFirst ? total - finished.Skip(1).Aggregate(TimeSpan.Zero, (sum, f) => sum + f.Duration) : duration,
                         isFirst ? lockWait : TimeSpan.Zero,
-                        _analysis[statement.Number].Locks.Count > 0 ? held : TimeSpan.Zero,
-                        rows, attempt));
+                        _analysis[statement.Number].Locks.Count > 0 || executed.ExclusiveLocks is { Count: > 0 } ? held : TimeSpan.Zero,
+                        rows, attempt, executed.ExclusiveLocks));
                 }
                 return new UnitOutcome.Done();
             }
+        }
+
+        /// <summary>What one attempt at a unit did: each statement's time and rows, how long its locks were held, and
+        /// the tables the server granted ACCESS EXCLUSIVE (null when not measured).</summary>
+        private sealed record UnitRun(List<(SqlStatement Statement, TimeSpan Duration, long Rows)> Finished, TimeSpan Held, IReadOnlyList<string>? ExclusiveLocks);
+
+        // The tables this session holds in ACCESS EXCLUSIVE right now, read inside the unit's transaction before it commits.
+        private const string ExclusiveLocksSql = """
+            SELECT coalesce(array_agg(l.relation::regclass::text ORDER BY l.relation::regclass::text), '{}') AS chatops_locks
+            FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+            WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.granted
+              AND c.relkind IN ('r', 'p', 'm')
+            """;
+
+        /// <summary>
+        /// A unit can go to the server as one batch — one round trip, so its locks are held for the statements' own time,
+        /// not for network turns — unless a statement controls transactions itself (a DO block or a procedure that commits).
+        /// </summary>
+        private bool Batchable(IReadOnlyList<SqlStatement> unit) =>
+            unit.All(s => _analysis[s.Number].CanRunInTransaction && !s.StartsWith("CALL") && !(s.StartsWith("DO") && ControlsTransactions(s)));
+
+        private static bool ControlsTransactions(SqlStatement statement) =>
+            statement.Tokens.Any(t => t.Kind == SqlTokenKind.String
+                && SqlLexer.Tokenize(t.Value).Any(x => x.Is("COMMIT") || x.Is("ROLLBACK")));
+
+        /// <summary>Each statement its own command (CONCURRENTLY and VACUUM alone in autocommit, and units that cannot be batched).</summary>
+        private async Task<UnitRun> RunOneByOneAsync(IReadOnlyList<SqlStatement> unit, int attempt, CancellationToken cancellationToken)
+        {
+            var finished = new List<(SqlStatement Statement, TimeSpan Duration, long Rows)>();
+            long? firstLockTaken = null;
+            foreach (var statement in unit)
+            {
+                _current = statement;
+                Emit(new StatementStarted(Now, statement, attempt));
+                var statementStarted = _time.GetTimestamp();
+                if (firstLockTaken is null && _analysis[statement.Number].Locks.Count > 0)
+                    firstLockTaken = statementStarted;
+                await using var command = new NpgsqlCommand(statement.Text, _session);
+                var rows = await command.ExecuteNonQueryAsync(cancellationToken);
+                finished.Add((statement, _time.GetElapsedTime(statementStarted), rows));
+            }
+            // Locks are held from the first locking statement to the end of the unit (its commit).
+            return new UnitRun(finished, firstLockTaken is { } t ? _time.GetElapsedTime(t) : TimeSpan.Zero, null);
+        }
+
+        /// <summary>
+        /// The unit in one round trip: <c>clock_timestamp()</c> between the statements times each on the server's clock, and
+        /// <c>pg_locks</c>, read inside the unit's transaction just before it commits, says which tables the server granted
+        /// ACCESS EXCLUSIVE — measured, not inferred from the SQL. A statement outside a block runs in the batch's implicit
+        /// transaction, which commits at its end, as autocommit would.
+        /// </summary>
+        private async Task<UnitRun> RunAsBatchAsync(IReadOnlyList<SqlStatement> unit, int attempt, CancellationToken cancellationToken)
+        {
+            await using var batch = new NpgsqlBatch(_session);
+            var roles = new List<(SqlStatement? Statement, bool Clock, bool Locks)>();
+            void Add(string sql, SqlStatement? statement = null, bool clock = false, bool locks = false)
+            {
+                batch.BatchCommands.Add(new NpgsqlBatchCommand(sql));
+                roles.Add((statement, clock, locks));
+            }
+            const string Clock = "SELECT clock_timestamp() AS chatops_clock";
+            Add(Clock, clock: true);
+            foreach (var statement in unit)
+            {
+                if (statement.Transaction is TransactionControl.Commit or TransactionControl.Rollback)
+                    Add(ExclusiveLocksSql, locks: true);
+                Add(statement.Text, statement);
+                Add(Clock, clock: true);
+            }
+            if (unit[^1].Transaction is not (TransactionControl.Commit or TransactionControl.Rollback))
+            {
+                Add(ExclusiveLocksSql, locks: true);
+                Add(Clock, clock: true);
+            }
+
+            foreach (var statement in unit)
+                Emit(new StatementStarted(Now, statement, attempt));
+            var clocks = new List<DateTime>();
+            string[]? exclusive = null;
+            _current = unit[0];
+            try
+            {
+                await ReadAsync();
+            }
+            catch (PostgresException ex) when (ex.BatchCommand is { } failed && batch.BatchCommands.IndexOf(failed) is >= 0 and var at)
+            {
+                // The server names the command that failed: that statement (or, for a marker, the one before it).
+                _current = roles[at].Statement ?? roles.Take(at).LastOrDefault(r => r.Statement is not null).Statement ?? unit[0];
+                throw;
+            }
+
+            async Task ReadAsync()
+            {
+                await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+                do
+                {
+                    // Only the markers return rows, and they say which they are; a NOTICE belongs to the statement after the last clock.
+                    if (reader.FieldCount == 0 || !await reader.ReadAsync(cancellationToken))
+                        continue;
+                    if (reader.GetName(0) == "chatops_clock")
+                    {
+                        clocks.Add(reader.GetDateTime(0));
+                        _current = clocks.Count <= unit.Count ? unit[clocks.Count - 1] : null;
+                    }
+                    else if (reader.GetName(0) == "chatops_locks")
+                    {
+                        exclusive = reader.GetFieldValue<string[]>(0);
+                    }
+                }
+                while (await reader.NextResultAsync(cancellationToken));
+            }
+
+            var finished = new List<(SqlStatement Statement, TimeSpan Duration, long Rows)>();
+            int? firstLock = null;
+            var statementAt = 0;
+            for (var i = 0; i < roles.Count; i++)
+            {
+                if (roles[i].Statement is not { } statement) continue;
+                // Statement k ran between clock k and clock k + 1.
+                var duration = statementAt + 1 < clocks.Count ? clocks[statementAt + 1] - clocks[statementAt] : TimeSpan.Zero;
+                if (firstLock is null && _analysis[statement.Number].Locks.Count > 0)
+                    firstLock = statementAt;
+                var rows = batch.BatchCommands[i].RecordsAffected;
+                finished.Add((statement, duration, rows >= 0 ? rows : -1));
+                statementAt++;
+            }
+            // Held from the start of the first statement that locks (or of the unit, when the server shows ACCESS EXCLUSIVE
+            // the SQL did not) to the end of the commit — on the server's clock, so network turns are not counted.
+            var from = firstLock ?? (exclusive is { Length: > 0 } ? 0 : null);
+            var held = from is { } f && clocks.Count > f ? clocks[^1] - clocks[f] : TimeSpan.Zero;
+            return new UnitRun(finished, held, exclusive);
         }
 
         private readonly record struct BlockerWait(TimeSpan Waited, StatementFailed? Failure, bool Cancelled);

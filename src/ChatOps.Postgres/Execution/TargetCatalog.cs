@@ -30,7 +30,8 @@ public sealed class TargetCatalog(NpgsqlConnection connection)
                 JOIN pg_stat_activity a ON a.pid = l.pid
                 WHERE l.locktype = 'relation' AND l.granted
                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                  AND l.relation = $1
+                  -- An index's lock comes with its table's: whoever uses the table is in the way of DDL on the index.
+                  AND (l.relation = $1 OR l.relation = (SELECT i.indrelid FROM pg_index i WHERE i.indexrelid = $1))
                   AND l.mode = ANY($2)
                   AND a.pid <> ALL($3)
                   AND (a.state LIKE 'idle in transaction%' OR a.xact_start <= now() - $4::interval)

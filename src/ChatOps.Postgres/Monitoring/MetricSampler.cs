@@ -34,7 +34,7 @@ public sealed class MetricSampler : IAsyncDisposable
             GROUP BY s.pid, s.ours, s.wait_event
         ),
         app_waits AS (
-            SELECT w.pid, pg_blocking_pids(w.pid) AS blockers FROM waits w WHERE NOT w.ours
+            SELECT w.pid, pg_blocking_pids(w.pid) AS blockers, coalesce(w.waited, interval '0') AS waited FROM waits w WHERE NOT w.ours
         ),
         by_us (pid) AS (
             SELECT aw.pid FROM app_waits aw WHERE aw.blockers && ARRAY(SELECT pid FROM sessions WHERE ours)
@@ -42,7 +42,7 @@ public sealed class MetricSampler : IAsyncDisposable
             SELECT aw.pid FROM app_waits aw JOIN by_us u ON u.pid = ANY (aw.blockers)
         ),
         blocked AS (
-            SELECT aw.pid, aw.pid IN (SELECT pid FROM by_us) AS by_us FROM app_waits aw
+            SELECT aw.pid, aw.pid IN (SELECT pid FROM by_us) AS by_us FROM app_waits aw WHERE aw.waited >= make_interval(secs => {2})
         ),
         db AS (
             SELECT xact_commit, xact_rollback, deadlocks, {1} AS sessions_lost FROM pg_stat_database WHERE datname = current_database()
@@ -77,20 +77,27 @@ public sealed class MetricSampler : IAsyncDisposable
     private readonly string _sampleSql;
     private (long Commits, long Rollbacks, long Deadlocks, long? SessionsLost)? _previous;
     private TaskCompletionSource _soon = NewSoon();
+    private long _transactions;
 
-    private MetricSampler(NpgsqlConnection connection, TimeProvider time, bool hasWaitStart)
+    /// <summary>Transactions the sampler's session has committed (pg_stat_database counts them with the application's).</summary>
+    public long Transactions => Interlocked.Read(ref _transactions);
+
+    private MetricSampler(NpgsqlConnection connection, TimeProvider time, bool hasWaitStart, TimeSpan blockedAfter)
     {
         _connection = connection;
         _time = time;
-        _sampleSql = SampleSql.Replace("{0}", hasWaitStart ? WaitStartPg14 : WaitStartPg13).Replace("{1}", hasWaitStart ? SessionsLostPg14 : "NULL");
+        _sampleSql = SampleSql.Replace("{0}", hasWaitStart ? WaitStartPg14 : WaitStartPg13).Replace("{1}", hasWaitStart ? SessionsLostPg14 : "NULL")
+            .Replace("{2}", blockedAfter.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    /// <summary>Opens the sampler's own session on the target.</summary>
-    public static async Task<MetricSampler> OpenAsync(string targetConnectionString, string runId, TimeProvider time, CancellationToken cancellationToken)
+    /// <summary>Opens the sampler's own session on the target. An application session counts as blocked once it has waited
+    /// <paramref name="blockedAfter"/> for a lock (default: any wait).</summary>
+    public static async Task<MetricSampler> OpenAsync(string targetConnectionString, string runId, TimeProvider time, CancellationToken cancellationToken,
+        TimeSpan? blockedAfter = null)
     {
         var connection = await TargetSession.OpenAsync(targetConnectionString, $"chatops:{runId}:sampler", cancellationToken, commandTimeout: 10);
         await BoundAsync(connection, cancellationToken);
-        return new MetricSampler(connection, time, connection.PostgreSqlVersion.Major >= 14);
+        return new MetricSampler(connection, time, connection.PostgreSqlVersion.Major >= 14, blockedAfter ?? TimeSpan.Zero);
     }
 
     /// <summary>A sample must never hang on the target: every session the sampler opens gets a short statement_timeout.</summary>
@@ -158,6 +165,7 @@ public sealed class MetricSampler : IAsyncDisposable
                 builds.Add(new IndexBuildProgress(r.GetString(0), r.GetString(1), r.GetString(2), r.IsDBNull(3) ? null : r.GetDouble(3)));
         }
 
+        Interlocked.Add(ref _transactions, 2);   // the sample and the index-build query, each its own transaction
         var previous = _previous ?? (commits, rollbacks, deadlocks, sessionsLost);
         _previous = (commits, rollbacks, deadlocks, sessionsLost);
         return new MetricSample(at, database, appWait, byUs, byOthers, connections, maxConnections, lag, builds,

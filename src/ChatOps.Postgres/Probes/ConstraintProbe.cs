@@ -1,4 +1,3 @@
-using ChatOps.Core.Planning;
 using Npgsql;
 
 namespace ChatOps.Postgres.Probes;
@@ -9,36 +8,50 @@ public sealed record ViolatedConstraint(string Table, string Constraint, string 
 /// <summary>
 /// Finds the harm a <c>NOT VALID</c> check does while rows still violate it: PostgreSQL does not check existing rows,
 /// but it checks every row written afterwards, so an UPDATE of an old row fails. Reads the catalog, then counts
-/// violating rows (up to <see cref="CountLimit"/>) per such constraint on the given tables.
+/// violating rows (counting stops at <see cref="CountLimit"/>) per such constraint.
 /// </summary>
 public static class ConstraintProbe
 {
+    /// <summary>Violating rows are counted up to this many ("at least 10,000").</summary>
     public const int CountLimit = 10_000;
 
-    public static async Task<IReadOnlyList<ViolatedConstraint>> FindAsync(NpgsqlConnection connection, IEnumerable<DbObjectName> tables, CancellationToken cancellationToken)
+    private const string NotValidChecksSql = """
+        SELECT c.oid, c.conrelid::regclass::text, c.conname, pg_get_expr(c.conbin, c.conrelid), c.connoinherit
+        FROM pg_constraint c
+        WHERE c.contype = 'c' AND NOT c.convalidated AND c.conrelid <> 0
+        ORDER BY 2, 3
+        """;
+
+    /// <summary>The NOT VALID check constraints of the database now (taken before the migration, to judge only the ones it adds).</summary>
+    public static async Task<IReadOnlySet<uint>> NotValidChecksAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
-        var names = tables.Select(t => t.ToString()).Distinct().ToArray();
-        var candidates = new List<(string Table, string Constraint, string Check)>();
-        await using (var command = new NpgsqlCommand("""
-            SELECT c.conrelid::regclass::text, c.conname, pg_get_expr(c.conbin, c.conrelid)
-            FROM pg_constraint c
-            WHERE c.contype = 'c' AND NOT c.convalidated
-              AND c.conrelid = ANY (SELECT to_regclass(n) FROM unnest($1::text[]) n)
-            ORDER BY 1, 2
-            """, connection))
+        var oids = new HashSet<uint>();
+        await using var command = new NpgsqlCommand(NotValidChecksSql, connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            oids.Add(reader.GetFieldValue<uint>(0));
+        return oids;
+    }
+
+    /// <summary>The NOT VALID check constraints that are not in <paramref name="existingBefore"/> and that existing rows violate, wherever
+    /// they are (the migration may add them through dynamic SQL on any table).</summary>
+    public static async Task<IReadOnlyList<ViolatedConstraint>> FindAsync(NpgsqlConnection connection, IReadOnlySet<uint> existingBefore, CancellationToken cancellationToken)
+    {
+        var candidates = new List<(string Table, string Constraint, string Check, bool NoInherit)>();
+        await using (var command = new NpgsqlCommand(NotValidChecksSql, connection))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
-            command.Parameters.Add(new NpgsqlParameter { Value = names });
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
-                candidates.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2)));
+                if (!existingBefore.Contains(reader.GetFieldValue<uint>(0)))
+                    candidates.Add((reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetBoolean(4)));
         }
 
         var violated = new List<ViolatedConstraint>();
-        foreach (var (table, constraint, check) in candidates)
+        foreach (var (table, constraint, check, noInherit) in candidates)
         {
             // A CHECK fails only when its expression is false (NULL passes), which is exactly NOT (expr).
             await using var count = new NpgsqlCommand(
-                $"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE NOT ({check}) LIMIT {CountLimit}) v", connection) { CommandTimeout = 0 };
+                $"SELECT count(*) FROM (SELECT 1 FROM {(noInherit ? "ONLY " : "")}{table} WHERE NOT ({check}) LIMIT {CountLimit}) v", connection) { CommandTimeout = 0 };
             var rows = (long)(await count.ExecuteScalarAsync(cancellationToken))!;
             if (rows > 0)
                 violated.Add(new ViolatedConstraint(table, constraint, check, rows, rows >= CountLimit));

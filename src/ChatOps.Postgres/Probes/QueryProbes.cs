@@ -42,12 +42,29 @@ public sealed class QueryProbes(NpgsqlConnection connection)
 
     public NpgsqlConnection Connection => connection;
 
+    private long _transactions;
+    private bool _inTransaction;
+
+    /// <summary>Transactions this probe session has committed so far: pg_stat_database counts them with the application's,
+    /// so the runbook takes them out when it judges the application's failure rate.</summary>
+    public long Transactions => Interlocked.Read(ref _transactions);
+
+    /// <summary>Counts one finished command: its own transaction in autocommit, part of an open one otherwise.</summary>
+    private void Counted()
+    {
+        if (!_inTransaction) Interlocked.Increment(ref _transactions);
+    }
+
+    /// <summary>Counts a command run on <see cref="Connection"/> by someone else (e.g. a catalog probe sharing the session).</summary>
+    public void CountTransaction() => Interlocked.Increment(ref _transactions);
+
     /// <summary>The values of the runbook's <c>parameters</c> query (its first row), for <c>$1</c>, <c>$2</c>, ….</summary>
     public async Task<object[]> ParametersAsync(MigrationRunbook runbook, CancellationToken cancellationToken)
     {
         if (runbook.Parameters is null)
             return [];
         await using var command = new NpgsqlCommand(runbook.Parameters, connection);
+        Counted();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
             throw new InvalidOperationException("the runbook's 'parameters' query returned no row: is the table empty?");
@@ -81,12 +98,16 @@ public sealed class QueryProbes(NpgsqlConnection connection)
     {
         object user;
         await using (var pick = new NpgsqlCommand(probe.User, connection))
+        {
+            Counted();
             user = await pick.ExecuteScalarAsync(cancellationToken) ?? throw new InvalidOperationException("the RLS probe's 'user' query returned no row");
+        }
 
         var asOwner = new List<PlanSample>();
         var asRole = new List<PlanSample>();
         var control = new List<PlanSample>();
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        _inTransaction = true;
         await using (var set = new NpgsqlCommand(probe.SetUser, connection))
         {
             set.Parameters.Add(new NpgsqlParameter { Value = user.ToString() });
@@ -102,6 +123,8 @@ public sealed class QueryProbes(NpgsqlConnection connection)
         }
         // Commit, not roll back: the probe wrote nothing, and a rollback would count as an application failure in pg_stat_database.
         await tx.CommitAsync(cancellationToken);
+        _inTransaction = false;
+        Counted();
         var paired = Stats.Median(asRole.Zip(asOwner, (r, o) => r.TimeMs - o.TimeMs));
         return new RlsOverhead(Measurement("as role", asRole), Measurement("as owner", asOwner), Measurement("control", control), paired);
     }
@@ -132,14 +155,19 @@ public sealed class QueryProbes(NpgsqlConnection connection)
         await using (var keep = new NpgsqlCommand($"CREATE TEMPORARY TABLE chatops_rows_at_baseline AS {sql}", connection) { CommandTimeout = 0 })
             await keep.ExecuteNonQueryAsync(cancellationToken);
         await using var count = new NpgsqlCommand($"SELECT count(*) FROM {RowsAtBaselineTable}", connection) { CommandTimeout = 0 };
-        return (long)(await count.ExecuteScalarAsync(cancellationToken))!;
+        var rows = (long)(await count.ExecuteScalarAsync(cancellationToken))!;
+        Counted();
+        Counted();
+        return rows;
     }
 
     /// <summary>How many of the rows kept at baseline <paramref name="sql"/> no longer lists.</summary>
     public async Task<long> RowsGoneSinceBaselineAsync(string sql, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand($"SELECT count(*) FROM (TABLE {RowsAtBaselineTable} EXCEPT ALL ({sql})) gone", connection) { CommandTimeout = 0 };
-        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+        var gone = (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+        Counted();
+        return gone;
     }
 
     private static bool UsesIndex(JsonElement node)
@@ -191,6 +219,7 @@ public sealed class QueryProbes(NpgsqlConnection connection)
         foreach (var p in parameters.Take(CountParameters(sql)))
             command.Parameters.Add(new NpgsqlParameter { Value = p });
         var json = (string)(await command.ExecuteScalarAsync(cancellationToken))!;
+        Counted();
         return JsonDocument.Parse(json);
     }
 
@@ -198,6 +227,7 @@ public sealed class QueryProbes(NpgsqlConnection connection)
     {
         await using var command = new NpgsqlCommand(sql, connection);
         await command.ExecuteNonQueryAsync(cancellationToken);
+        Counted();
     }
 
     /// <summary>The highest <c>$n</c> a query uses: PostgreSQL refuses parameters a statement does not reference.</summary>

@@ -73,6 +73,8 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
         // Transactions the bot itself aborted (lock-timeout attempts, failed probes, failed samples): pg_stat_database
         // counts them as rollbacks, and they are not the application's failures.
         private long _ownFailures;
+        // … and the transactions it committed itself outside the probe and sampler sessions (which count their own).
+        private long _ownCommits;
 
         private DateTimeOffset Now => _time.GetUtcNow();
 
@@ -145,6 +147,11 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             // The application's transactions are judged from here to the end of validation: a broken write path shows
             // after the statements too.
             var countsAtMigration = await TransactionCounters.ReadAsync(_probes.Connection, cancellationToken);
+            var ownCommitsAtMigration = OwnCommits();
+            // NOT VALID checks that exist already are the application's business; only those the migration adds are judged.
+            var notValidBefore = await ConstraintProbe.NotValidChecksAsync(_probes.Connection, cancellationToken);
+            _probes.CountTransaction();
+            _probes.CountTransaction();   // and the counters just read
             var migrated = await PhaseAsync(RunbookPhase.Migration, async () =>
             {
                 lock (_gate) _watchBlocked = true;
@@ -192,9 +199,11 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                         others = _peakBlockedByOthers;
                         samples = _blockedSamples;
                     }
-                    var over = $"blocked by the migration, directly or in a chain, over {samples} sample(s) of database {_samplerDatabase} " +
-                               $"(every {Durations.Short(MigrationInterval)} and at each statement's start and end); at most {others} waited only for each other";
-                    Emit(new Measured(Now, RunbookPhase.IndexBuilds, "peak blocked application sessions", peak, "sessions", over));
+                    var over = $"waiting ≥ {Durations.Short(runner._monitoring.BlockedAfter)} for the migration, directly or in a chain, over {samples} sample(s) " +
+                               $"of database {_samplerDatabase} (every {Durations.Short(MigrationInterval)} and at each statement's start and end); " +
+                               $"at most {others} waited only for each other";
+                    Emit(new Measured(Now, RunbookPhase.IndexBuilds, "peak blocked application sessions", samples == 0 ? double.NaN : peak, "sessions",
+                        samples == 0 ? "not measured: no sample succeeded during the migration" : over));
                     // No sample at all while the migration ran is not "0 blocked": it fails the criterion as not measured.
                     criteria["peak blocked application sessions"] = (samples == 0 ? null : peak, samples == 0 ? "no sample succeeded during the migration" : over);
                     return (allValid, allValid ? "every index valid" : "an index is missing or INVALID");
@@ -235,12 +244,12 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                     {
                         Emit(new CheckCompleted(Now, RunbookPhase.Validation, new(v.Name, v.Ok ? CheckStatus.Pass : CheckStatus.Fail, v.Detail)));
                         if (!v.Ok) _reasons.Add($"validation failed: {v.Name}: {v.Detail}");
-                        if (v.QueryFailed) Interlocked.Increment(ref _ownFailures);
+                        Interlocked.Increment(ref v.QueryFailed ? ref _ownFailures : ref _ownCommits);
                     }
                     if (rowsAtBaseline is { } atBaseline && request.Runbook.RowsAtBaseline is { } rowsSql)
                         await IntegrityAsync(rowsSql, atBaseline, cancellationToken);
 
-                    await ApplicationWritesAsync(countsAtMigration, cancellationToken);
+                    await ApplicationWritesAsync(countsAtMigration, ownCommitsAtMigration, notValidBefore, cancellationToken);
                     var failed = validations.Count(v => !v.Ok);
                     return (failed == 0, $"{validations.Count - failed}/{validations.Count} validations hold");
                 });
@@ -278,6 +287,10 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             return new RunbookResult(succeeded, _reasons.ToList(), executed);
         }
 
+        /// <summary>Transactions the bot has committed on the target so far (probes, samples, the migration's own statements, validations).</summary>
+        private long OwnCommits() =>
+            (_probes?.Transactions ?? 0) + (_samplerSession?.Transactions ?? 0) + Interlocked.Read(ref _ownCommits);
+
         /// <summary>Why the runbook gives nothing to measure <paramref name="criterion"/> with, or null when it does.</summary>
         private string? Unmeasurable(SuccessCriterion criterion) => criterion.Name switch
         {
@@ -309,7 +322,14 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                     Interlocked.Increment(ref _ownFailures);
                     break;
             }
-            if (e is StatementFinished f && _plan.Statements[f.Statement.Number - 1].StrongestLock == LockMode.AccessExclusive)
+            // A statement outside a block commits on its own; a block commits once.
+            if (e is StatementFinished { Statement: { Block: null } or { Transaction: TransactionControl.Commit } })
+                Interlocked.Increment(ref _ownCommits);
+            // The hold counts when the server granted ACCESS EXCLUSIVE (read inside the unit's transaction); where the
+            // executor could not look (autocommit), when the plan says the statement takes it.
+            if (e is StatementFinished f && (f.ExclusiveLocks is { } granted
+                    ? granted.Count > 0
+                    : _plan.Statements[f.Statement.Number - 1].StrongestLock == LockMode.AccessExclusive))
                 lock (_gate) _exclusiveHolds[f.Statement.Number] = f.LockHeld;
         }
 
@@ -377,7 +397,18 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
         /// </summary>
         private async Task IntegrityAsync(string rowsSql, long atBaseline, CancellationToken cancellationToken)
         {
-            var gone = await _probes!.RowsGoneSinceBaselineAsync(rowsSql, cancellationToken);
+            long gone;
+            try
+            {
+                gone = await _probes!.RowsGoneSinceBaselineAsync(rowsSql, cancellationToken);
+            }
+            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException && !cancellationToken.IsCancellationRequested)
+            {
+                // The keys live in the probe session; a lost session (an idle timeout, a proxy) or a changed key column loses them.
+                Emit(new CheckCompleted(Now, RunbookPhase.Validation, new("no data loss", CheckStatus.Fail, $"not measured: the rows kept at baseline could not be compared ({ex.Message})")));
+                _reasons.Add($"no data loss could not be checked: {ex.Message}");
+                return;
+            }
             var table = request.Runbook.Table is { } t ? DbObjectName.Parse(t) : null;
             var migrationRemoves = _plan.CanRemoveRowsFrom(table);
             var remain = $"{atBaseline - gone:N0} of the {atBaseline:N0} rows that existed at baseline remain";
@@ -395,9 +426,10 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
         /// The application's writes after the migration: <c>NOT VALID</c> checks that existing rows violate (every UPDATE
         /// of them fails), and the application's failure rate from the migration's start to now against its normal one.
         /// </summary>
-        private async Task ApplicationWritesAsync(TransactionCounts atMigration, CancellationToken cancellationToken)
+        private async Task ApplicationWritesAsync(TransactionCounts atMigration, long ownCommitsAtMigration, IReadOnlySet<uint> notValidBefore, CancellationToken cancellationToken)
         {
-            var violated = await ConstraintProbe.FindAsync(_probes!.Connection, _plan.Statements.SelectMany(s => s.Tables), cancellationToken);
+            var violated = await ConstraintProbe.FindAsync(_probes!.Connection, notValidBefore, cancellationToken);
+            _probes.CountTransaction();
             foreach (var v in violated)
             {
                 var rows = $"{(v.AtLeast ? "at least " : "")}{v.Rows:N0}";
@@ -408,7 +440,7 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
 
             var during = await TransactionCounters.ReadAsync(_probes.Connection, cancellationToken) - atMigration;
             var allowed = _monitor.Rules.FirstOrDefault(r => r.Metric == Metric.RollbackRatioIncreasePoints)?.Value ?? 5;
-            var rate = FailureRateJudge.Judge(during, Interlocked.Read(ref _ownFailures), _rollbackBaseline, allowed);
+            var rate = FailureRateJudge.Judge(during, Interlocked.Read(ref _ownFailures), OwnCommits() - ownCommitsAtMigration, _rollbackBaseline, allowed);
             Emit(new CheckCompleted(Now, RunbookPhase.Validation, new("application failure rate", rate.Rose ? CheckStatus.Fail : CheckStatus.Pass,
                 $"since the migration started: {rate.Detail}")));
             if (rate.Rose)
@@ -437,14 +469,25 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
 
         private async Task StartSamplerAsync(CancellationToken cancellationToken)
         {
-            var sampler = await MetricSampler.OpenAsync(request.TargetConnectionString, request.RunId, _time, cancellationToken);
+            var sampler = await MetricSampler.OpenAsync(request.TargetConnectionString, request.RunId, _time, cancellationToken, runner._monitoring.BlockedAfter);
             _samplerSession = sampler;
             var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _samplerStop.Token);
             _sampler = Task.Run(async () =>
             {
-                await using (sampler)
-                    await sampler.RunAsync(() => _migrationRunning ? MigrationInterval : runner._monitoring.SampleInterval, OnReading, stop.Token);
-                stop.Dispose();
+                try
+                {
+                    await using (sampler)
+                        await sampler.RunAsync(() => _migrationRunning ? MigrationInterval : runner._monitoring.SampleInterval, OnReading, stop.Token);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // The sampler must not take the verdict down with it: what it could not see is a reason, not a crash.
+                    lock (_gate) _reasons.Add($"monitoring stopped during the run: {ex.Message}");
+                }
+                finally
+                {
+                    stop.Dispose();
+                }
             }, CancellationToken.None);
         }
 
