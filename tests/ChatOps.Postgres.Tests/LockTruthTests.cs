@@ -1,6 +1,7 @@
 using System.Text;
 using ChatOps.Core.Planning;
 using ChatOps.Core.Scripts;
+using ChatOps.Postgres.Execution;
 using ChatOps.Testing;
 using Npgsql;
 using Xunit.Abstractions;
@@ -148,6 +149,13 @@ public sealed class LockTruthHarness(string connectionString)
         {
             return Broken($"setup failed: {e.MessageText}");
         }
+
+        // The analyzer as plan --target and the executor use it: with the catalog's facts (foreign keys, column types …).
+        analyses = StatementAnalyzer.AnalyzeScript(script, await CatalogFactsReader.ReadAsync(a, CancellationToken.None));
+        claims = analyses.SelectMany(x => x.Locks).GroupBy(l => l.Table).Select(g => new TableLock(g.Key, g.Max(l => l.Mode))).ToList();
+        analyzerRewrites = analyses.Any(x => x.Rewrites);
+        analyzerScans = analyses.Any(x => x.ScansUnderLock);
+        analyzerInTx = analyses.All(x => x.CanRunInTransaction);
 
         var before = await RelationsAsync(a);
         var resolved = new List<(TableLock Claim, uint? Oid)>();

@@ -9,8 +9,10 @@ namespace ChatOps.Core.Planning;
 /// names on the server; those that are not relations drop out), and inside a transaction block every
 /// statement reports the strongest locks held so far in the block, since they are held until its end.
 /// </summary>
-public sealed class StatementAnalyzer
+public sealed class StatementAnalyzer(CatalogFacts? facts = null)
 {
+    private readonly CatalogFacts _facts = facts ?? CatalogFacts.None;
+
     // Functions whose value changes per row: a default calling one forces a table rewrite.
     private static readonly HashSet<string> VolatileFunctions =
         ["CLOCK_TIMESTAMP", "RANDOM", "GEN_RANDOM_UUID", "UUID_GENERATE_V1", "UUID_GENERATE_V4", "TIMEOFDAY", "NEXTVAL", "TXID_CURRENT", "UUIDV7", "UUIDV4"];
@@ -21,9 +23,10 @@ public sealed class StatementAnalyzer
     private readonly HashSet<DbObjectName> _created = [];
 
     /// <summary>Analyses a whole script in order (earlier statements inform later warnings; a transaction block's locks accumulate).</summary>
-    public static IReadOnlyList<StatementAnalysis> AnalyzeScript(SqlScript script)
+    /// <param name="facts">What the target's catalog says (column types, foreign keys, indexes' tables …); without it the safe side is taken.</param>
+    public static IReadOnlyList<StatementAnalysis> AnalyzeScript(SqlScript script, CatalogFacts? facts = null)
     {
-        var analyzer = new StatementAnalyzer();
+        var analyzer = new StatementAnalyzer(facts);
         var analyses = new List<StatementAnalysis>();
         // The locks a transaction block holds so far, with the line that took each at its strongest.
         var held = new List<(TableLock Lock, int Line)>();
@@ -83,6 +86,24 @@ public sealed class StatementAnalyzer
             CreateIndex(t, a);
         else if (statement.StartsWith("DROP", "INDEX"))
             DropIndex(t, a);
+        else if (statement.StartsWith("REINDEX"))
+            Reindex(statement, a);
+        else if (statement.StartsWith("CLUSTER"))
+            Cluster(t, a);
+        else if (statement.StartsWith("COMMENT", "ON"))
+            Comment(t, a);
+        else if (statement.StartsWith("DROP", "TRIGGER"))
+            OnTable(t, "DROP TRIGGER", LockMode.AccessExclusive, a);
+        else if (statement.StartsWith("CREATE", "VIEW") || statement.StartsWith("CREATE", "OR", "REPLACE", "VIEW")
+                 || statement.StartsWith("CREATE", "MATERIALIZED", "VIEW") || statement.StartsWith("CREATE", "TEMP", "VIEW")
+                 || statement.StartsWith("CREATE", "TEMPORARY", "VIEW") || statement.StartsWith("CREATE", "OR", "REPLACE", "TEMP", "VIEW"))
+            CreateView(statement, a);
+        else if (statement.StartsWith("ALTER", "DOMAIN"))
+            AlterDomain(t, a);
+        else if (statement.StartsWith("ALTER", "TYPE") || statement.StartsWith("CREATE", "DOMAIN") || statement.StartsWith("ALTER", "INDEX"))
+            NoTableLock(statement, a);
+        else if (statement.StartsWith("ALTER", "SEQUENCE"))
+            TableLock(t, 2, "ALTER SEQUENCE", LockMode.ShareRowExclusive, a, dataLoss: false);
         else if (statement.StartsWith("CREATE", "POLICY") || statement.StartsWith("ALTER", "POLICY") || statement.StartsWith("DROP", "POLICY"))
             Policy(t, a);
         else if (IsRoutine(t, out var routineAt))
@@ -96,7 +117,13 @@ public sealed class StatementAnalyzer
         else if (statement.StartsWith("CREATE", "TABLE"))
             CreateTable(t, a);
         else if (statement.StartsWith("DROP", "TABLE"))
+        {
             TableLock(t, 2, "DROP TABLE", LockMode.AccessExclusive, a, dataLoss: true);
+            // Its foreign keys' triggers go from the referenced tables too.
+            foreach (var table in a.Locks.Select(l => l.Table).ToList())
+                foreach (var key in _facts.KeysOn(table))
+                    a.Lock(_facts.AsWritten(key.Referenced), LockMode.AccessExclusive);
+        }
         else if (statement.StartsWith("TRUNCATE"))
             TableLock(t, 1, "TRUNCATE", LockMode.AccessExclusive, a, dataLoss: true);
         else if (statement.StartsWith("LOCK"))
@@ -106,14 +133,24 @@ public sealed class StatementAnalyzer
         else if (statement.StartsWith("CREATE", "TRIGGER") || statement.StartsWith("CREATE", "OR", "REPLACE", "TRIGGER"))
             OnTable(t, "CREATE TRIGGER", LockMode.ShareRowExclusive, a);
         else if (statement.StartsWith("REFRESH", "MATERIALIZED", "VIEW"))
-            TableLock(t, statement.StartsWith("REFRESH", "MATERIALIZED", "VIEW", "CONCURRENTLY") ? 4 : 3, "REFRESH MATERIALIZED VIEW",
-                statement.Tokens.Any(x => x.Is("CONCURRENTLY")) ? LockMode.Exclusive : LockMode.AccessExclusive, a, dataLoss: false);
+        {
+            var concurrently = statement.Tokens.Any(x => x.Is("CONCURRENTLY"));
+            TableLock(t, concurrently ? 4 : 3, "REFRESH MATERIALIZED VIEW", concurrently ? LockMode.Exclusive : LockMode.AccessExclusive, a, dataLoss: false);
+            foreach (var view in a.Locks.Select(l => l.Table).ToList())
+                foreach (var source in _facts.ViewSources.GetValueOrDefault(_facts.Qualify(view)) ?? [])
+                    a.Lock(_facts.AsWritten(source), LockMode.AccessShare);
+            if (!concurrently)
+            {
+                a.Rewrites = true;
+                a.Warn(WarningLevel.Warning, "refresh-not-concurrently", "REFRESH MATERIALIZED VIEW rebuilds it under ACCESS EXCLUSIVE (its readers wait): use CONCURRENTLY (needs a unique index).");
+            }
+        }
         else if (statement.StartsWith("SELECT") || statement.StartsWith("WITH") || statement.StartsWith("SET") || statement.StartsWith("RESET")
                  || statement.StartsWith("SHOW") || statement.StartsWith("CREATE", "SCHEMA") || statement.StartsWith("CREATE", "EXTENSION")
                  || statement.StartsWith("CREATE", "ROLE") || statement.StartsWith("CREATE", "TYPE"))
             a.Kind = Words(t, 2);   // no table lock stronger than a read's; a function a SELECT calls is not followed
-        else if ((statement.StartsWith("GRANT") || statement.StartsWith("REVOKE")) && OnNonRelation(t))
-            a.Kind = t[0].Value;   // privileges on a function, schema, type …: no table lock
+        else if (statement.StartsWith("GRANT") || statement.StartsWith("REVOKE"))
+            a.Kind = t[0].Value;   // privileges change the catalog only: no table lock (checked against the server)
         else if (statement.StartsWith("CREATE", "DATABASE") || statement.StartsWith("DROP", "DATABASE") || statement.StartsWith("ALTER", "SYSTEM")
                  || statement.StartsWith("CREATE", "TABLESPACE") || statement.StartsWith("DROP", "TABLESPACE"))
             ServerWide(statement, a);
@@ -129,11 +166,123 @@ public sealed class StatementAnalyzer
         return a.Build();
     }
 
-    private static bool OnNonRelation(IReadOnlyList<SqlToken> t)
+    // REINDEX {INDEX|TABLE} [CONCURRENTLY] name: SHARE on the table (SHARE UPDATE EXCLUSIVE concurrently), ACCESS EXCLUSIVE
+    // on the index being rebuilt — reads that would use it wait too.
+    private void Reindex(SqlStatement statement, Builder a)
     {
-        var on = Index(t, "ON");
-        return on >= 0 && on + 1 < t.Count && t[on + 1].Value is "FUNCTION" or "FUNCTIONS" or "PROCEDURE" or "PROCEDURES" or "ROUTINE" or "ROUTINES"
-            or "SCHEMA" or "TYPE" or "DOMAIN" or "DATABASE" or "LANGUAGE" or "TABLESPACE" or "FOREIGN" or "LARGE";
+        var t = statement.Tokens;
+        var concurrently = t.Any(x => x.Is("CONCURRENTLY"));
+        a.Kind = concurrently ? "REINDEX CONCURRENTLY" : "REINDEX";
+        var at = 1;
+        if (at < t.Count && t[at].Value == "(")
+            while (at < t.Count && t[at].Value != ")") at++;
+        if (at < t.Count && t[at].Value == ")") at++;
+        var what = at < t.Count ? t[at].Value : "";
+        at = Skip(t, at + 1, "CONCURRENTLY");
+        if (ReadName(t, ref at) is not { } name)
+            return;
+        if (what is "DATABASE" or "SYSTEM" or "SCHEMA")
+        {
+            a.CanRunInTransaction = false;
+            a.Warn(WarningLevel.Warning, "reindex-wide", $"REINDEX {what} rebuilds every index in it, each under a lock that blocks writes: reindex the indexes you need, CONCURRENTLY.");
+            return;
+        }
+        var table = what == "INDEX" ? _facts.TableOfIndex(name) is { } owner ? _facts.AsWritten(owner) : null : name;
+        if (table is not null)
+            a.Lock(table, concurrently ? LockMode.ShareUpdateExclusive : LockMode.Share);
+        if (what == "INDEX" && !concurrently)
+            a.Lock(name, LockMode.AccessExclusive);
+        if (!concurrently)
+            a.Warn(WarningLevel.Warning, "reindex-not-concurrently",
+                $"REINDEX without CONCURRENTLY blocks writes to {table?.ToString() ?? "the index's table"} and every read that would use the index: use REINDEX … CONCURRENTLY.");
+    }
+
+    // CLUSTER name [USING index]: ACCESS EXCLUSIVE and a rewrite of the table and its indexes.
+    private static void Cluster(IReadOnlyList<SqlToken> t, Builder a)
+    {
+        a.Kind = "CLUSTER";
+        var at = Skip(t, 1, "VERBOSE");
+        if (ReadName(t, ref at) is not { } table)
+        {
+            a.CanRunInTransaction = false;   // CLUSTER of every clustered table cannot run in a block
+            return;
+        }
+        a.Lock(table, LockMode.AccessExclusive);
+        a.Rewrites = true;
+        a.Warn(WarningLevel.Warning, "cluster", $"CLUSTER rewrites {table} and its indexes under ACCESS EXCLUSIVE: use pg_repack or pg_squeeze.");
+    }
+
+    // COMMENT ON TABLE t / COLUMN t.c / INDEX … : SHARE UPDATE EXCLUSIVE on the relation.
+    private static void Comment(IReadOnlyList<SqlToken> t, Builder a)
+    {
+        a.Kind = "COMMENT";
+        var at = 2;
+        var what = at < t.Count ? t[at].Value : "";
+        at = Skip(t, at + 1, "MATERIALIZED");
+        if (what == "MATERIALIZED") at = Skip(t, at, "VIEW");
+        if (what is not ("TABLE" or "COLUMN" or "VIEW" or "MATERIALIZED") || ReadName(t, ref at) is not { } name)
+            return;
+        // COLUMN t.c names the table in its first part (or schema.table in the first two).
+        var table = what == "COLUMN"
+            ? at + 1 < t.Count && t[at].Value == "." && Identifier(t[at + 1]) is not null ? name : new DbObjectName(null, name.Schema ?? name.Name)
+            : name;
+        a.Lock(table, LockMode.ShareUpdateExclusive);
+    }
+
+    // CREATE [OR REPLACE] [MATERIALIZED] VIEW v AS query: ACCESS SHARE on what it reads; replacing a view locks it.
+    private void CreateView(SqlStatement statement, Builder a)
+    {
+        var t = statement.Tokens;
+        var materialized = t.Any(x => x.Is("MATERIALIZED"));
+        a.Kind = materialized ? "CREATE MATERIALIZED VIEW" : "CREATE VIEW";
+        var at = Index(t, "VIEW") + 1;
+        at = Skip(t, at, "IF", "NOT", "EXISTS");
+        var view = ReadName(t, ref at);
+        if (view is not null && statement.StartsWith("CREATE", "OR", "REPLACE") && (!_facts.Known || _facts.Exists(view)))
+            a.Lock(view, LockMode.AccessExclusive);
+        foreach (var source in ReadFrom(t, Index(t, "AS")))
+            a.Lock(source, LockMode.AccessShare);
+    }
+
+    // ALTER DOMAIN d ADD CONSTRAINT …: SHARE on every table with a column of the domain, which it scans.
+    private void AlterDomain(IReadOnlyList<SqlToken> t, Builder a)
+    {
+        a.Kind = "ALTER DOMAIN";
+        var at = 2;
+        if (ReadName(t, ref at) is not { } domain)
+            return;
+        var adds = at < t.Count && (t[at].Is("ADD") || t[at].Is("VALIDATE") || t[at].Is("SET") && at + 1 < t.Count && t[at + 1].Is("NOT"));
+        if (!adds)
+            return;
+        if (_facts.Known)
+        {
+            foreach (var table in _facts.DomainTables.GetValueOrDefault(_facts.Qualify(domain)) ?? [])
+                a.Lock(_facts.AsWritten(table), LockMode.Share);
+        }
+        else
+        {
+            a.Unknown = true;
+            a.Warn(WarningLevel.Warning, "unknown-lock", $"ALTER DOMAIN {domain} takes SHARE on, and scans, every table with a column of it: run plan --target to name them.");
+        }
+    }
+
+    private static void NoTableLock(SqlStatement statement, Builder a)
+    {
+        a.Kind = Words(statement.Tokens, 2);
+        if (statement.StartsWith("ALTER", "TYPE") && statement.Tokens.Any(x => x.Is("RENAME")) && statement.Tokens.Any(x => x.Is("VALUE")))
+            a.Warn(WarningLevel.Notice, "rename-enum-value", "renaming an enum value breaks application code that still writes or compares the old value.");
+    }
+
+    /// <summary>The relations after FROM and JOIN from <paramref name="at"/> on (a view's or a function's query).</summary>
+    private static IEnumerable<DbObjectName> ReadFrom(IReadOnlyList<SqlToken> t, int at)
+    {
+        for (var i = Math.Max(0, at); i < t.Count; i++)
+        {
+            if (!(t[i].Is("FROM") || t[i].Is("JOIN"))) continue;
+            var next = Skip(t, i + 1, "ONLY");
+            if (next < t.Count && t[next].Value != "(" && ReadName(t, ref next) is { } name)
+                yield return name;
+        }
     }
 
     private static string Words(IReadOnlyList<SqlToken> t, int count) =>
@@ -223,6 +372,9 @@ public sealed class StatementAnalyzer
         {
             a.Lock(table, LockMode.ShareUpdateExclusive);
             _validated.Add(table);
+            // Validating a foreign key reads the referenced table (ROW SHARE).
+            if (x.Count > 2 && Identifier(x[2]) is { } validated && _facts.KeysOn(table).FirstOrDefault(k => k.Constraint == validated) is { } key)
+                a.Lock(_facts.AsWritten(key.Referenced), LockMode.RowShare);
             return;
         }
         if (Starts("ADD") && !Starts("ADD", "COLUMN") && x.Count > 1 &&
@@ -245,6 +397,7 @@ public sealed class StatementAnalyzer
                 a.Warn(WarningLevel.Warning, "volatile-default",
                     $"ADD COLUMN with a volatile default rewrites {table} and its indexes under ACCESS EXCLUSIVE: add the column without a default, then SET DEFAULT and backfill in batches.");
             }
+            AddColumnExtras(table, x, at, a);
             // After the risks: a note for the application, listed last.
             a.Warn(WarningLevel.Notice, "add-column-row-type",
                 $"ADD COLUMN changes the row type of {table}: an application's prepared SELECT * (or RETURNING *) on it fails with \"cached plan must not change result type\" until it prepares again. Name the columns, or expect one error per prepared statement.");
@@ -255,7 +408,12 @@ public sealed class StatementAnalyzer
             a.Lock(table, LockMode.AccessExclusive);
             var at = Skip(x, 2, "IF", "EXISTS");
             if (at < x.Count && Identifier(x[at]) is { } name)
+            {
                 a.Postconditions.Add(new ConstraintExists(table, name, Exists: false));
+                // Dropping a foreign key removes its triggers from the referenced table too: ACCESS EXCLUSIVE there as well.
+                if (_facts.KeysOn(table).FirstOrDefault(k => k.Constraint == name) is { } key)
+                    a.Lock(_facts.AsWritten(key.Referenced), LockMode.AccessExclusive);
+            }
             return;
         }
         if (Starts("DROP"))
@@ -301,17 +459,134 @@ public sealed class StatementAnalyzer
             }
             else if (Then("TYPE") || Then("SET", "DATA", "TYPE"))
             {
-                a.Rewrites = true;
-                a.Warn(WarningLevel.Warning, "column-type-change",
-                    $"changing the type of {column} rewrites {table} and its indexes under ACCESS EXCLUSIVE (unless the types are binary-compatible): add a new column, backfill, and swap.");
+                var typeAt = Then("TYPE") ? at + 1 : at + 3;
+                var current = _facts.ColumnType(table, column);
+                if (current is not null && ColumnTypes.IsBinaryCompatibleWidening(current, x.Skip(typeAt).TakeWhile(v => !v.Is("USING") && !v.Is("COLLATE")).ToList()))
+                {
+                    a.Warn(WarningLevel.Notice, "column-type-widening",
+                        $"{column} widens from {current} without a rewrite (the catalog changes, the rows do not); its indexes are rebuilt in place.");
+                }
+                else
+                {
+                    a.Rewrites = true;
+                    a.Warn(WarningLevel.Warning, "column-type-change",
+                        $"changing the type of {column} rewrites {table} and its indexes under ACCESS EXCLUSIVE" +
+                        (current is null ? " unless it only widens varchar(n), varchar → text or numeric's precision (plan --target checks)" : $" ({current} is not binary-compatible with the new type)") +
+                        ": add a new column, backfill, and swap.");
+                }
             }
             return;
         }
-        // ENABLE/DISABLE/FORCE ROW LEVEL SECURITY, RENAME, SET (…), OWNER TO, …: ACCESS EXCLUSIVE.
+        if (Starts("ENABLE", "TRIGGER") || Starts("DISABLE", "TRIGGER") || Starts("ENABLE", "ALWAYS", "TRIGGER") || Starts("ENABLE", "REPLICA", "TRIGGER"))
+        {
+            a.Lock(table, LockMode.ShareRowExclusive);
+            return;
+        }
+        if (Starts("CLUSTER", "ON") || Starts("SET", "WITHOUT", "CLUSTER") || x.Count > 1 && x[0].Is("SET") && x[1].Value == "(" && OnlyLightStorageParameters(x))
+        {
+            a.Lock(table, LockMode.ShareUpdateExclusive);
+            return;
+        }
+        if (Starts("SET", "LOGGED") || Starts("SET", "UNLOGGED"))
+        {
+            a.Lock(table, LockMode.AccessExclusive);
+            a.Rewrites = true;
+            a.Warn(WarningLevel.Warning, "set-logged", $"SET LOGGED / UNLOGGED rewrites {table} and its indexes under ACCESS EXCLUSIVE.");
+            return;
+        }
+        if (Starts("ATTACH", "PARTITION"))
+        {
+            // The parent: SHARE UPDATE EXCLUSIVE; the partition: ACCESS EXCLUSIVE, scanned unless a constraint already proves its bound.
+            a.Lock(table, LockMode.ShareUpdateExclusive);
+            var at = 2;
+            if (ReadName(x, ref at) is { } partition)
+            {
+                a.Lock(partition, LockMode.AccessExclusive);
+                a.Warn(WarningLevel.Warning, "attach-partition-scan",
+                    $"ATTACH PARTITION scans {partition} under ACCESS EXCLUSIVE to check its bound: first ADD a CHECK constraint matching the bound (NOT VALID, then VALIDATE).");
+            }
+            return;
+        }
+        if (Starts("DETACH", "PARTITION"))
+        {
+            var concurrently = x.Any(v => v.Is("CONCURRENTLY"));
+            a.Lock(table, concurrently ? LockMode.ShareUpdateExclusive : LockMode.AccessExclusive);
+            var at = 2;
+            if (ReadName(x, ref at) is { } partition)
+                a.Lock(partition, LockMode.AccessExclusive);
+            if (!concurrently)
+                a.Warn(WarningLevel.Warning, "detach-partition-not-concurrently",
+                    $"DETACH PARTITION takes ACCESS EXCLUSIVE on {table} (every partition's queries wait): use DETACH PARTITION … CONCURRENTLY (PG14+, outside a transaction block).");
+            return;
+        }
+        if (Starts("RENAME"))
+        {
+            a.Lock(table, LockMode.AccessExclusive);
+            var what = x.Count > 1 && x[1].Is("TO") ? "table" : x.Count > 1 && x[1].Is("CONSTRAINT") ? null : "column";
+            if (what is not null)
+                a.Warn(WarningLevel.Warning, $"rename-{what}",
+                    $"renaming a {what} of {table} breaks application code that still uses the old name: add the new one, move the code, then drop the old one" +
+                    (what == "table" ? " (or rename and leave a view under the old name)." : "."));
+            return;
+        }
+        // ENABLE/DISABLE/FORCE ROW LEVEL SECURITY, OWNER TO, SET SCHEMA, other SET (…), …: ACCESS EXCLUSIVE.
         a.Lock(table, LockMode.AccessExclusive);
     }
 
-    private static void AddConstraint(DbObjectName table, IReadOnlyList<SqlToken> x, Builder a)
+    // Storage parameters PostgreSQL changes under SHARE UPDATE EXCLUSIVE; any other one needs ACCESS EXCLUSIVE.
+    private static bool OnlyLightStorageParameters(IReadOnlyList<SqlToken> x)
+    {
+        var names = new List<string>();
+        for (var i = 2; i < x.Count; i++)
+        {
+            if (x[i].Kind != SqlTokenKind.Word) continue;
+            if (i > 2 && x[i - 1].Value is not ("(" or "," or ".")) continue;
+            if (x[i - 1].Value == ".") { names[^1] += "." + x[i].Value; continue; }
+            names.Add(x[i].Value);
+        }
+        return names.Count > 0 && names.All(n => n is "FILLFACTOR" or "PARALLEL_WORKERS" or "TOAST_TUPLE_TARGET"
+            || n.StartsWith("AUTOVACUUM_", StringComparison.Ordinal) || n.StartsWith("TOAST.", StringComparison.Ordinal) || n == "TOAST");
+    }
+
+    // What ADD COLUMN's definition adds beyond the column: a rewrite for stored generated, identity and serial columns,
+    // an index build or a scan under ACCESS EXCLUSIVE for inline UNIQUE / PRIMARY KEY / CHECK, the referenced table's lock.
+    private void AddColumnExtras(DbObjectName table, IReadOnlyList<SqlToken> x, int columnAt, Builder a)
+    {
+        var type = columnAt + 1 < x.Count ? x[columnAt + 1].Value : "";
+        var generatedStored = x.Any(v => v.Is("GENERATED")) && x.Any(v => v.Is("STORED"));
+        var identity = x.Any(v => v.Is("GENERATED")) && x.Any(v => v.Is("IDENTITY"));
+        if (generatedStored || identity || type is "SERIAL" or "BIGSERIAL" or "SMALLSERIAL" or "SERIAL4" or "SERIAL8" or "SERIAL2")
+        {
+            a.Rewrites = true;
+            a.Warn(WarningLevel.Warning, "add-column-rewrite",
+                $"{(generatedStored ? "a stored generated column" : identity ? "an identity column" : "a serial column")} is computed for every existing row: " +
+                $"ADD COLUMN rewrites {table} and its indexes under ACCESS EXCLUSIVE. Add a plain column, backfill it in batches, then attach the default or sequence.");
+        }
+        if (x.Any(v => v.Is("UNIQUE")) || x.Any(v => v.Is("PRIMARY")))
+        {
+            a.ScansUnderLock = true;
+            a.Warn(WarningLevel.Warning, "constraint-builds-index",
+                $"an inline UNIQUE / PRIMARY KEY builds its index on {table} under ACCESS EXCLUSIVE: add the column, CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT … USING INDEX.");
+        }
+        if (x.Any(v => v.Is("CHECK")))
+        {
+            a.ScansUnderLock = true;
+            a.Warn(WarningLevel.Warning, "constraint-not-valid",
+                $"an inline CHECK scans all of {table} under ACCESS EXCLUSIVE: add the column, then ADD CONSTRAINT … CHECK … NOT VALID and VALIDATE CONSTRAINT.");
+        }
+        var refAt = Index(x, "REFERENCES") + 1;
+        if (refAt > 0 && ReadName(x, ref refAt) is { } referenced)
+        {
+            a.Lock(referenced, LockMode.ShareRowExclusive);
+            a.Warn(WarningLevel.Warning, "add-column-references",
+                $"ADD COLUMN … REFERENCES {referenced} takes SHARE ROW EXCLUSIVE on {referenced} (its writes wait) and validates under ACCESS EXCLUSIVE on {table}: " +
+                "add the column, then ADD CONSTRAINT … FOREIGN KEY … NOT VALID and VALIDATE CONSTRAINT.");
+        }
+        if (type is "JSON")
+            a.Warn(WarningLevel.Notice, "prefer-jsonb", "json keeps the text as written and has no equality operator (DISTINCT, GROUP BY and UNION fail): use jsonb.");
+    }
+
+    private void AddConstraint(DbObjectName table, IReadOnlyList<SqlToken> x, Builder a)
     {
         var notValid = x.Select((v, i) => v.Is("NOT") && i + 1 < x.Count && x[i + 1].Is("VALID")).Any(b => b);
         string? name = x[1].Is("CONSTRAINT") && x.Count > 2 ? Identifier(x[2]) : null;
@@ -365,7 +640,7 @@ public sealed class StatementAnalyzer
                 $"CREATE INDEX without CONCURRENTLY blocks writes to {table} for the whole build: use CREATE INDEX CONCURRENTLY (outside a transaction block).");
     }
 
-    private static void DropIndex(IReadOnlyList<SqlToken> t, Builder a)
+    private void DropIndex(IReadOnlyList<SqlToken> t, Builder a)
     {
         var concurrently = t.Any(x => x.Is("CONCURRENTLY"));
         a.Kind = concurrently ? "DROP INDEX CONCURRENTLY" : "DROP INDEX";
@@ -374,8 +649,10 @@ public sealed class StatementAnalyzer
         while (at < t.Count && ReadName(t, ref at) is { } index)
         {
             a.Postconditions.Add(new IndexValid(index, Exists: false));
-            // The table is not named: the lock is taken on the index and its table (the executor looks the table up).
+            // The table is not named: the lock is taken on the index and its table (the catalog names it; the executor looks it up).
             a.Lock(index, concurrently ? LockMode.ShareUpdateExclusive : LockMode.AccessExclusive);
+            if (_facts.TableOfIndex(index) is { } owner)
+                a.Lock(_facts.AsWritten(owner), concurrently ? LockMode.ShareUpdateExclusive : LockMode.AccessExclusive);
             if (at < t.Count && t[at].Value == ",") at++; else break;
         }
         if (!concurrently)
@@ -393,6 +670,8 @@ public sealed class StatementAnalyzer
         if (at <= 0 || ReadName(t, ref at) is not { } table)
             return;
         a.Lock(table, LockMode.AccessExclusive);
+        foreach (var source in ReadFrom(t, at))
+            a.Lock(source, LockMode.AccessShare);   // a sub-select in its expression is read when the policy is created
         if (name is not null && !t[0].Is("ALTER"))
             a.Postconditions.Add(new PolicyExists(table, name, Exists: t[0].Is("CREATE")));
     }
@@ -413,6 +692,17 @@ public sealed class StatementAnalyzer
     private static void Routine(IReadOnlyList<SqlToken> t, int at, Builder a)
     {
         a.Kind = $"CREATE {t[at - 1].Value}";
+        // A LANGUAGE sql body is parsed when created: ACCESS SHARE on what it reads (plpgsql bodies are not).
+        var language = Index(t, "LANGUAGE");
+        if (language >= 0 && language + 1 < t.Count && t[language + 1].Value is "SQL" or "sql")
+            foreach (var body in t.Where(x => x.Kind == SqlTokenKind.String))
+            {
+                IReadOnlyList<SqlToken> inner;
+                try { inner = SqlLexer.Tokenize(body.Value); }
+                catch (SqlLexer.SqlSyntaxException) { continue; }
+                foreach (var source in ReadFrom(inner, 0))
+                    a.Lock(source, LockMode.AccessShare);
+            }
         if (ReadName(t, ref at) is { } name && at < t.Count && t[at].Value == "(")
             a.Postconditions.Add(new FunctionExists(name, CountArguments(t, at)));
     }
@@ -547,13 +837,21 @@ public sealed class StatementAnalyzer
             a.Lock(table, mode);
     }
 
-    private static void Dml(IReadOnlyList<SqlToken> t, Builder a)
+    private void Dml(IReadOnlyList<SqlToken> t, Builder a)
     {
         a.Kind = t[0].Value;
         var at = t[0].Is("UPDATE") ? 1 : 2;   // UPDATE x / DELETE FROM x / INSERT INTO x
         at = Skip(t, at, "ONLY");
-        if (ReadName(t, ref at) is { } table)
-            a.Lock(table, LockMode.RowExclusive);
+        if (ReadName(t, ref at) is not { } table)
+            return;
+        a.Lock(table, LockMode.RowExclusive);
+        // An INSERT checks its foreign keys: ROW SHARE on each referenced table.
+        if (t[0].Is("INSERT"))
+            foreach (var key in _facts.KeysOn(table))
+                a.Lock(_facts.AsWritten(key.Referenced), LockMode.RowShare);
+        if (t[0].Is("UPDATE") && Index(t, "WHERE") < 0 || t[0].Is("DELETE") && Index(t, "WHERE") < 0)
+            a.Warn(WarningLevel.Warning, "unbatched-dml",
+                $"{t[0].Value} without WHERE touches every row of {table} in one transaction (row locks, WAL, bloat): backfill in batches, outside any DDL's transaction.");
     }
 
     private static void OnTable(IReadOnlyList<SqlToken> t, string kind, LockMode mode, Builder a)
