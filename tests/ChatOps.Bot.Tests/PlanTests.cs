@@ -62,3 +62,64 @@ public class PlanTests
         Assert.Contains(SeedMigration.Id, result.Error);
     }
 }
+
+/// <summary><c>plan --target</c>, <c>--strict</c> and refusals, as a user runs them.</summary>
+public class PlanTargetTests(PostgresDatabase db) : IClassFixture<PostgresDatabase>
+{
+    private static async Task<ChatOpsProcess.Result> PlanAsync(string sql, params string[] options)
+    {
+        var directory = Directory.CreateTempSubdirectory("chatops-plan-").FullName;
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(directory, "m.sql"), sql);
+            return await ChatOpsProcess.RunAsync(["plan", "m", .. options], new Dictionary<string, string> { ["ChatOps__Migrations__Directory"] = directory });
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task With_the_target_the_plan_names_what_the_sql_alone_cannot()
+    {
+        const string sql = """
+            DROP INDEX contacts_organization_id_idx;
+            ALTER TABLE contacts ALTER COLUMN name TYPE varchar(200);
+            INSERT INTO contacts (organization_id, name, email) SELECT id, 'x', 'y' FROM organizations LIMIT 1;
+            """;
+        var alone = await PlanAsync(sql, "--json");
+        var informed = await PlanAsync(sql, "--json", "--target", db.ConnectionString);
+
+        Assert.Equal(0, informed.ExitCode);
+        using var without = JsonDocument.Parse(alone.Output);
+        using var with = JsonDocument.Parse(informed.Output);
+        string[] Tables(JsonDocument d, int i) => d.RootElement.GetProperty("statements")[i].GetProperty("locks").EnumerateArray()
+            .Select(l => $"{l.GetProperty("table").GetString()} {l.GetProperty("mode").GetString()}").ToArray();
+        // DROP INDEX: the catalog names the index's table.
+        Assert.DoesNotContain("contacts ACCESS EXCLUSIVE", Tables(without, 0));
+        Assert.Contains("contacts ACCESS EXCLUSIVE", Tables(with, 0));
+        // INSERT: ROW SHARE on the table its foreign key references.
+        Assert.Contains("organizations ROW SHARE", Tables(with, 2));
+        // text → varchar(200) rewrites (with the catalog, for the right reason).
+        Assert.True(with.RootElement.GetProperty("statements")[1].GetProperty("rewritesTable").GetBoolean());
+        Assert.DoesNotContain("Password", informed.Output + informed.Error);
+    }
+
+    [Fact]
+    public async Task Strict_adds_the_style_notes_and_an_unparseable_script_is_refused_with_a_json_error()
+    {
+        var plain = await PlanAsync("CREATE TABLE t (id int, at timestamp);");
+        var strict = await PlanAsync("CREATE TABLE t (id int, at timestamp);", "--strict");
+        Assert.Equal(0, strict.ExitCode);
+        Assert.DoesNotContain("prefer-timestamptz", plain.Output);
+        Assert.Contains("[prefer-timestamptz]", strict.Output);
+        Assert.Contains("[prefer-bigint-over-int]", strict.Output);
+
+        var refused = await PlanAsync("UPDATE contacts SET name = 'unterminated;", "--json");
+        Assert.Equal(2, refused.ExitCode);
+        using var error = JsonDocument.Parse(refused.Output);
+        Assert.Equal("unparseable", error.RootElement.GetProperty("error").GetString());
+        Assert.EndsWith("m.sql", error.RootElement.GetProperty("file").GetString());
+    }
+}

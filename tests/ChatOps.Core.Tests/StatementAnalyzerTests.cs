@@ -164,17 +164,20 @@ public class FailSafeLockTests
     [Fact]
     public void A_statement_whose_lock_is_unknown_is_access_exclusive_on_every_name_it_mentions_with_a_finding()
     {
-        var plan = Plan("""
-            ALTER DOMAIN positive ADD CONSTRAINT above_zero CHECK (VALUE > 0);
-            COMMENT ON COLUMN contacts.email IS 'where we write';
-            """);
+        var plan = Plan("SECURITY LABEL FOR selinux ON COLUMN contacts.email IS 'system_u:object_r:sepgsql_table_t:s0'");
 
         Assert.True(plan[0].LockUnknown);
-        Assert.Equal([new TableLock(new(null, "positive"), LockMode.AccessExclusive), new TableLock(new(null, "above_zero"), LockMode.AccessExclusive)], plan[0].Locks);
+        // "contacts.email" may be schema.relation or relation.column: both readings are kept (the executor asks the server which exist).
+        Assert.Contains(new TableLock(Contacts, LockMode.AccessExclusive), plan[0].Locks);
+        Assert.Contains(new TableLock(new("contacts", "email"), LockMode.AccessExclusive), plan[0].Locks);
         var finding = Assert.Single(plan[0].Warnings, w => w.Rule == "unknown-lock");
-        Assert.Contains("treated as ACCESS EXCLUSIVE on positive, above_zero", finding.Message);
-        // "contacts.email" may be schema.relation or relation.column: both readings are kept.
-        Assert.Contains(new TableLock(Contacts, LockMode.AccessExclusive), plan[1].Locks);
+        Assert.Contains("treated as ACCESS EXCLUSIVE on", finding.Message);
+    }
+
+    [Fact]
+    public void A_transaction_block_without_commit_is_refused_before_any_analysis()
+    {
+        Assert.Throws<SqlLexer.SqlSyntaxException>(() => SqlScript.Parse("BEGIN; ALTER TABLE t ADD COLUMN c int"));
     }
 
     [Fact]
@@ -201,5 +204,93 @@ public class FailSafeLockTests
         Assert.Empty(plan[5].Locks);
         Assert.False(plan[5].LockUnknown);
         Assert.Empty(plan[6].Locks);
+    }
+}
+
+/// <summary>Each check of the README's table: its risky form raises it, its safe form does not.</summary>
+public class LinterCheckTests
+{
+    private static IEnumerable<PlanWarning> Findings(string sql, bool strict = false) =>
+        StatementAnalyzer.AnalyzeScript(SqlScript.Parse(sql), strict: strict).SelectMany(a => a.Warnings);
+
+    [Theory]
+    [InlineData("index-not-concurrently", "CREATE INDEX i ON t (a)", "CREATE INDEX CONCURRENTLY i ON t (a)", false)]
+    [InlineData("drop-index-not-concurrently", "DROP INDEX i", "DROP INDEX CONCURRENTLY i", false)]
+    [InlineData("volatile-default", "ALTER TABLE t ADD COLUMN c uuid DEFAULT gen_random_uuid()", "ALTER TABLE t ADD COLUMN c uuid", false)]
+    [InlineData("add-column-rewrite", "ALTER TABLE t ADD COLUMN c bigint GENERATED ALWAYS AS IDENTITY", "ALTER TABLE t ADD COLUMN c bigint", false)]
+    [InlineData("add-column-rewrite", "ALTER TABLE t ADD COLUMN c int GENERATED ALWAYS AS (a * 2) STORED", "ALTER TABLE t ADD COLUMN c int", false)]
+    [InlineData("add-column-rewrite", "ALTER TABLE t ADD COLUMN c bigserial", "ALTER TABLE t ADD COLUMN c bigint", false)]
+    [InlineData("adding-required-field", "ALTER TABLE t ADD COLUMN c int NOT NULL", "ALTER TABLE t ADD COLUMN c int NOT NULL DEFAULT 0", false)]
+    [InlineData("add-column-references", "ALTER TABLE t ADD COLUMN o_id int REFERENCES o (id)", "ALTER TABLE t ADD COLUMN o_id int", false)]
+    [InlineData("constraint-builds-index", "ALTER TABLE t ADD COLUMN c int UNIQUE", "ALTER TABLE t ADD CONSTRAINT u UNIQUE USING INDEX i", false)]
+    [InlineData("constraint-builds-index", "ALTER TABLE t ADD CONSTRAINT x EXCLUDE USING gist (r WITH &&)", "ALTER TABLE t ADD CONSTRAINT u PRIMARY KEY USING INDEX i", false)]
+    [InlineData("constraint-not-valid", "ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0)", "ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID", false)]
+    [InlineData("constraint-not-valid", "ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (a) REFERENCES o (id)", "ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (a) REFERENCES o (id) NOT VALID", false)]
+    [InlineData("set-not-null", "ALTER TABLE t ALTER COLUMN a SET NOT NULL", "ALTER TABLE t ADD CONSTRAINT a_nn CHECK (a IS NOT NULL) NOT VALID; ALTER TABLE t VALIDATE CONSTRAINT a_nn; ALTER TABLE t ALTER COLUMN a SET NOT NULL", false)]
+    [InlineData("column-type-change", "ALTER TABLE t ALTER COLUMN a TYPE bigint", "ALTER TABLE t ALTER COLUMN a SET DEFAULT 0", false)]
+    [InlineData("drop-column", "ALTER TABLE t DROP COLUMN a", "ALTER TABLE t ADD COLUMN b int", false)]
+    [InlineData("drop-data", "DROP TABLE t", "CREATE TABLE t (id bigint)", false)]
+    [InlineData("drop-database", "DROP DATABASE d", "DROP TABLE IF EXISTS scratch_not_a_database", false)]
+    [InlineData("rename-column", "ALTER TABLE t RENAME COLUMN a TO b", "ALTER TABLE t ADD COLUMN b int", false)]
+    [InlineData("rename-table", "ALTER TABLE t RENAME TO u", "CREATE VIEW u AS SELECT * FROM t", false)]
+    [InlineData("renaming-schema", "ALTER SCHEMA app RENAME TO app2", "CREATE SCHEMA app2", false)]
+    [InlineData("renaming-enum-value", "ALTER TYPE mood RENAME VALUE 'sad' TO 'blue'", "ALTER TYPE mood ADD VALUE 'blue' AFTER 'sad'", false)]
+    [InlineData("require-enum-value-ordering", "ALTER TYPE mood ADD VALUE 'blue'", "ALTER TYPE mood ADD VALUE 'blue' BEFORE 'sad'", false)]
+    [InlineData("ban-drop-not-null", "ALTER TABLE t ALTER COLUMN a DROP NOT NULL", "ALTER TABLE t ALTER COLUMN a DROP DEFAULT", false)]
+    [InlineData("prefer-jsonb", "ALTER TABLE t ADD COLUMN doc json", "ALTER TABLE t ADD COLUMN doc jsonb", false)]
+    [InlineData("vacuum-full", "VACUUM FULL t", "VACUUM t", false)]
+    [InlineData("cluster", "CLUSTER t USING t_pkey", "ALTER TABLE t CLUSTER ON t_pkey", false)]
+    [InlineData("reindex-not-concurrently", "REINDEX TABLE t", "REINDEX TABLE CONCURRENTLY t", false)]
+    [InlineData("detach-partition-not-concurrently", "ALTER TABLE p DETACH PARTITION p1", "ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY", false)]
+    [InlineData("attach-partition-scan", "ALTER TABLE p ATTACH PARTITION p2 FOR VALUES FROM (0) TO (10)", "ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY", false)]
+    [InlineData("set-logged", "ALTER TABLE t SET LOGGED", "ALTER TABLE t SET (fillfactor = 70)", false)]
+    [InlineData("refresh-not-concurrently", "REFRESH MATERIALIZED VIEW m", "REFRESH MATERIALIZED VIEW CONCURRENTLY m", false)]
+    [InlineData("concurrently-in-transaction", "BEGIN; CREATE INDEX CONCURRENTLY i ON t (a); COMMIT", "CREATE INDEX CONCURRENTLY i ON t (a)", false)]
+    [InlineData("lock-held-in-block", "BEGIN; ALTER TABLE t ADD COLUMN c int; UPDATE t SET c = 0; COMMIT", "ALTER TABLE t ADD COLUMN c int; UPDATE t SET c = 0 WHERE id < 1000", false)]
+    [InlineData("unbatched-dml", "UPDATE t SET c = 0", "UPDATE t SET c = 0 WHERE id BETWEEN 1 AND 1000", false)]
+    [InlineData("unnamed-concurrent-index", "CREATE INDEX CONCURRENTLY ON t (a)", "CREATE INDEX CONCURRENTLY t_a_idx ON t (a)", false)]
+    [InlineData("ban-truncate-cascade", "TRUNCATE t CASCADE", "TRUNCATE t", false)]
+    [InlineData("ban-create-domain-with-constraint", "CREATE DOMAIN pos AS int CHECK (VALUE > 0)", "CREATE DOMAIN pos AS int", false)]
+    [InlineData("ban-alter-domain-with-add-constraint", "ALTER DOMAIN pos ADD CONSTRAINT p CHECK (VALUE > 0)", "ALTER DOMAIN pos OWNER TO app", false)]
+    [InlineData("identifier-too-long", "CREATE INDEX CONCURRENTLY index_with_a_name_that_is_far_longer_than_what_postgresql_keeps_x ON t (a)", "CREATE INDEX CONCURRENTLY i ON t (a)", false)]
+    [InlineData("unknown-lock", "SECURITY LABEL ON TABLE t IS 'x'", "COMMENT ON TABLE t IS 'x'", false)]
+    [InlineData("ban-char-field", "CREATE TABLE t (code char(3))", "CREATE TABLE t (code text)", true)]
+    [InlineData("prefer-text-field", "ALTER TABLE t ADD COLUMN name varchar(100)", "ALTER TABLE t ADD COLUMN name text", true)]
+    [InlineData("prefer-bigint-over-int", "CREATE TABLE t (id int)", "CREATE TABLE t (id bigint)", true)]
+    [InlineData("prefer-bigint-over-smallint", "CREATE TABLE t (n smallint)", "CREATE TABLE t (n bigint)", true)]
+    [InlineData("prefer-timestamptz", "ALTER TABLE t ADD COLUMN at timestamp", "ALTER TABLE t ADD COLUMN at timestamptz", true)]
+    [InlineData("prefer-identity", "CREATE TABLE t (id bigserial)", "CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY)", true)]
+    [InlineData("index-columns", "CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a, b, c, d)", "CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a, b)", true)]
+    [InlineData("prefer-robust-stmts", "CREATE INDEX CONCURRENTLY i ON t (a)", "CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a)", true)]
+    public void The_risky_form_raises_the_check_and_the_safe_form_does_not(string rule, string risky, string safe, bool strict)
+    {
+        Assert.Contains(Findings(risky, strict), w => w.Rule == rule);
+        Assert.DoesNotContain(Findings(safe, strict), w => w.Rule == rule);
+        if (strict)
+            Assert.DoesNotContain(Findings(risky, strict: false), w => w.Rule == rule);   // style rules only when asked for
+    }
+
+    [Fact]
+    public void A_type_change_the_catalog_shows_to_be_a_widening_is_no_rewrite()
+    {
+        var facts = new CatalogFacts
+        {
+            Visible = new Dictionary<string, DbObjectName> { ["t"] = new("public", "t") },
+            Relations = new HashSet<DbObjectName> { new("public", "t") },
+            ColumnTypes = new Dictionary<string, string>
+            {
+                ["public.t.v"] = "character varying(100)", ["public.t.n"] = "numeric(10,2)", ["public.t.s"] = "text",
+            },
+        };
+        bool Rewrites(string sql) => StatementAnalyzer.AnalyzeScript(SqlScript.Parse(sql), facts).Single().Rewrites;
+
+        Assert.False(Rewrites("ALTER TABLE t ALTER COLUMN v TYPE varchar(255)"));
+        Assert.False(Rewrites("ALTER TABLE t ALTER COLUMN v TYPE text"));
+        Assert.False(Rewrites("ALTER TABLE t ALTER COLUMN n TYPE numeric(12,2)"));
+        Assert.True(Rewrites("ALTER TABLE t ALTER COLUMN v TYPE varchar(50)"));
+        Assert.True(Rewrites("ALTER TABLE t ALTER COLUMN n TYPE numeric(12,3)"));
+        Assert.True(Rewrites("ALTER TABLE t ALTER COLUMN s TYPE varchar(10)"));
+        // Without the catalog the old type is unknown: the safe side.
+        Assert.True(StatementAnalyzer.AnalyzeScript(SqlScript.Parse("ALTER TABLE t ALTER COLUMN v TYPE varchar(255)")).Single().Rewrites);
     }
 }

@@ -16,11 +16,18 @@ public static class PlanVerb
     public static Command Create()
     {
         var migration = new Argument<string>("migration") { Description = "The migration id (a file <id>.sql in ChatOps:Migrations:Directory)." };
-        var json = new Option<bool>("--json") { Description = "Write the plan as JSON." };
-        var command = new Command("plan", "Show, statement by statement, the lock each takes on which table, what that blocks, " +
-            "whether it rewrites the table or can run in a transaction, and linter-style warnings. Touches no database.")
+        var json = new Option<bool>("--json") { Description = "Write the plan as JSON (a refusal as a JSON error object)." };
+        var strict = new Option<bool>("--strict") { Description = "Also the style rules (prefer text, bigint, timestamptz, identity; narrow indexes), as notes." };
+        var target = new Option<string?>("--target")
         {
-            migration, json,
+            Description = "Read the target's catalog (read-only) to judge what the SQL alone cannot: the tables behind foreign keys and indexes, " +
+                          "whether a type change only widens. A connection string.",
+        };
+        var command = new Command("plan", "Show, statement by statement, the lock each takes on which table, what that blocks, " +
+            "whether it rewrites the table or can run in a transaction, and linter-style findings. Without --target it touches no database. " +
+            "Exit 0: no error-level finding; 1: an error-level finding; 2: refused (unknown migration, unparseable script).")
+        {
+            migration, json, strict, target,
         };
         command.SetAction((parse, cancellationToken) => ChatOpsCommandLine.GuardAsync(async () =>
         {
@@ -35,10 +42,19 @@ public static class PlanVerb
             }
             catch (SqlLexer.SqlSyntaxException ex)
             {
+                // A refusal: nothing was judged. Machines get it as JSON too.
+                if (parse.GetValue(json))
+                    Console.WriteLine(JsonSerializer.Serialize(new { error = "unparseable", file = files.SqlPath, message = ex.Message }));
                 await Console.Error.WriteLineAsync($"{files.SqlPath}: {ex.Message}");
-                return 1;
+                return ChatOpsCommandLine.UsageError;
             }
-            var plan = MigrationPlan.For(files.Id, script.Sha256, parsed);
+            CatalogFacts? facts = null;
+            if (parse.GetValue(target) is { Length: > 0 } connectionString)
+            {
+                await using var connection = await ChatOps.Postgres.TargetSession.OpenAsync(connectionString, "chatops:plan", cancellationToken);
+                facts = await ChatOps.Postgres.Execution.CatalogFactsReader.ReadAsync(connection, cancellationToken);
+            }
+            var plan = MigrationPlan.For(files.Id, script.Sha256, parsed, facts, parse.GetValue(strict));
             if (parse.GetValue(json))
                 Console.WriteLine(PlanJson.Serialize(plan));
             else

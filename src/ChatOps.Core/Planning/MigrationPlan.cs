@@ -6,8 +6,10 @@ namespace ChatOps.Core.Planning;
 /// rewrites, whether it can run in a transaction, and what to worry about.</summary>
 public sealed record MigrationPlan(string Migration, string Sha256, IReadOnlyList<StatementAnalysis> Statements)
 {
-    public static MigrationPlan For(string migration, string sha256, SqlScript script) =>
-        new(migration, sha256, StatementAnalyzer.AnalyzeScript(script));
+    /// <param name="facts">The target's catalog, when known (<c>plan --target</c>, the executor): names the locks the SQL alone cannot.</param>
+    /// <param name="strict">Also the style rules, as notes.</param>
+    public static MigrationPlan For(string migration, string sha256, SqlScript script, CatalogFacts? facts = null, bool strict = false) =>
+        new(migration, sha256, StatementAnalyzer.AnalyzeScript(script, facts, strict));
 
     public IEnumerable<(StatementAnalysis Statement, PlanWarning Warning)> Warnings =>
         Statements.SelectMany(s => s.Warnings.Select(w => (s, w)));

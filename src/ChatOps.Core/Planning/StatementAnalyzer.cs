@@ -9,9 +9,11 @@ namespace ChatOps.Core.Planning;
 /// names on the server; those that are not relations drop out), and inside a transaction block every
 /// statement reports the strongest locks held so far in the block, since they are held until its end.
 /// </summary>
-public sealed class StatementAnalyzer(CatalogFacts? facts = null)
+public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = false)
 {
     private readonly CatalogFacts _facts = facts ?? CatalogFacts.None;
+    // Style rules (prefer text, bigint, timestamptz, identity …): notes, only when asked for.
+    private readonly bool _strict = strict;
 
     // Functions whose value changes per row: a default calling one forces a table rewrite.
     private static readonly HashSet<string> VolatileFunctions =
@@ -24,9 +26,10 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null)
 
     /// <summary>Analyses a whole script in order (earlier statements inform later warnings; a transaction block's locks accumulate).</summary>
     /// <param name="facts">What the target's catalog says (column types, foreign keys, indexes' tables …); without it the safe side is taken.</param>
-    public static IReadOnlyList<StatementAnalysis> AnalyzeScript(SqlScript script, CatalogFacts? facts = null)
+    /// <param name="strict">Also the style rules, as notes.</param>
+    public static IReadOnlyList<StatementAnalysis> AnalyzeScript(SqlScript script, CatalogFacts? facts = null, bool strict = false)
     {
-        var analyzer = new StatementAnalyzer(facts);
+        var analyzer = new StatementAnalyzer(facts, strict);
         var analyses = new List<StatementAnalysis>();
         // The locks a transaction block holds so far, with the line that took each at its strongest.
         var held = new List<(TableLock Lock, int Line)>();
@@ -163,6 +166,7 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null)
             if (statement.Block is not null)
                 a.Warn(WarningLevel.Error, "concurrently-in-transaction", $"{a.Kind} cannot run inside a transaction block (BEGIN … COMMIT): it will fail.");
         }
+        CommonChecks(statement, a);
         return a.Build();
     }
 
@@ -343,6 +347,83 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null)
         "NONE", "IMPORT", "FOREIGN", "SERVER", "EXTENSION", "ROLE", "USER", "GROUP", "OPTION", "ADMIN", "INHERIT", "DATABASE", "SYSTEM",
     ];
 
+    /// <summary>Checks that apply whatever the statement: identifier length, CASCADE, domain constraints, enum order, and the style rules.</summary>
+    private void CommonChecks(SqlStatement statement, Builder a)
+    {
+        var t = statement.Tokens;
+        if (t.FirstOrDefault(x => x.Kind is SqlTokenKind.Word or SqlTokenKind.QuotedIdentifier && System.Text.Encoding.UTF8.GetByteCount(x.Value) > 63) is { Value: { } longName })
+            a.Warn(WarningLevel.Warning, "identifier-too-long",
+                $"{longName[..20]}… is longer than 63 bytes: PostgreSQL truncates it silently, so two names can collide and later statements miss it. Shorten it.");
+        if (statement.StartsWith("TRUNCATE") && t.Any(x => x.Is("CASCADE")))
+            a.Warn(WarningLevel.Warning, "ban-truncate-cascade", "TRUNCATE … CASCADE also empties every table that references these, however far: name the tables to truncate.");
+        if (statement.StartsWith("CREATE", "DOMAIN") && t.Any(x => x.Is("CHECK") || x.Is("CONSTRAINT")))
+            a.Warn(WarningLevel.Warning, "ban-create-domain-with-constraint",
+                "a domain's constraint is checked against every column of it, and changing it later scans every table using it under SHARE: use a CHECK on the table.");
+        if (statement.StartsWith("ALTER", "DOMAIN") && t.Any(x => x.Is("ADD")))
+            a.Warn(WarningLevel.Warning, "ban-alter-domain-with-add-constraint",
+                "ALTER DOMAIN … ADD CONSTRAINT scans every table with a column of the domain under SHARE (writes wait): add a NOT VALID CHECK on each table instead.");
+        if (statement.StartsWith("ALTER", "TYPE") && t.Any(x => x.Is("ADD")) && t.Any(x => x.Is("VALUE")) && !t.Any(x => x.Is("BEFORE") || x.Is("AFTER")))
+            a.Warn(WarningLevel.Notice, "require-enum-value-ordering",
+                "ADD VALUE without BEFORE or AFTER puts the value last: enum comparisons and ORDER BY follow that order. Say where it goes.");
+        if (statement.StartsWith("ALTER", "TYPE") && t.Any(x => x.Is("RENAME")) && t.Any(x => x.Is("VALUE")))
+            a.Warn(WarningLevel.Notice, "renaming-enum-value", "renaming an enum value breaks application code that still writes or compares the old value.");
+        if (statement.StartsWith("ALTER", "SCHEMA") && t.Any(x => x.Is("RENAME")))
+            a.Warn(WarningLevel.Warning, "renaming-schema", "renaming a schema breaks every qualified name the application uses in it.");
+        if (!_strict)
+            return;
+        StyleRules(statement, a);
+    }
+
+    // Style (squawk's prefer-* and ban-char-field, strong_migrations' index width): notes under --strict.
+    private static void StyleRules(SqlStatement statement, Builder a)
+    {
+        var t = statement.Tokens;
+        var defines = statement.StartsWith("CREATE", "TABLE") || statement.StartsWith("ALTER", "TABLE") && t.Any(x => x.Is("ADD") || x.Is("TYPE"));
+        if (defines)
+        {
+            for (var i = 0; i < t.Count; i++)
+            {
+                if (t[i].Kind != SqlTokenKind.Word) continue;
+                var next = i + 1 < t.Count ? t[i + 1] : default;
+                switch (t[i].Value)
+                {
+                    case "CHAR" or "CHARACTER" when !next.Is("VARYING"):
+                        a.Warn(WarningLevel.Notice, "ban-char-field", "char(n) pads with spaces and compares surprisingly: use text (with a CHECK on its length if needed).");
+                        break;
+                    case "VARCHAR" or "VARYING" when next.Value == "(":
+                        a.Warn(WarningLevel.Notice, "prefer-text-field", "varchar(n) needs an ACCESS EXCLUSIVE change to grow: use text with a CHECK (length(…) <= n), which can be NOT VALID.");
+                        break;
+                    case "INT" or "INTEGER" or "INT4" or "SERIAL" or "SERIAL4":
+                        a.Warn(WarningLevel.Notice, "prefer-bigint-over-int", "a 32-bit integer runs out at 2,147,483,647, and widening it later rewrites the table: use bigint.");
+                        break;
+                    case "SMALLINT" or "INT2" or "SMALLSERIAL" or "SERIAL2":
+                        a.Warn(WarningLevel.Notice, "prefer-bigint-over-smallint", "a 16-bit integer runs out at 32,767: use bigint.");
+                        break;
+                    case "TIMESTAMP" when !(next.Is("WITH") && i + 2 < t.Count && t[i + 2].Is("TIME")):
+                        a.Warn(WarningLevel.Notice, "prefer-timestamptz", "timestamp without time zone loses the zone: use timestamptz.");
+                        break;
+                }
+                if (t[i].Value is "SERIAL" or "BIGSERIAL" or "SMALLSERIAL" or "SERIAL2" or "SERIAL4" or "SERIAL8")
+                    a.Warn(WarningLevel.Notice, "prefer-identity", "serial's sequence is owned separately (permissions, dumps): use GENERATED … AS IDENTITY.");
+            }
+        }
+        if ((statement.StartsWith("CREATE", "INDEX") || statement.StartsWith("CREATE", "UNIQUE", "INDEX")) && !t.Any(x => x.Is("UNIQUE")))
+        {
+            var open = t.ToList().FindIndex(x => x.Value == "(");
+            var columns = 1;
+            for (int i = open + 1, depth = 1; open >= 0 && i < t.Count && depth > 0; i++)
+            {
+                if (t[i].Value == "(") depth++;
+                else if (t[i].Value == ")") depth--;
+                else if (t[i].Value == "," && depth == 1) columns++;
+            }
+            if (columns > 3)
+                a.Warn(WarningLevel.Notice, "index-columns", $"a non-unique index on {columns} columns: more than three rarely helps and costs every write; index what the queries filter on.");
+        }
+        if (statement.IsConcurrently && statement.StartsWith("CREATE") && !t.Any(x => x.Is("IF")))
+            a.Warn(WarningLevel.Notice, "prefer-robust-stmts", "CREATE INDEX CONCURRENTLY without IF NOT EXISTS fails on a re-run after a partial one: add IF NOT EXISTS.");
+    }
+
     // ALTER TABLE [IF EXISTS] [ONLY] name [*] action [, action …]
     private void AlterTable(IReadOnlyList<SqlToken> t, int at, Builder a)
     {
@@ -398,6 +479,10 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null)
                     $"ADD COLUMN with a volatile default rewrites {table} and its indexes under ACCESS EXCLUSIVE: add the column without a default, then SET DEFAULT and backfill in batches.");
             }
             AddColumnExtras(table, x, at, a);
+            var notNull = x.Select((v, i) => v.Is("NOT") && i + 1 < x.Count && x[i + 1].Is("NULL")).Any(b => b);
+            if (notNull && defaultAt < 0 && !x.Any(v => v.Is("GENERATED")) && !_created.Contains(table))
+                a.Warn(WarningLevel.Error, "adding-required-field",
+                    $"ADD COLUMN … NOT NULL without a DEFAULT fails on {table} as soon as it has a row: add a DEFAULT, or add it nullable, backfill, then SET NOT NULL the safe way.");
             // After the risks: a note for the application, listed last.
             a.Warn(WarningLevel.Notice, "add-column-row-type",
                 $"ADD COLUMN changes the row type of {table}: an application's prepared SELECT * (or RETURNING *) on it fails with \"cached plan must not change result type\" until it prepares again. Name the columns, or expect one error per prepared statement.");
@@ -446,7 +531,11 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null)
             a.Lock(table, LockMode.AccessExclusive);
             if (Then("SET", "DEFAULT")) a.Postconditions.Add(new ColumnHasDefault(table, column, true));
             else if (Then("DROP", "DEFAULT")) a.Postconditions.Add(new ColumnHasDefault(table, column, false));
-            else if (Then("DROP", "NOT", "NULL")) a.Postconditions.Add(new ColumnNotNull(table, column, false));
+            else if (Then("DROP", "NOT", "NULL"))
+            {
+                a.Postconditions.Add(new ColumnNotNull(table, column, false));
+                a.Warn(WarningLevel.Notice, "ban-drop-not-null", $"{table}.{column} may now be NULL: application code that assumes a value will meet one.");
+            }
             else if (Then("SET", "NOT", "NULL"))
             {
                 a.Postconditions.Add(new ColumnNotNull(table, column, true));
@@ -606,7 +695,8 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null)
             return;
         }
         a.Lock(table, LockMode.AccessExclusive);
-        if (x.Any(v => v.Is("PRIMARY") || v.Is("UNIQUE") || v.Is("EXCLUDE")) && !x.Any(v => v.Is("USING") ))
+        var usingIndex = x.Select((v, i) => v.Is("USING") && i + 1 < x.Count && x[i + 1].Is("INDEX")).Any(b => b);
+        if (x.Any(v => v.Is("PRIMARY") || v.Is("UNIQUE") || v.Is("EXCLUDE")) && !usingIndex)
         {
             a.Warn(WarningLevel.Warning, "constraint-builds-index",
                 $"this constraint builds its index on {table} under ACCESS EXCLUSIVE: CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … USING INDEX.");
@@ -635,6 +725,9 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null)
         a.Lock(table, concurrently ? LockMode.ShareUpdateExclusive : LockMode.Share);
         if (index is not null)
             a.Postconditions.Add(new IndexValid(index with { Schema = index.Schema ?? table.Schema }));
+        else if (concurrently)
+            a.Warn(WarningLevel.Warning, "unnamed-concurrent-index",
+                "an unnamed CREATE INDEX CONCURRENTLY gets a generated name: an INVALID leftover of a failed build cannot be found and dropped by a re-run, and a re-run builds a second index. Name it.");
         if (!concurrently && !_created.Contains(table))
             a.Warn(WarningLevel.Warning, "index-not-concurrently",
                 $"CREATE INDEX without CONCURRENTLY blocks writes to {table} for the whole build: use CREATE INDEX CONCURRENTLY (outside a transaction block).");

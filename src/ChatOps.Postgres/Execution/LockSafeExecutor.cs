@@ -62,7 +62,8 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
         private readonly TimeProvider _time = executor._time;
         private readonly ExecutionControl _control = request.Control ?? new ExecutionControl();
         private readonly IExecutionJournal _journal = request.Journal ?? new InMemoryExecutionJournal();
-        private readonly Dictionary<int, StatementAnalysis> _analysis =
+        // Analysed again once the target's catalog is read (foreign keys, indexes' tables): the waits cover what it names.
+        private Dictionary<int, StatementAnalysis> _analysis =
             StatementAnalyzer.AnalyzeScript(request.Script).ToDictionary(a => a.Statement.Number);
         private NpgsqlConnection? _session;
         private NpgsqlConnection? _watch;
@@ -80,6 +81,8 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
             _session = await OpenAsync($"chatops:{request.RunId}", cancellationToken);
             _watch = await OpenAsync($"chatops:{request.RunId}:watch", cancellationToken);
             _catalog = new TargetCatalog(_watch);
+            _analysis = StatementAnalyzer.AnalyzeScript(request.Script, await CatalogFactsReader.ReadAsync(_watch, cancellationToken))
+                .ToDictionary(a => a.Statement.Number);
             _ownPids = [_session.ProcessID, _watch.ProcessID];
             _session.Notice += (_, e) => Emit(new NoticeReceived(Now, _current, e.Notice.Severity, e.Notice.MessageText));
 
