@@ -9,7 +9,7 @@ public class ThresholdMonitorTests
     private static readonly ThresholdRule Blocked = ThresholdRule.ChecklistRollbackTriggers.Single(r => r.Name == "blocked-sessions");
 
     private static MetricSample Sample(DateTimeOffset at, int blocked = 0, double lockWaitMs = 0, long commits = 100, long rollbacks = 0) =>
-        new(at, "app", TimeSpan.FromMilliseconds(lockWaitMs), 0, blocked, 10, 300, null, [], commits, rollbacks, 0, null, TimeSpan.Zero, null, TimeSpan.Zero);
+        new(at, "app", TimeSpan.FromMilliseconds(lockWaitMs), blocked, 0, 10, 300, null, [], commits, rollbacks, 0, null, TimeSpan.Zero, null, TimeSpan.Zero);
 
     [Fact]
     public void A_breach_fires_only_after_its_whole_window_and_only_once()

@@ -38,7 +38,7 @@ public sealed record ThresholdRule(string Name, Metric Metric, Comparison Op, do
 {
     public bool IsBreachedBy(double value) => Op == Comparison.GreaterThan ? value > Value : value < Value;
 
-    /// <summary>"blocked application sessions > 5 for 30 s".</summary>
+    /// <summary>"application sessions blocked by the migration > 5 for 30 s".</summary>
     public string Describe() =>
         $"{Label(Metric)} {(Op == Comparison.GreaterThan ? ">" : "<")} {Value}{Unit(Metric)} " +
         (For is { } f ? $"for {Execution.Durations.Short(f)}" : $"for {Rounds} consecutive readings");
@@ -46,7 +46,7 @@ public sealed record ThresholdRule(string Name, Metric Metric, Comparison Op, do
     public static string Label(Metric metric) => metric switch
     {
         Metric.AppLockWaitMs => "application lock wait",
-        Metric.BlockedAppSessions => "blocked application sessions",
+        Metric.BlockedAppSessions => "application sessions blocked by the migration",
         Metric.QueryDegradationPercent => "query degradation",
         Metric.RollbackRatioIncreasePoints => "rollback-ratio increase",
         _ => "RLS overhead",
@@ -113,7 +113,8 @@ public sealed class ThresholdMonitor(IEnumerable<ThresholdRule> rules, TimeSpan 
         _lastSample = sample.At;
         _degraded = false;
         events.AddRange(Observe(Metric.AppLockWaitMs, sample.LongestAppLockWait.TotalMilliseconds, sample.At));
-        events.AddRange(Observe(Metric.BlockedAppSessions, sample.BlockedApp, sample.At));
+        // The migration's doing only: the application waiting on its own row locks is no reason to roll the migration back.
+        events.AddRange(Observe(Metric.BlockedAppSessions, sample.BlockedByMigration, sample.At));
         if (rollbackRatioBaseline is { } baseline && sample.RollbackRatioPercent is { } ratio)
             events.AddRange(Observe(Metric.RollbackRatioIncreasePoints, ratio - baseline, sample.At));
         return events;
