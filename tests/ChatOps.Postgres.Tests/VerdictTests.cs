@@ -64,8 +64,13 @@ public class InjectedNoiseTests(MigratedDatabase db) : IClassFixture<MigratedDat
         var before = await probes.BenchmarksAsync(runbook, parameters, after: false, runs: 7, CancellationToken.None);
         var after = await probes.BenchmarksAsync(runbook, parameters, after: true, runs: 7, CancellationToken.None);
 
-        // A busy CPU: every run of every query 4× slower, the control query not (the worst case for a time-only judge).
-        var noisy = after.Queries.Select(q => q with { TimesMs = q.TimesMs.Select(t => t * 4).ToList() }).ToList();
+        // A busy CPU: every query's runs scaled to 4× its baseline median, the control query not (the worst case for a
+        // time-only judge) — the plans and buffers are the ones measured.
+        var noisy = after.Queries.Select(q =>
+        {
+            var scale = 4 * before.Queries.Single(b => b.Name == q.Name).MedianMs / q.MedianMs;
+            return q with { TimesMs = q.TimesMs.Select(t => t * scale).ToList() };
+        }).ToList();
         var reading = DegradationJudge.Judge(before.Queries, before.Control, noisy, after.Control);
 
         Assert.Equal(before.Queries.Select(q => q.Plan), after.Queries.Select(q => q.Plan));
@@ -76,7 +81,7 @@ public class InjectedNoiseTests(MigratedDatabase db) : IClassFixture<MigratedDat
             Assert.Contains("plan unchanged", q.Why);
         });
         // A time-only comparison of the same figures would have called it +300 %.
-        Assert.True(noisy.Sum(q => q.MedianMs) > 3 * before.Queries.Sum(q => q.MedianMs));
+        Assert.Equal(4 * before.Queries.Sum(q => q.MedianMs), noisy.Sum(q => q.MedianMs), 6);
     }
 
     [Fact]

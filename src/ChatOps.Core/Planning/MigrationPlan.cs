@@ -20,7 +20,7 @@ public sealed record MigrationPlan(string Migration, string Sha256, IReadOnlyLis
     /// disappear during the run were deleted by the application, not lost by the migration.
     /// </summary>
     public bool CanRemoveRowsFrom(DbObjectName? table) =>
-        Statements.Any(s => (table is null || s.Tables.Any(t => SameTable(t, table))) && (
+        Statements.Any(s => (table is null || s.OwnLocks.Any(l => SameTable(l.Table, table))) && (
             s.Kind is "DELETE" or "TRUNCATE" or "DROP TABLE"
             || s.Kind == "DO block" && (s.Statement.Text.Contains("DELETE", StringComparison.OrdinalIgnoreCase)
                                         || s.Statement.Text.Contains("TRUNCATE", StringComparison.OrdinalIgnoreCase))));

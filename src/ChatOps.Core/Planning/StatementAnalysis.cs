@@ -27,6 +27,7 @@ public sealed record PlanWarning(WarningLevel Level, string Rule, string Message
 /// <param name="Postconditions">What the catalog shows once it has taken effect (empty when the catalog cannot tell).</param>
 /// <param name="Inferred">The locks were inferred from a DO block's body (including dynamic SQL strings).</param>
 /// <param name="LockUnknown">The analyzer does not know this statement's lock: it is taken as ACCESS EXCLUSIVE on every name it mentions.</param>
+/// <param name="OwnLocks">The locks the statement takes itself; <see cref="Locks"/> adds, inside a transaction block, those the block already holds.</param>
 public sealed record StatementAnalysis(
     SqlStatement Statement,
     string Kind,
@@ -37,8 +38,16 @@ public sealed record StatementAnalysis(
     IReadOnlyList<Postcondition> Postconditions,
     IReadOnlyList<PlanWarning> Warnings,
     bool Inferred = false,
-    bool LockUnknown = false)
+    bool LockUnknown = false,
+    IReadOnlyList<TableLock>? OwnLocks = null)
 {
+    /// <summary>The locks the statement takes itself (without those its transaction block already holds).</summary>
+    public IReadOnlyList<TableLock> OwnLocks { get; init; } = OwnLocks ?? Locks;
+
+    /// <summary>The tables it changes or takes a strong lock on itself (SHARE UPDATE EXCLUSIVE and up): what its role must own.</summary>
+    public IReadOnlyList<DbObjectName> ChangedTables => OwnLocks.Where(l => l.Mode is LockMode.ShareUpdateExclusive or LockMode.Share or LockMode.Exclusive or LockMode.AccessExclusive)
+        .Select(l => l.Table).Distinct().ToList();
+
     /// <summary>The strongest lock the statement takes.</summary>
     public LockMode StrongestLock => Locks.Count == 0 ? LockMode.None : Locks.Max(l => l.Mode);
 

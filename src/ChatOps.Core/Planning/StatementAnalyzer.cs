@@ -73,7 +73,7 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
             if (at < 0) held.Add((l, analysis.Statement.Line));
             else if (held[at].Lock.Mode < l.Mode) held[at] = (l, analysis.Statement.Line);
         }
-        return analysis with { Locks = held.Select(h => h.Lock).ToList(), Warnings = warnings };
+        return analysis with { OwnLocks = analysis.Locks, Locks = held.Select(h => h.Lock).ToList(), Warnings = warnings };
     }
 
     public StatementAnalysis Analyze(SqlStatement statement)
@@ -183,6 +183,8 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
         if (at < t.Count && t[at].Value == ")") at++;
         var what = at < t.Count ? t[at].Value : "";
         at = Skip(t, at + 1, "CONCURRENTLY");
+        if (what is "DATABASE" or "SYSTEM" or "SCHEMA")
+            a.CanRunInTransaction = false;
         if (ReadName(t, ref at) is not { } name)
             return;
         if (what is "DATABASE" or "SYSTEM" or "SCHEMA")
@@ -205,7 +207,10 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
     private static void Cluster(IReadOnlyList<SqlToken> t, Builder a)
     {
         a.Kind = "CLUSTER";
-        var at = Skip(t, 1, "VERBOSE");
+        var at = 1;
+        if (at < t.Count && t[at].Value == "(")
+            while (at < t.Count && t[at++].Value != ")") { }
+        at = Skip(t, at, "VERBOSE");
         if (ReadName(t, ref at) is not { } table)
         {
             a.CanRunInTransaction = false;   // CLUSTER of every clustered table cannot run in a block
@@ -273,8 +278,6 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
     private static void NoTableLock(SqlStatement statement, Builder a)
     {
         a.Kind = Words(statement.Tokens, 2);
-        if (statement.StartsWith("ALTER", "TYPE") && statement.Tokens.Any(x => x.Is("RENAME")) && statement.Tokens.Any(x => x.Is("VALUE")))
-            a.Warn(WarningLevel.Notice, "rename-enum-value", "renaming an enum value breaks application code that still writes or compares the old value.");
     }
 
     /// <summary>The relations after FROM and JOIN from <paramref name="at"/> on (a view's or a function's query).</summary>
@@ -550,7 +553,9 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
             {
                 var typeAt = Then("TYPE") ? at + 1 : at + 3;
                 var current = _facts.ColumnType(table, column);
-                if (current is not null && ColumnTypes.IsBinaryCompatibleWidening(current, x.Skip(typeAt).TakeWhile(v => !v.Is("USING") && !v.Is("COLLATE")).ToList()))
+                // USING computes every value anew: a rewrite, whatever the types.
+                var computed = x.Skip(typeAt).Any(v => v.Is("USING"));
+                if (current is not null && !computed && ColumnTypes.IsBinaryCompatibleWidening(current, x.Skip(typeAt).TakeWhile(v => !v.Is("COLLATE")).ToList()))
                 {
                     a.Warn(WarningLevel.Notice, "column-type-widening",
                         $"{column} widens from {current} without a rewrite (the catalog changes, the rows do not); its indexes are rebuilt in place.");
@@ -667,6 +672,7 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
         if (refAt > 0 && ReadName(x, ref refAt) is { } referenced)
         {
             a.Lock(referenced, LockMode.ShareRowExclusive);
+            a.ScansUnderLock = true;
             a.Warn(WarningLevel.Warning, "add-column-references",
                 $"ADD COLUMN … REFERENCES {referenced} takes SHARE ROW EXCLUSIVE on {referenced} (its writes wait) and validates under ACCESS EXCLUSIVE on {table}: " +
                 "add the column, then ADD CONSTRAINT … FOREIGN KEY … NOT VALID and VALIDATE CONSTRAINT.");
@@ -698,6 +704,7 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
         var usingIndex = x.Select((v, i) => v.Is("USING") && i + 1 < x.Count && x[i + 1].Is("INDEX")).Any(b => b);
         if (x.Any(v => v.Is("PRIMARY") || v.Is("UNIQUE") || v.Is("EXCLUDE")) && !usingIndex)
         {
+            a.ScansUnderLock = true;
             a.Warn(WarningLevel.Warning, "constraint-builds-index",
                 $"this constraint builds its index on {table} under ACCESS EXCLUSIVE: CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … USING INDEX.");
         }
@@ -894,9 +901,21 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
         var at = Skip(t, 2, "IF", "NOT", "EXISTS");
         if (ReadName(t, ref at) is { } table)
             _created.Add(table);
-        var refAt = Index(t, "REFERENCES") + 1;
-        if (refAt > 0 && ReadName(t, ref refAt) is { } referenced)
-            a.Lock(referenced, LockMode.ShareRowExclusive);
+        for (var i = 0; i < t.Count; i++)
+        {
+            var next = i + 1;
+            if (t[i].Is("REFERENCES") && ReadName(t, ref next) is { } referenced)
+                a.Lock(referenced, LockMode.ShareRowExclusive);
+            // A new partition locks its parent ACCESS EXCLUSIVE; a table inheriting, SHARE UPDATE EXCLUSIVE.
+            if (t[i].Is("PARTITION") && next < t.Count && t[next].Is("OF") && ++next > 0 && ReadName(t, ref next) is { } parent)
+                a.Lock(parent, LockMode.AccessExclusive);
+            if (t[i].Is("INHERITS") && next < t.Count && t[next].Value == "(")
+                for (next++; next < t.Count && ReadName(t, ref next) is { } inherited;)
+                {
+                    a.Lock(inherited, LockMode.ShareUpdateExclusive);
+                    if (next < t.Count && t[next].Value == ",") next++; else break;
+                }
+        }
     }
 
     private static void TableLock(IReadOnlyList<SqlToken> t, int at, string kind, LockMode mode, Builder a, bool dataLoss)
@@ -926,8 +945,12 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
         }
         var at = Skip(t, 1, "TABLE");
         at = Skip(t, at, "ONLY");
-        if (ReadName(t, ref at) is { } table)
+        while (at < t.Count && ReadName(t, ref at) is { } table)
+        {
             a.Lock(table, mode);
+            if (at < t.Count && t[at].Value == "*") at++;
+            if (at < t.Count && t[at].Value == ",") at = Skip(t, at + 1, "ONLY"); else break;
+        }
     }
 
     private void Dml(IReadOnlyList<SqlToken> t, Builder a)

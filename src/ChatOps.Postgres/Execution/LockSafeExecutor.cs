@@ -250,20 +250,31 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
         /// the tables the server granted ACCESS EXCLUSIVE (null when not measured).</summary>
         private sealed record UnitRun(List<(SqlStatement Statement, TimeSpan Duration, long Rows)> Finished, TimeSpan Held, IReadOnlyList<string>? ExclusiveLocks);
 
-        // The tables this session holds in ACCESS EXCLUSIVE right now, read inside the unit's transaction before it commits.
+        // Relations created from here on get OIDs above this floor (the OID counter only grows, short of a wraparound):
+        // recorded before the unit's statements so a table the unit creates is not counted as a hold on the application.
+        private const string OidFloorSql = "SELECT set_config('chatops.oid_floor', (SELECT max(oid)::text FROM pg_class), true) AS chatops_floor";
+
+        // The relations this session holds in ACCESS EXCLUSIVE right now — tables, indexes (which the planner needs), views,
+        // and relations the unit dropped (shown by OID) — read inside the unit's transaction before it commits.
         private const string ExclusiveLocksSql = """
-            SELECT coalesce(array_agg(l.relation::regclass::text ORDER BY l.relation::regclass::text), '{}') AS chatops_locks
-            FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+            SELECT coalesce(array_agg(coalesce(c.oid::regclass::text, l.relation::text) ORDER BY l.relation), '{}') AS chatops_locks
+            FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
             WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.granted
-              AND c.relkind IN ('r', 'p', 'm')
+              AND l.relation <= current_setting('chatops.oid_floor')::oid
             """;
 
+        private const string ClockSql = "SELECT clock_timestamp() AS chatops_clock";
+
         /// <summary>
-        /// A unit can go to the server as one batch — one round trip, so its locks are held for the statements' own time,
-        /// not for network turns — unless a statement controls transactions itself (a DO block or a procedure that commits).
+        /// A unit goes to the server as one batch — one round trip, so its locks are held for the statements' own time — when
+        /// every statement is one the analyzer knows to run inside a transaction block, and the block does not set its own
+        /// isolation (a query before <c>SET TRANSACTION</c> would refuse it). Anything else runs statement by statement.
         /// </summary>
         private bool Batchable(IReadOnlyList<SqlStatement> unit) =>
-            unit.All(s => _analysis[s.Number].CanRunInTransaction && !s.StartsWith("CALL") && !(s.StartsWith("DO") && ControlsTransactions(s)));
+            unit.All(s => _analysis[s.Number] is { CanRunInTransaction: true, LockUnknown: false }
+                          && !s.StartsWith("CALL") && !(s.StartsWith("DO") && ControlsTransactions(s))
+                          && !s.StartsWith("SET", "TRANSACTION") && !s.StartsWith("SET", "SESSION", "CHARACTERISTICS")
+                          && !(s.Transaction == TransactionControl.Begin && s.Tokens.Count > 2));
 
         private static bool ControlsTransactions(SqlStatement statement) =>
             statement.Tokens.Any(t => t.Kind == SqlTokenKind.String
@@ -290,49 +301,53 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
         }
 
         /// <summary>
-        /// The unit in one round trip: <c>clock_timestamp()</c> between the statements times each on the server's clock, and
-        /// <c>pg_locks</c>, read inside the unit's transaction just before it commits, says which tables the server granted
-        /// ACCESS EXCLUSIVE — measured, not inferred from the SQL. A statement outside a block runs in the batch's implicit
-        /// transaction, which commits at its end, as autocommit would.
+        /// The unit in one round trip, always as an explicit transaction (the script's own BEGIN … COMMIT, or one around a
+        /// single statement — which is what autocommit does): <c>clock_timestamp()</c> after BEGIN, after each statement and
+        /// after COMMIT times each statement and the hold, commit included, on the server's clock; <c>pg_locks</c>, read just
+        /// before COMMIT, says which relations the server granted ACCESS EXCLUSIVE — measured, not inferred from the SQL.
         /// </summary>
         private async Task<UnitRun> RunAsBatchAsync(IReadOnlyList<SqlStatement> unit, int attempt, CancellationToken cancellationToken)
         {
             await using var batch = new NpgsqlBatch(_session);
-            var roles = new List<(SqlStatement? Statement, bool Clock, bool Locks)>();
-            void Add(string sql, SqlStatement? statement = null, bool clock = false, bool locks = false)
+            var roles = new List<SqlStatement?>();
+            void Add(string sql, SqlStatement? statement = null)
             {
                 batch.BatchCommands.Add(new NpgsqlBatchCommand(sql));
-                roles.Add((statement, clock, locks));
+                roles.Add(statement);
             }
-            const string Clock = "SELECT clock_timestamp() AS chatops_clock";
-            Add(Clock, clock: true);
-            foreach (var statement in unit)
+            var block = unit[0].Transaction == TransactionControl.Begin;
+            var inner = unit.Where(s => s.Transaction == TransactionControl.None).ToList();
+            if (block) Add(unit[0].Text, unit[0]); else Add("BEGIN");
+            Add(OidFloorSql);
+            Add(ClockSql);
+            foreach (var statement in inner)
             {
-                if (statement.Transaction is TransactionControl.Commit or TransactionControl.Rollback)
-                    Add(ExclusiveLocksSql, locks: true);
                 Add(statement.Text, statement);
-                Add(Clock, clock: true);
+                Add(ClockSql);
             }
-            if (unit[^1].Transaction is not (TransactionControl.Commit or TransactionControl.Rollback))
-            {
-                Add(ExclusiveLocksSql, locks: true);
-                Add(Clock, clock: true);
-            }
+            Add(ExclusiveLocksSql);
+            var end = block ? unit[^1] : null;
+            if (end is not null) Add(end.Text, end); else Add("COMMIT");
+            var committedAt = roles.Count - 1;
+            Add(ClockSql);
 
             foreach (var statement in unit)
                 Emit(new StatementStarted(Now, statement, attempt));
             var clocks = new List<DateTime>();
             string[]? exclusive = null;
-            _current = unit[0];
+            _current = inner.FirstOrDefault() ?? unit[0];
             try
             {
                 await ReadAsync();
             }
             catch (PostgresException ex) when (ex.BatchCommand is { } failed && batch.BatchCommands.IndexOf(failed) is >= 0 and var at)
             {
-                // The server names the command that failed: that statement (or, for a marker, the one before it).
-                _current = roles[at].Statement ?? roles.Take(at).LastOrDefault(r => r.Statement is not null).Statement ?? unit[0];
-                throw;
+                // Past COMMIT the unit took effect (a cancel that lands on the last clock changes nothing): done.
+                if (at <= committedAt)
+                {
+                    _current = roles[at] ?? roles.Take(at).LastOrDefault(r => r is not null) ?? unit[0];
+                    throw;
+                }
             }
 
             async Task ReadAsync()
@@ -346,7 +361,7 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
                     if (reader.GetName(0) == "chatops_clock")
                     {
                         clocks.Add(reader.GetDateTime(0));
-                        _current = clocks.Count <= unit.Count ? unit[clocks.Count - 1] : null;
+                        _current = clocks.Count <= inner.Count ? inner[clocks.Count - 1] : end;
                     }
                     else if (reader.GetName(0) == "chatops_locks")
                     {
@@ -356,24 +371,24 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
                 while (await reader.NextResultAsync(cancellationToken));
             }
 
+            // Inner statement k ran between clock k and clock k + 1; BEGIN takes no time worth showing; COMMIT (with the
+            // lock read before it) runs between the last statement's clock and the one after COMMIT.
             var finished = new List<(SqlStatement Statement, TimeSpan Duration, long Rows)>();
-            int? firstLock = null;
-            var statementAt = 0;
-            for (var i = 0; i < roles.Count; i++)
+            TimeSpan Between(int from, int to) => to < clocks.Count && from >= 0 ? clocks[to] - clocks[from] : TimeSpan.Zero;
+            if (block) finished.Add((unit[0], TimeSpan.Zero, -1));
+            for (var k = 0; k < inner.Count; k++)
             {
-                if (roles[i].Statement is not { } statement) continue;
-                // Statement k ran between clock k and clock k + 1.
-                var duration = statementAt + 1 < clocks.Count ? clocks[statementAt + 1] - clocks[statementAt] : TimeSpan.Zero;
-                if (firstLock is null && _analysis[statement.Number].Locks.Count > 0)
-                    firstLock = statementAt;
-                var rows = batch.BatchCommands[i].RecordsAffected;
-                finished.Add((statement, duration, rows >= 0 ? rows : -1));
-                statementAt++;
+                var rows = batch.BatchCommands[roles.IndexOf(inner[k])].RecordsAffected;
+                finished.Add((inner[k], Between(k, k + 1), rows >= 0 ? rows : -1));
             }
-            // Held from the start of the first statement that locks (or of the unit, when the server shows ACCESS EXCLUSIVE
-            // the SQL did not) to the end of the commit — on the server's clock, so network turns are not counted.
-            var from = firstLock ?? (exclusive is { Length: > 0 } ? 0 : null);
-            var held = from is { } f && clocks.Count > f ? clocks[^1] - clocks[f] : TimeSpan.Zero;
+            if (end is not null) finished.Add((end, Between(inner.Count, inner.Count + 1), -1));
+
+            // Held from the start of the first statement that takes ACCESS EXCLUSIVE (or of the unit, when the server shows
+            // one the SQL did not) to the end of COMMIT. A unit that holds no ACCESS EXCLUSIVE reports the time of its locks as before.
+            var firstExclusive = inner.FindIndex(s => _analysis[s.Number].OwnLocks.Any(l => l.Mode == LockMode.AccessExclusive));
+            var firstLock = inner.FindIndex(s => _analysis[s.Number].OwnLocks.Count > 0);
+            var from = firstExclusive >= 0 ? firstExclusive : exclusive is { Length: > 0 } ? 0 : firstLock;
+            var held = from >= 0 && clocks.Count > from ? clocks[^1] - clocks[from] : TimeSpan.Zero;
             return new UnitRun(finished, held, exclusive);
         }
 

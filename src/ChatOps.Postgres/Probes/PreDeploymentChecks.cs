@@ -12,7 +12,8 @@ public static class PreDeploymentChecks
         TimeSpan lockTimeout, CancellationToken cancellationToken)
     {
         var results = new List<CheckResult>();
-        var tables = plan.Statements.SelectMany(s => s.Tables).Distinct().ToList();
+        // The tables the migration changes: it must own them. Tables it only reads or references need no ownership.
+        var tables = plan.Statements.SelectMany(s => s.ChangedTables).Distinct().ToList();
 
         var (version, user, superuser, readsStats) = await ReadAsync(connection, """
             SELECT current_setting('server_version'), current_user::text, rolsuper,

@@ -325,11 +325,10 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             // A statement outside a block commits on its own; a block commits once.
             if (e is StatementFinished { Statement: { Block: null } or { Transaction: TransactionControl.Commit } })
                 Interlocked.Increment(ref _ownCommits);
-            // The hold counts when the server granted ACCESS EXCLUSIVE (read inside the unit's transaction); where the
-            // executor could not look (autocommit), when the plan says the statement takes it.
-            if (e is StatementFinished f && (f.ExclusiveLocks is { } granted
-                    ? granted.Count > 0
-                    : _plan.Statements[f.Statement.Number - 1].StrongestLock == LockMode.AccessExclusive))
+            // The hold counts when the server granted ACCESS EXCLUSIVE (read inside the unit's transaction) or the plan says
+            // the statement takes it: a measurement can add what the SQL did not show, never take away what it did.
+            if (e is StatementFinished f && (f.ExclusiveLocks is { Count: > 0 }
+                    || _plan.Statements[f.Statement.Number - 1].StrongestLock == LockMode.AccessExclusive))
                 lock (_gate) _exclusiveHolds[f.Statement.Number] = f.LockHeld;
         }
 
