@@ -5,6 +5,9 @@ namespace ChatOps.Core.Monitoring;
 /// <param name="SessionsLost">Sessions ended by a fatal error, terminated, or abandoned (PostgreSQL 14+; null before).</param>
 public sealed record TransactionCounts(long Commits, long Rollbacks, long Deadlocks, long? SessionsLost)
 {
+    /// <summary>Rollbacks as a percentage of all transactions counted; null when there were none.</summary>
+    public double? RollbackRatioPercent => Commits + Rollbacks == 0 ? null : 100.0 * Rollbacks / (Commits + Rollbacks);
+
     public static TransactionCounts operator -(TransactionCounts end, TransactionCounts start) =>
         new(end.Commits - start.Commits, end.Rollbacks - start.Rollbacks, end.Deadlocks - start.Deadlocks, end.SessionsLost - start.SessionsLost);
 }

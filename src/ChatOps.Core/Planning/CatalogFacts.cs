@@ -53,6 +53,4 @@ public sealed record CatalogFacts
     public DbObjectName? TableOfIndex(DbObjectName index) => IndexTables.TryGetValue(Qualify(index), out var table) ? table : null;
 
     public IEnumerable<ForeignKeyFact> KeysOn(DbObjectName table) => ForeignKeys.Where(f => f.Table == Qualify(table));
-
-    public IEnumerable<ForeignKeyFact> KeysTo(DbObjectName table) => ForeignKeys.Where(f => f.Referenced == Qualify(table));
 }

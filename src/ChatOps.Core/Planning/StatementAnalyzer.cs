@@ -907,7 +907,8 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
             if (t[i].Is("REFERENCES") && ReadName(t, ref next) is { } referenced)
                 a.Lock(referenced, LockMode.ShareRowExclusive);
             // A new partition locks its parent ACCESS EXCLUSIVE; a table inheriting, SHARE UPDATE EXCLUSIVE.
-            if (t[i].Is("PARTITION") && next < t.Count && t[next].Is("OF") && ++next > 0 && ReadName(t, ref next) is { } parent)
+            var parentAt = i + 2;
+            if (t[i].Is("PARTITION") && next < t.Count && t[next].Is("OF") && ReadName(t, ref parentAt) is { } parent)
                 a.Lock(parent, LockMode.AccessExclusive);
             if (t[i].Is("INHERITS") && next < t.Count && t[next].Value == "(")
                 for (next++; next < t.Count && ReadName(t, ref next) is { } inherited;)

@@ -14,8 +14,6 @@ public sealed class MetricSampler : IAsyncDisposable
     // PG14+ has pg_locks.waitstart; before that the wait is measured from the statement's start.
     private const string WaitStartPg14 = "l.waitstart";
     private const string WaitStartPg13 = "CASE WHEN a.wait_event_type = 'Lock' THEN a.query_start END";
-    // PG14+ counts sessions that ended by a fatal error, were terminated, or lost their client.
-    private const string SessionsLostPg14 = "sessions_fatal + sessions_killed + sessions_abandoned";
 
     // "Blocked by the migration" follows the chain: an application session waiting for another one that waits for
     // the migration is the migration's doing too. Sessions waiting only for each other (row locks) are the application's own.
@@ -86,7 +84,7 @@ public sealed class MetricSampler : IAsyncDisposable
     {
         _connection = connection;
         _time = time;
-        _sampleSql = SampleSql.Replace("{0}", hasWaitStart ? WaitStartPg14 : WaitStartPg13).Replace("{1}", hasWaitStart ? SessionsLostPg14 : "NULL")
+        _sampleSql = SampleSql.Replace("{0}", hasWaitStart ? WaitStartPg14 : WaitStartPg13).Replace("{1}", hasWaitStart ? Probes.TransactionCounters.SessionsLostPg14 : "NULL")
             .Replace("{2}", blockedAfter.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture));
     }
 

@@ -122,7 +122,8 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                 Emit(new CheckCompleted(Now, RunbookPhase.Baseline, new("monitoring functions", CheckStatus.Pass,
                     present ? "present" : "installed sql/deployment/migration_performance_monitor.sql")));
 
-                _rollbackBaseline = await RollbackRatioAsync(cancellationToken);
+                // The database's normal rollback ratio, over its statistics' lifetime.
+                _rollbackBaseline = (await TransactionCounters.ReadAsync(_probes.Connection, cancellationToken)).RollbackRatioPercent;
                 await StartSamplerAsync(cancellationToken);
 
                 parameters = await _probes.ParametersAsync(request.Runbook, cancellationToken);
@@ -520,14 +521,6 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             await _samplerStop.CancelAsync();
             if (_sampler is not null)
                 await _sampler;
-        }
-
-        private async Task<double?> RollbackRatioAsync(CancellationToken cancellationToken)
-        {
-            await using var command = new NpgsqlCommand(
-                "SELECT 100.0 * xact_rollback / nullif(xact_commit + xact_rollback, 0) FROM pg_stat_database WHERE datname = current_database()", _probes!.Connection);
-            var value = await command.ExecuteScalarAsync(cancellationToken);
-            return value is decimal d ? (double)d : null;
         }
 
         private Task<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken) =>
