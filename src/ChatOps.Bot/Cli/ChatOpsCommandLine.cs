@@ -10,7 +10,7 @@ namespace ChatOps.Bot.Cli;
 public static class ChatOpsCommandLine
 {
     /// <summary>Exit code for bad input (unknown verb, bad option, bad configuration).</summary>
-    public const int UsageError = 2;
+    public const int UsageError = ExitCodes.Refused;
 
     public static RootCommand Create()
     {
