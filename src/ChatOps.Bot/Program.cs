@@ -1,4 +1,5 @@
 using ChatOps.Bot.Cli;
 
 // chatops <verb>: demo, list … — each verb composes what it needs (see Cli/).
-return await ChatOpsCommandLine.Create().Parse(args).InvokeAsync();
+// The verbs that run against a target handle Ctrl-C / SIGTERM themselves (OperatorSignals): no 2-second termination timeout.
+return await ChatOpsCommandLine.Create().Parse(args).InvokeAsync(new System.CommandLine.InvocationConfiguration { ProcessTerminationTimeout = null });

@@ -112,8 +112,9 @@ public sealed class EngineContender(int? indexBuildWorkers = null) : IContender
     public async Task<string?> RollbackAsync(string connectionString, string rollbackPath)
     {
         var result = await new RollbackRunner(Options, TimeProvider.System)
-            .RunAsync(connectionString, SqlScript.Parse(await File.ReadAllTextAsync(rollbackPath)), "bench-rollback", _ => { }, CancellationToken.None);
-        return result.Succeeded ? null : $"rollback failed: {result.Execution.Failure?.Message}";
+            .RunAsync(new RollbackRequest(connectionString, Path.GetFileName(rollbackPath).Replace(".rollback.sql", ""), "", SqlScript.Parse(await File.ReadAllTextAsync(rollbackPath)),
+                "bench-rollback", _ => { }, Force: true), CancellationToken.None);
+        return result.Succeeded ? null : $"rollback failed: {result.Execution?.Failure?.Message}";
     }
 }
 

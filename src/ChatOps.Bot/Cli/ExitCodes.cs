@@ -14,4 +14,7 @@ public static class ExitCodes
 
     /// <summary>The target is busy (another run holds it) or unreachable (down, wrong password, no such database, full).</summary>
     public const int TargetUnavailable = 3;
+
+    /// <summary>Cancelled by the operator (Ctrl-C, SIGTERM): the running statement was cancelled and cleaned up (128 + SIGINT, as shells report it).</summary>
+    public const int Cancelled = 130;
 }

@@ -23,12 +23,22 @@ public sealed class RunbookTimeline(TextWriter output, TimeProvider timeProvider
         if (json)
         {
             // One line per event: {"type":"PhaseStarted","event":{…}}
+            object body = e switch
+            {
+                ExecutionReported r => r.Execution,
+                // The decision is a closed hierarchy: its name and text, not an empty abstract object.
+                HistoryConsulted h => new { at = h.At, last = h.Last, decision = h.Decision.Name, detail = h.Decision.Describe() },
+                _ => e,
+            };
             output.WriteLine(JsonSerializer.Serialize(new { type = e is ExecutionReported x ? x.Execution.GetType().Name : e.GetType().Name,
-                @event = e is ExecutionReported r ? (object)r.Execution : e }, JsonOptions));
+                @event = body }, JsonOptions));
             return;
         }
         switch (e)
         {
+            case HistoryConsulted h:
+                output.WriteLine($"   📜 history: {h.Decision.Describe()}");
+                break;
             case PhaseStarted p:
                 output.WriteLine();
                 output.WriteLine($"── {p.Phase.Title()} ──");

@@ -30,3 +30,7 @@ public sealed record ExecutionReported(DateTimeOffset At, ExecutionEvent Executi
 
 /// <summary>The run's verdict: success only when the migration ran, every validation held, every criterion was met and no rollback trigger fired.</summary>
 public sealed record VerdictReached(DateTimeOffset At, bool Succeeded, IReadOnlyList<CriterionResult> Criteria, IReadOnlyList<string> Reasons) : RunbookEvent(At);
+
+/// <summary>The run read the migration's history on the target (under the run lock) and decided what to do.</summary>
+/// <param name="Last">The migration's latest history entry there, or null when it never ran there.</param>
+public sealed record HistoryConsulted(DateTimeOffset At, ChatOps.Core.Migrations.HistoryEntry? Last, ChatOps.Core.Migrations.RunDecision Decision) : RunbookEvent(At);

@@ -10,13 +10,17 @@ namespace ChatOps.Postgres.Execution;
 /// <param name="RunId">Names the executor's sessions <c>chatops:&lt;run id&gt;</c> so monitoring can tell them from the application's.</param>
 /// <param name="Journal">Where completions are recorded; a journal with completions resumes after them.</param>
 /// <param name="Control">Pause, resume and cancel from outside.</param>
+/// <param name="Session">The run's own session, opened by the caller, who took the target's run lock in it and keeps it for longer
+/// than the script (a runbook holds it from its checks to its verdict): the statements run in it and it is left open. Without one,
+/// the executor opens a session and takes the run lock itself.</param>
 public sealed record ExecutionRequest(
     string TargetConnectionString,
     SqlScript Script,
     string RunId,
     Action<ExecutionEvent> OnEvent,
     IExecutionJournal? Journal = null,
-    ExecutionControl? Control = null);
+    ExecutionControl? Control = null,
+    NpgsqlConnection? Session = null);
 
 /// <summary>The outcome of a script run.</summary>
 public sealed record ExecutionResult(RunOutcome Outcome, int StatementsRun, TimeSpan Duration, StatementFailed? Failure)
@@ -73,20 +77,22 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
         private CancellationTokenRegistration _cancelHook;
 
         private void Emit(ExecutionEvent e) => request.OnEvent(e);
+        private void OnNotice(object sender, NpgsqlNoticeEventArgs e) => Emit(new NoticeReceived(Now, _current, e.Notice.Severity, e.Notice.MessageText));
         private DateTimeOffset Now => _time.GetUtcNow();
 
         public async Task<ExecutionResult> ExecuteAsync(CancellationToken cancellationToken)
         {
             var started = _time.GetTimestamp();
-            _session = await OpenAsync($"chatops:{request.RunId}", cancellationToken);
+            _session = request.Session ?? await OpenAsync($"chatops:{request.RunId}", cancellationToken);
             _watch = await OpenAsync($"chatops:{request.RunId}:watch", cancellationToken);
             _catalog = new TargetCatalog(_watch);
             _analysis = StatementAnalyzer.AnalyzeScript(request.Script, await CatalogFactsReader.ReadAsync(_watch, cancellationToken))
                 .ToDictionary(a => a.Statement.Number);
             _ownPids = [_session.ProcessID, _watch.ProcessID];
-            _session.Notice += (_, e) => Emit(new NoticeReceived(Now, _current, e.Notice.Severity, e.Notice.MessageText));
+            _session.Notice += OnNotice;
 
-            await TargetRunLock.AcquireAsync(_session, cancellationToken);
+            if (request.Session is null)
+                await TargetRunLock.AcquireAsync(_session, cancellationToken);
             await ExecAsync(_session, $"SET statement_timeout = {Milliseconds(_options.StatementTimeout)}", cancellationToken);
             if (_options.IndexBuildWorkers is { } workers)
                 await ExecAsync(_session, $"SET max_parallel_maintenance_workers = {workers}", cancellationToken);
@@ -217,7 +223,19 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
                     var message = ex.MessageText + (ex.Detail is { Length: > 0 } d ? $" ({d})" : "");
                     if (_analysis[failedStatement.Number].Kind == "CREATE INDEX CONCURRENTLY")
                         message += " — an INVALID index may be left behind; the next run drops it before rebuilding";
+                    if (ex.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow)
+                        message = $"the server ended the session ({message}): the statement did not complete; run again to resume after what completed";
                     var failure = new StatementFailed(Now, failedStatement, ex.SqlState, message, []);
+                    Emit(failure);
+                    return new UnitOutcome.Failed(failure);
+                }
+                catch (NpgsqlException ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // The connection itself is gone (the server stopped, the network dropped): whether the statement committed
+                    // is unknown here; the journal marks it started, and a resumed run judges it by its postcondition.
+                    var failure = new StatementFailed(Now, _current ?? first, null,
+                        $"lost the connection to the target ({ex.Message}{(ex.InnerException is { } inner ? $": {inner.Message}" : "")}): " +
+                        "whether the statement took effect is unknown; run again to resume (a statement that took effect is skipped)", []);
                     Emit(failure);
                     return new UnitOutcome.Failed(failure);
                 }
@@ -464,7 +482,7 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
 
         private async Task RollbackIfInBlockAsync(IReadOnlyList<SqlStatement> unit, CancellationToken cancellationToken)
         {
-            if (unit[0].Transaction == TransactionControl.Begin && _session!.State == System.Data.ConnectionState.Open)
+            if (unit[0].Transaction == TransactionControl.Begin && _session!.FullState == System.Data.ConnectionState.Open)
                 await ExecAsync(_session, "ROLLBACK", cancellationToken);
         }
 
@@ -490,7 +508,12 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
         {
             await _cancelHook.DisposeAsync();
             if (_watch is not null) await _watch.DisposeAsync();
-            if (_session is not null) await _session.DisposeAsync();   // ends the session: releases the run lock
+            if (_session is not null)
+            {
+                _session.Notice -= OnNotice;
+                if (request.Session is null)
+                    await _session.DisposeAsync();   // ends the session: releases the run lock
+            }
         }
     }
 

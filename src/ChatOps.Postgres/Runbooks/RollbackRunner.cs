@@ -1,7 +1,9 @@
 using ChatOps.Core.Execution;
+using ChatOps.Core.Migrations;
 using ChatOps.Core.Planning;
 using ChatOps.Core.Scripts;
 using ChatOps.Postgres.Execution;
+using ChatOps.Postgres.History;
 using ChatOps.Postgres.Options;
 using Npgsql;
 
@@ -10,25 +12,67 @@ namespace ChatOps.Postgres.Runbooks;
 /// <summary>One thing the rollback should have achieved, and whether the catalog agrees.</summary>
 public sealed record RollbackCheck(string What, bool Holds);
 
-public sealed record RollbackResult(ExecutionResult Execution, IReadOnlyList<RollbackCheck> Checks)
+/// <summary>A rollback of <paramref name="Migration"/> with its rollback script.</summary>
+/// <param name="Sha256">The rollback script's SHA-256, recorded in the history.</param>
+/// <param name="Force">Roll back even when the history says there is nothing to roll back.</param>
+public sealed record RollbackRequest(
+    string TargetConnectionString,
+    string Migration,
+    string Sha256,
+    SqlScript Script,
+    string RunId,
+    Action<ExecutionEvent> OnEvent,
+    ExecutionControl? Control = null,
+    string AppliedBy = "unknown",
+    bool Force = false);
+
+/// <param name="NothingToDo">Why nothing was rolled back (never applied here, or rolled back already); null when it ran.</param>
+public sealed record RollbackResult(ExecutionResult? Execution, IReadOnlyList<RollbackCheck> Checks, string? NothingToDo = null)
 {
-    public bool Succeeded => Execution.Succeeded && Checks.All(c => c.Holds);
+    public bool Succeeded => NothingToDo is not null || (Execution is { Succeeded: true } && Checks.All(c => c.Holds));
 }
 
-/// <summary>Runs a rollback script through the lock-safe executor, then verifies each statement's effect in the catalog.</summary>
+/// <summary>
+/// Runs a rollback script through the lock-safe executor, under the target's run lock, then verifies each statement's
+/// effect in the catalog; the target's history decides whether there is anything to roll back and records the outcome.
+/// </summary>
 public sealed class RollbackRunner(ExecutionOptions options, TimeProvider timeProvider)
 {
-    public async Task<RollbackResult> RunAsync(string targetConnectionString, SqlScript script, string runId, Action<ExecutionEvent> onEvent, CancellationToken cancellationToken)
+    public async Task<RollbackResult> RunAsync(RollbackRequest request, CancellationToken cancellationToken)
     {
-        var result = await new LockSafeExecutor(options, timeProvider).RunAsync(new ExecutionRequest(targetConnectionString, script, runId, onEvent), cancellationToken);
-        var checks = new List<RollbackCheck>();
-        if (!result.Succeeded)
-            return new RollbackResult(result, checks);
+        await using var session = await TargetSession.OpenAsync(request.TargetConnectionString, $"chatops:{request.RunId}", cancellationToken);
+        await TargetRunLock.AcquireAsync(session, cancellationToken);
+        await using var history = await TargetHistory.OpenAsync(request.TargetConnectionString, request.RunId, cancellationToken);
+        if (RollbackDecision.For(request.Migration, await history.LastAsync(request.Migration, cancellationToken), request.Force) is RollbackDecision.NothingToDo nothing)
+            return new RollbackResult(null, [], nothing.Why);
 
-        await using var connection = await TargetSession.OpenAsync(targetConnectionString, $"chatops:{runId}:verify", cancellationToken);
-        var catalog = new TargetCatalog(connection);
-        foreach (var postcondition in StatementAnalyzer.AnalyzeScript(script).SelectMany(a => a.Postconditions))
-            checks.Add(new RollbackCheck(postcondition.Describe(), await catalog.JudgeAsync([postcondition], cancellationToken) == PostconditionVerdict.Done));
-        return new RollbackResult(result, checks);
+        await history.EnsureAsync(cancellationToken);
+        var id = await history.BeginAsync(request.Migration, request.Sha256, HistoryKind.Rollback, request.RunId, request.AppliedBy, cancellationToken);
+        var result = await new LockSafeExecutor(options, timeProvider).RunAsync(
+            new ExecutionRequest(request.TargetConnectionString, request.Script, request.RunId, request.OnEvent, Control: request.Control, Session: session),
+            cancellationToken);
+        var checks = new List<RollbackCheck>();
+        if (result.Succeeded)
+        {
+            await using var connection = await TargetSession.OpenAsync(request.TargetConnectionString, $"chatops:{request.RunId}:verify", cancellationToken);
+            var catalog = new TargetCatalog(connection);
+            foreach (var postcondition in StatementAnalyzer.AnalyzeScript(request.Script).SelectMany(a => a.Postconditions))
+                checks.Add(new RollbackCheck(postcondition.Describe(), await catalog.JudgeAsync([postcondition], cancellationToken) == PostconditionVerdict.Done));
+        }
+        var rolledBack = new RollbackResult(result, checks);
+        var outcome = rolledBack.Succeeded ? HistoryOutcome.Succeeded : result.Outcome == RunOutcome.Cancelled ? HistoryOutcome.Cancelled : HistoryOutcome.Failed;
+        try
+        {
+            // A verified rollback leaves nothing to resume: the next run starts from the first statement.
+            if (rolledBack.Succeeded)
+                await history.DiscardJournalAsync(request.Migration, CancellationToken.None);
+            await history.FinishAsync(id, outcome, rolledBack.Succeeded ? $"{checks.Count} effect(s) verified"
+                : result.Failure?.Message ?? string.Join("; ", checks.Where(c => !c.Holds).Select(c => $"not verified: {c.What}")), CancellationToken.None);
+        }
+        catch (NpgsqlException)
+        {
+            // The target went away after the rollback: the entry stays "running" and the next run marks it interrupted.
+        }
+        return rolledBack;
     }
 }

@@ -1,9 +1,11 @@
 using ChatOps.Core.Execution;
+using ChatOps.Core.Migrations;
 using ChatOps.Core.Monitoring;
 using ChatOps.Core.Planning;
 using ChatOps.Core.Runbooks;
 using ChatOps.Core.Scripts;
 using ChatOps.Postgres.Execution;
+using ChatOps.Postgres.History;
 using ChatOps.Postgres.Monitoring;
 using ChatOps.Postgres.Options;
 using ChatOps.Postgres.Probes;
@@ -12,6 +14,9 @@ using Npgsql;
 namespace ChatOps.Postgres.Runbooks;
 
 /// <summary>One runbook run: which migration, where, and who hears about it.</summary>
+/// <param name="AppliedBy">Who asked for the run, recorded in the target's migration history.</param>
+/// <param name="Force">Run even when the history says this migration was applied.</param>
+/// <param name="Restart">Start from the first statement even when an earlier run stopped part-way (its journal is discarded).</param>
 public sealed record RunbookRequest(
     string TargetConnectionString,
     string Migration,
@@ -21,9 +26,29 @@ public sealed record RunbookRequest(
     string RunId,
     Action<RunbookEvent> OnEvent,
     ExecutionControl? Control = null,
-    IExecutionJournal? Journal = null);
+    string AppliedBy = "unknown",
+    bool Force = false,
+    bool Restart = false);
 
-public sealed record RunbookResult(bool Succeeded, IReadOnlyList<string> Reasons, ExecutionResult? Execution);
+/// <summary>How a runbook run ended, as far as a caller's exit code cares.</summary>
+public enum RunbookOutcome
+{
+    /// <summary>The migration ran and the verdict is success.</summary>
+    Succeeded,
+    /// <summary>Something failed after the target was touched: a statement, a validation, a criterion, a trigger.</summary>
+    Failed,
+    /// <summary>The history says this version was applied already: nothing was done.</summary>
+    AlreadyApplied,
+    /// <summary>Refused before touching the target: nothing to run, the history forbids it, or a pre-deployment check failed.</summary>
+    Refused,
+    /// <summary>Stopped by the operator (<see cref="ExecutionControl.Cancel"/>).</summary>
+    Cancelled,
+}
+
+public sealed record RunbookResult(RunbookOutcome Outcome, IReadOnlyList<string> Reasons, ExecutionResult? Execution)
+{
+    public bool Succeeded => Outcome is RunbookOutcome.Succeeded or RunbookOutcome.AlreadyApplied;
+}
 
 /// <summary>
 /// Runs the checklist: pre-deployment checks → phase 1 (monitoring on, baseline) → phase 2 (the migration
@@ -60,6 +85,15 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
         private readonly List<ThresholdBreached> _triggers = [];
         private readonly Dictionary<int, TimeSpan> _exclusiveHolds = [];
         private readonly CancellationTokenSource _samplerStop = new();
+        private readonly ExecutionControl _control = request.Control ?? new ExecutionControl();
+        private readonly Dictionary<string, (double? Value, string Detail)> _criteria = [];
+        private ExecutionResult? _executed;
+        private RunbookOutcome _refusedOr = RunbookOutcome.Failed;
+        private RunbookPhase _phase = RunbookPhase.PreDeployment;
+        // The run's own session: it holds the target's run lock from before the checks to the verdict, and the statements run in it.
+        private NpgsqlConnection? _session;
+        private TargetHistory? _history;
+        private long? _historyId;
         private QueryProbes? _probes;
         private MetricSampler? _samplerSession;
         private Task? _sampler;
@@ -89,11 +123,59 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             {
                 // Nothing to run is not a success: refuse before touching the target.
                 _reasons.Add("the migration has no statements (an empty or comment-only file): nothing to run");
-                return await VerdictAsync([], null);
+                _refusedOr = RunbookOutcome.Refused;
+                return await VerdictAsync();
             }
+
+            // One run per target, from the first check to the verdict: a second run is refused before it reads anything.
+            _session = await TargetSession.OpenAsync(request.TargetConnectionString, $"chatops:{request.RunId}", cancellationToken);
+            await TargetRunLock.AcquireAsync(_session, cancellationToken);
+            _history = await TargetHistory.OpenAsync(request.TargetConnectionString, request.RunId, cancellationToken);
+            var last = await _history.LastAsync(request.Migration, cancellationToken);
+            var decision = RunDecision.For(last, request.Sha256, request.Force, request.Restart);
+            Emit(new HistoryConsulted(Now, last, decision));
+            switch (decision)
+            {
+                case RunDecision.AlreadyApplied:
+                    return new RunbookResult(RunbookOutcome.AlreadyApplied, [], null);
+                case RunDecision.Refused refused:
+                    _reasons.Add(refused.Why);
+                    _refusedOr = RunbookOutcome.Refused;
+                    return await VerdictAsync();
+            }
+
+            // Ctrl-C, /migrate abort: the probes stop too, not only the statements.
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _control.Cancellation);
+            try
+            {
+                return await PhasesAsync(decision, stop.Token, cancellationToken);
+            }
+            catch (OperationCanceledException) when (_control.IsCancelRequested && !cancellationToken.IsCancellationRequested)
+            {
+                _reasons.Add($"cancelled by the operator during {Checklist.Title(_phase)}");
+                _refusedOr = RunbookOutcome.Cancelled;
+                return await VerdictAsync();
+            }
+            catch (NpgsqlException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                // The server stopped, a session was terminated, the network dropped: a reason and a verdict, never a crash.
+                _reasons.Add($"{(LostTheTarget(ex) ? "lost the target" : "a query on the target failed")} during {Checklist.Title(_phase)}: {TargetFailureText(ex)}");
+                return await VerdictAsync();
+            }
+        }
+
+        /// <summary>The session is gone (server stopped, session terminated, network), as opposed to one query failing.</summary>
+        private static bool LostTheTarget(NpgsqlException ex) =>
+            ex is not PostgresException pg || pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState.StartsWith("57P", StringComparison.Ordinal);
+
+        private static string TargetFailureText(NpgsqlException ex) => ex is PostgresException pg
+            ? $"{pg.MessageText} ({pg.SqlState})"
+            : ex.Message + (ex.InnerException is { } inner ? $": {inner.Message}" : "");
+
+        private async Task<RunbookResult> PhasesAsync(RunDecision decision, CancellationToken cancellationToken, CancellationToken executorToken)
+        {
             _probes = await QueryProbes.OpenAsync(request.TargetConnectionString, request.RunId, cancellationToken);
-            var criteria = new Dictionary<string, (double? Value, string Detail)>();
-            ExecutionResult? executed = null;
+            var criteria = _criteria;
 
             // ── pre-deployment ──
             var ok = await PhaseAsync(RunbookPhase.PreDeployment, async () =>
@@ -107,7 +189,16 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                                            $"{failed.Count} failed, {checks.Count(c => c.Status == CheckStatus.Manual)} for people to confirm");
             });
             if (!ok)
-                return await VerdictAsync(criteria, executed);
+            {
+                _refusedOr = RunbookOutcome.Refused;
+                return await VerdictAsync();
+            }
+
+            // From here on the target is touched: the history records the run (and a fresh run forgets an old journal).
+            await _history!.EnsureAsync(cancellationToken);
+            if (decision is RunDecision.Fresh)
+                await _history.DiscardJournalAsync(request.Migration, cancellationToken);
+            _historyId = await _history.BeginAsync(request.Migration, request.Sha256, HistoryKind.Run, request.RunId, request.AppliedBy, cancellationToken);
 
             // ── phase 1: monitoring on, baseline ──
             object[] parameters = [];
@@ -159,18 +250,23 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                 _migrationRunning = true;
                 _samplerSession?.SampleSoon();
                 var executor = new LockSafeExecutor(runner._execution, _time);
+                ExecutionResult executed;
                 try
                 {
+                    // The executor watches the control itself (it cancels the running statement and cleans up): it gets the caller's token.
                     executed = await executor.RunAsync(new ExecutionRequest(request.TargetConnectionString, request.Script, request.RunId, OnExecution,
-                        request.Journal, request.Control), cancellationToken);
+                        _history.Journal(request.Migration, request.Sha256, request.RunId), _control, _session), executorToken);
                 }
                 finally
                 {
                     _migrationRunning = false;
                 }
+                _executed = executed;
+                if (executed.Outcome == RunOutcome.Cancelled)
+                    _refusedOr = RunbookOutcome.Cancelled;
                 if (!executed.Succeeded)
                     _reasons.Add(executed.Failure is { } f
-                        ? $"the migration failed at line {f.Statement.Line} ({f.SqlState}): {f.Message}"
+                        ? $"the migration failed at line {f.Statement.Line}{(f.SqlState is { } state ? $" ({state})" : "")}: {f.Message}"
                         : $"the migration was {executed.Outcome.ToString().ToLowerInvariant()}");
                 return (executed.Succeeded, $"{executed.StatementsRun} statement(s) in {Durations.Short(executed.Duration)}");
             });
@@ -255,11 +351,13 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                     return (failed == 0, $"{validations.Count - failed}/{validations.Count} validations hold");
                 });
             }
-            return await VerdictAsync(criteria, executed);
+            return await VerdictAsync();
         }
 
-        private async Task<RunbookResult> VerdictAsync(Dictionary<string, (double? Value, string Detail)> measured, ExecutionResult? executed)
+        private async Task<RunbookResult> VerdictAsync()
         {
+            var measured = _criteria;
+            var executed = _executed;
             // The sampler is stopped and awaited first: a sample in flight must not be reported after the verdict.
             await StopSamplerAsync();
             var started = _time.GetTimestamp();
@@ -283,9 +381,34 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             lock (_gate)
                 _reasons.AddRange(_triggers.Select(t => $"rollback trigger fired: {t.Rule.Describe()} (last {t.Value:0.##}{ThresholdRule.Unit(t.Rule.Metric)})"));
             var succeeded = _reasons.Count == 0;
+            await RecordAsync(succeeded);
             Emit(new VerdictReached(Now, succeeded, criteria, _reasons.ToList()));
             Emit(new PhaseFinished(Now, RunbookPhase.Verdict, _time.GetElapsedTime(started), succeeded, succeeded ? "success" : $"{_reasons.Count} reason(s) to fail"));
-            return new RunbookResult(succeeded, _reasons.ToList(), executed);
+            return new RunbookResult(succeeded ? RunbookOutcome.Succeeded : _refusedOr, _reasons.ToList(), executed);
+        }
+
+        /// <summary>The run's outcome in the target's history: whether the migration is applied (all its statements ran), with the verdict as detail.</summary>
+        private async Task RecordAsync(bool succeeded)
+        {
+            if (_historyId is not { } id)
+                return;
+            var outcome = _executed switch
+            {
+                { Succeeded: true } => HistoryOutcome.Succeeded,
+                { Outcome: RunOutcome.Cancelled } => HistoryOutcome.Cancelled,
+                null when _refusedOr == RunbookOutcome.Cancelled => HistoryOutcome.Cancelled,
+                _ => HistoryOutcome.Failed,
+            };
+            var detail = succeeded ? "verdict: success" : $"verdict: failed — {string.Join("; ", _reasons)}";
+            try
+            {
+                await _history!.FinishAsync(id, outcome, detail.Length > 2000 ? detail[..2000] + "…" : detail, CancellationToken.None);
+            }
+            catch (NpgsqlException ex)
+            {
+                // The target is gone: the entry stays "running", and the next run (under the run lock) marks it interrupted and resumes.
+                _reasons.Add($"could not record the outcome in chatops.migration_history ({TargetFailureText(ex)}): the next run will treat this one as interrupted");
+            }
         }
 
         /// <summary>Transactions the bot has committed on the target so far (probes, samples, the migration's own statements, validations).</summary>
@@ -304,8 +427,21 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
         private async Task<bool> PhaseAsync(RunbookPhase phase, Func<Task<(bool Ok, string Summary)>> body)
         {
             var started = _time.GetTimestamp();
+            _phase = phase;
             Emit(new PhaseStarted(Now, phase));
-            var (ok, summary) = await body();
+            bool ok;
+            string summary;
+            try
+            {
+                (ok, summary) = await body();
+            }
+            catch (Exception ex) when (ex is NpgsqlException or OperationCanceledException)
+            {
+                // Every phase that starts also ends: the verdict that follows says why.
+                Emit(new PhaseFinished(Now, phase, _time.GetElapsedTime(started), false,
+                    ex is OperationCanceledException ? "cancelled" : $"stopped: {TargetFailureText((NpgsqlException)ex)}"));
+                throw;
+            }
             Emit(new PhaseFinished(Now, phase, _time.GetElapsedTime(started), ok, summary));
             return ok;
         }
@@ -532,6 +668,10 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             _samplerStop.Dispose();
             if (_probes is not null)
                 await _probes.Connection.DisposeAsync();
+            if (_history is not null)
+                await _history.DisposeAsync();
+            if (_session is not null)
+                await _session.DisposeAsync();   // ends the run's session: releases the run lock
         }
     }
 }

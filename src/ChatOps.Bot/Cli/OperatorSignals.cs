@@ -1,0 +1,46 @@
+using System.Runtime.InteropServices;
+using ChatOps.Core.Execution;
+
+namespace ChatOps.Bot.Cli;
+
+/// <summary>
+/// Ctrl-C and SIGTERM during a run: the first cancels it as <see cref="ExecutionControl"/> does (the running statement
+/// cancelled, an INVALID index left by a cancelled build dropped, the verdict and the history written); the second forces
+/// the process out.
+/// </summary>
+public sealed class OperatorSignals : IDisposable
+{
+    private readonly ExecutionControl _control;
+    private readonly TextWriter _error;
+    private readonly PosixSignalRegistration[] _registrations;
+    private int _received;
+
+    public OperatorSignals(ExecutionControl control, TextWriter error)
+    {
+        _control = control;
+        _error = error;
+        _registrations = [PosixSignalRegistration.Create(PosixSignal.SIGINT, Handle), PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle)];
+    }
+
+    /// <summary>True once a signal asked the run to stop.</summary>
+    public bool Received => Volatile.Read(ref _received) > 0;
+
+    private void Handle(PosixSignalContext context)
+    {
+        if (Interlocked.Increment(ref _received) > 1)
+        {
+            _error.WriteLine($"{context.Signal} again: exiting now, without waiting for the clean-up. The run's server session ends with the process; " +
+                             "an INVALID index may be left (the next run drops it).");
+            return;   // not cancelled: the runtime terminates the process
+        }
+        context.Cancel = true;
+        _error.WriteLine($"{context.Signal}: stopping the run — the running statement is cancelled and cleaned up. {context.Signal} again to exit at once.");
+        _control.Cancel();
+    }
+
+    public void Dispose()
+    {
+        foreach (var registration in _registrations)
+            registration.Dispose();
+    }
+}
