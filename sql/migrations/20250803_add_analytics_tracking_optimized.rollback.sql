@@ -12,12 +12,24 @@ DROP INDEX CONCURRENTLY IF EXISTS public.idx_contacts_analytics_date;
 -- 3. Drop function
 DROP FUNCTION IF EXISTS public.user_has_contact_access_optimized(UUID);
 
--- 4. Remove defaults (keep data, just remove constraints)
-ALTER TABLE public.contacts
-    ALTER COLUMN analytics_enabled DROP DEFAULT,
-    ALTER COLUMN last_analytics_update DROP DEFAULT,
-    ALTER COLUMN analytics_enabled DROP NOT NULL,
-    ALTER COLUMN last_analytics_update DROP NOT NULL;
+-- 4. Remove defaults (keep data, just remove constraints). Only where the columns exist: the rollback is
+--    idempotent, and safe after a run that stopped before it added them.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'public.contacts'::regclass AND attname = 'analytics_enabled' AND NOT attisdropped) THEN
+        ALTER TABLE public.contacts
+            ALTER COLUMN analytics_enabled DROP DEFAULT,
+            ALTER COLUMN analytics_enabled DROP NOT NULL;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'public.contacts'::regclass AND attname = 'last_analytics_update' AND NOT attisdropped) THEN
+        ALTER TABLE public.contacts
+            ALTER COLUMN last_analytics_update DROP DEFAULT,
+            ALTER COLUMN last_analytics_update DROP NOT NULL;
+    END IF;
+    -- A re-run stopped part-way may have left its NOT VALID checks: they would bind the nullable columns.
+    ALTER TABLE public.contacts DROP CONSTRAINT IF EXISTS contacts_analytics_enabled_not_null;
+    ALTER TABLE public.contacts DROP CONSTRAINT IF EXISTS contacts_last_analytics_update_not_null;
+END $$;
 
 -- 5. Optional: Remove columns (WARNING: Data loss)
 -- ALTER TABLE public.contacts

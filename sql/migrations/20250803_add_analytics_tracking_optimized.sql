@@ -13,41 +13,75 @@ ALTER TABLE public.contacts
     ADD COLUMN IF NOT EXISTS analytics_enabled boolean NOT NULL DEFAULT false,
     ADD COLUMN IF NOT EXISTS last_analytics_update timestamptz NOT NULL DEFAULT now();
 
--- Re-run after a rollback: the columns already exist, nullable and without default. Restore the
--- defaults and add NOT VALID checks (catalog only, brief lock); nothing to do on a first run.
+-- Re-run after a rollback (which keeps the columns, nullable and without default): statements 2–5
+-- converge them to the end state; on a first run each finds nothing to do. The order is what keeps the
+-- application writing: defaults first (new rows are complete), the back-fill next, and only then the
+-- NOT VALID checks — a NOT VALID check binds every UPDATE, so adding it while rows still hold NULL
+-- would make every application update of such a row fail.
+
+-- Defaults back (catalog only, brief lock): rows inserted from now on are complete.
 DO $$
-DECLARE
-    actions text[] := '{}';
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_attribute
                WHERE attrelid = 'public.contacts'::regclass AND attname = 'analytics_enabled' AND NOT atthasdef) THEN
-        actions := array_append(actions, 'ALTER COLUMN analytics_enabled SET DEFAULT false');
+        ALTER TABLE public.contacts ALTER COLUMN analytics_enabled SET DEFAULT false;
+        RAISE NOTICE 'Re-run: analytics_enabled has its default again';
     END IF;
     IF EXISTS (SELECT 1 FROM pg_attribute
                WHERE attrelid = 'public.contacts'::regclass AND attname = 'last_analytics_update' AND NOT atthasdef) THEN
-        actions := array_append(actions, 'ALTER COLUMN last_analytics_update SET DEFAULT now()');
+        ALTER TABLE public.contacts ALTER COLUMN last_analytics_update SET DEFAULT now();
+        RAISE NOTICE 'Re-run: last_analytics_update has its default again';
     END IF;
+END $$;
+
+-- Rows written while the columns were nullable get their defaults, 5,000 per transaction (row locks held
+-- briefly; the application's writes go on). Runs only while a column is still nullable.
+DO $$
+DECLARE
+    batch bigint;
+    total bigint := 0;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                   WHERE attrelid = 'public.contacts'::regclass
+                     AND attname IN ('analytics_enabled', 'last_analytics_update') AND NOT attnotnull) THEN
+        RETURN;
+    END IF;
+    LOOP
+        UPDATE public.contacts
+        SET analytics_enabled = coalesce(analytics_enabled, false),
+            last_analytics_update = coalesce(last_analytics_update, now())
+        WHERE id IN (SELECT id FROM public.contacts
+                     WHERE analytics_enabled IS NULL OR last_analytics_update IS NULL
+                     LIMIT 5000);
+        GET DIAGNOSTICS batch = ROW_COUNT;
+        EXIT WHEN batch = 0;
+        total := total + batch;
+        COMMIT;
+    END LOOP;
+    RAISE NOTICE 'Re-run: back-filled % row(s) written while the columns were nullable', total;
+END $$;
+
+-- NOT VALID checks (catalog only, brief lock): every row already satisfies them, so no application
+-- write fails; from here new and updated rows must be complete.
+DO $$
+BEGIN
     IF EXISTS (SELECT 1 FROM pg_attribute
                WHERE attrelid = 'public.contacts'::regclass AND attname = 'analytics_enabled' AND NOT attnotnull)
        AND NOT EXISTS (SELECT 1 FROM pg_constraint
                        WHERE conrelid = 'public.contacts'::regclass AND conname = 'contacts_analytics_enabled_not_null') THEN
-        actions := array_append(actions, 'ADD CONSTRAINT contacts_analytics_enabled_not_null CHECK (analytics_enabled IS NOT NULL) NOT VALID');
+        ALTER TABLE public.contacts
+            ADD CONSTRAINT contacts_analytics_enabled_not_null CHECK (analytics_enabled IS NOT NULL) NOT VALID;
     END IF;
     IF EXISTS (SELECT 1 FROM pg_attribute
                WHERE attrelid = 'public.contacts'::regclass AND attname = 'last_analytics_update' AND NOT attnotnull)
        AND NOT EXISTS (SELECT 1 FROM pg_constraint
                        WHERE conrelid = 'public.contacts'::regclass AND conname = 'contacts_last_analytics_update_not_null') THEN
-        actions := array_append(actions, 'ADD CONSTRAINT contacts_last_analytics_update_not_null CHECK (last_analytics_update IS NOT NULL) NOT VALID');
-    END IF;
-    IF cardinality(actions) > 0 THEN
-        EXECUTE 'ALTER TABLE public.contacts ' || array_to_string(actions, ', ');
-        RAISE NOTICE 'Re-run: restored % column setting(s) after a rollback', cardinality(actions);
+        ALTER TABLE public.contacts
+            ADD CONSTRAINT contacts_last_analytics_update_not_null CHECK (last_analytics_update IS NOT NULL) NOT VALID;
     END IF;
 END $$;
 
--- Rows written while the columns were nullable get their defaults, in one UPDATE (the NOT VALID
--- checks already bind new rows). After a rollback this is the rows inserted in between — few; on a
--- first run the checks do not exist and nothing is touched.
+-- What slipped in between the back-fill and the checks (an explicit NULL written meanwhile): usually nothing.
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_constraint
@@ -62,15 +96,15 @@ END $$;
 
 -- VALIDATE scans the table under SHARE UPDATE EXCLUSIVE: reads and writes go on.
 DO $$
-DECLARE
-    c record;
 BEGIN
-    FOR c IN SELECT conname FROM pg_constraint
-             WHERE conrelid = 'public.contacts'::regclass AND NOT convalidated
-               AND conname IN ('contacts_analytics_enabled_not_null', 'contacts_last_analytics_update_not_null')
-    LOOP
-        EXECUTE format('ALTER TABLE public.contacts VALIDATE CONSTRAINT %I', c.conname);
-    END LOOP;
+    IF EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'public.contacts'::regclass
+               AND conname = 'contacts_analytics_enabled_not_null' AND NOT convalidated) THEN
+        ALTER TABLE public.contacts VALIDATE CONSTRAINT contacts_analytics_enabled_not_null;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'public.contacts'::regclass
+               AND conname = 'contacts_last_analytics_update_not_null' AND NOT convalidated) THEN
+        ALTER TABLE public.contacts VALIDATE CONSTRAINT contacts_last_analytics_update_not_null;
+    END IF;
 END $$;
 
 -- With a validated CHECK (col IS NOT NULL), SET NOT NULL skips its table scan (PG12+); then the

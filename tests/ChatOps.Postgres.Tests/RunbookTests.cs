@@ -63,7 +63,7 @@ public class SeedRunbookTests(PostgresDatabase db) : IClassFixture<PostgresDatab
         Assert.Contains(events.OfType<CheckCompleted>(), c => c.Check is { Name: "no data loss", Status: CheckStatus.Pass });
         Assert.Contains(events.OfType<CheckCompleted>(), c => c.Check is { Status: CheckStatus.Manual, Role: SignOffRole.ProductOwner });
         Assert.True(events.OfType<Sampled>().Count(s => s.Reading is MetricSample) >= 2);
-        Assert.Equal(20, events.OfType<ExecutionReported>().Count(e => e.Execution is StatementFinished));
+        Assert.Equal(22, events.OfType<ExecutionReported>().Count(e => e.Execution is StatementFinished));
         var verdict = Assert.Single(events.OfType<VerdictReached>());
         Assert.Equal(5, verdict.Criteria.Count);
         Assert.All(verdict.Criteria, c => Assert.True(c.Passed, $"{c.Criterion.Describe()}: {c.Measured} ({c.Detail})"));
@@ -78,7 +78,8 @@ public class SeedRunbookTests(PostgresDatabase db) : IClassFixture<PostgresDatab
         Assert.Contains(rollback.Checks, c => c.What == "policy \"Analytics access optimized\" on public.contacts is absent");
         Assert.Contains(rollback.Checks, c => c.What == "index public.idx_contacts_analytics_date is absent");
         Assert.Contains(rollback.Checks, c => c.What == "function public.user_has_contact_access_optimized (1 argument(s)) is absent");
-        Assert.Contains(rollback.Checks, c => c.What == "column public.contacts.analytics_enabled is nullable");
+        Assert.Equal("YES YES", await db.ScalarAsync<string>(
+            "SELECT string_agg(is_nullable, ' ' ORDER BY column_name) FROM information_schema.columns WHERE table_name = 'contacts' AND column_name IN ('analytics_enabled', 'last_analytics_update')"));
     }
 }
 
