@@ -154,50 +154,6 @@ public class PauseAndCancelTests(PostgresDatabase db) : IClassFixture<PostgresDa
     }
 }
 
-public class FailureAndResumeTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPostgresDatabase>
-{
-    [Fact]
-    public async Task An_error_stops_the_run_at_its_line_and_a_rerun_with_the_journal_resumes_after_what_completed()
-    {
-        const string script = """
-            CREATE TABLE resume_a (id int);
-            -- a comment line
-            INSERT INTO resume_missing VALUES (1);
-            CREATE TABLE resume_b (id int);
-            """;
-        var path = Path.Combine(Path.GetTempPath(), $"chatops-journal-{Guid.NewGuid():N}.jsonl");
-        try
-        {
-            var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(script)));
-            var first = new ExecutorHarness(db.ConnectionString) { Journal = await FileExecutionJournal.OpenAsync(path, sha, CancellationToken.None) };
-            var failed = await first.RunAsync(script);
-
-            Assert.Equal(RunOutcome.Failed, failed.Outcome);
-            Assert.Equal(3, failed.Failure!.Statement.Line);
-            Assert.Equal("42P01", failed.Failure.SqlState);
-            Assert.Contains("resume_missing", failed.Failure.Message);
-            Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'resume_b'"));
-
-            await db.ExecuteAsync("CREATE TABLE resume_missing (id int)");
-            // A new process: the journal is read back from disk. Re-running CREATE TABLE resume_a would fail.
-            var second = new ExecutorHarness(db.ConnectionString) { Journal = await FileExecutionJournal.OpenAsync(path, sha, CancellationToken.None) };
-            var result = await second.RunAsync(script);
-
-            Assert.True(result.Succeeded, result.Failure?.Message);
-            Assert.Equal(1, Assert.Single(second.EventsOf<StatementSkipped>()).Statement.Number);
-            Assert.Equal(1, Assert.Single(second.EventsOf<RunStarted>()).AlreadyDone);
-            Assert.Equal(1L, await db.ScalarAsync<long>("SELECT count(*) FROM resume_missing"));
-
-            var other = await Assert.ThrowsAsync<InvalidOperationException>(() => FileExecutionJournal.OpenAsync(path, new string('0', 64), CancellationToken.None));
-            Assert.Contains("another version of the script", other.Message);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
-    }
-}
-
 public class PostconditionTests(PostgresDatabase db) : IClassFixture<PostgresDatabase>
 {
     [Fact]

@@ -49,7 +49,8 @@ public abstract record RunDecision
     public sealed record Fresh(string Why) : RunDecision;
 
     /// <summary>Continue after the statements the journal recorded as completed by an earlier run of the same file.</summary>
-    public sealed record Resume(HistoryEntry Earlier) : RunDecision;
+    /// <param name="FileChanged">The file changed after the completed statements (a fix of the one that failed): the new text runs from there.</param>
+    public sealed record Resume(HistoryEntry Earlier, bool FileChanged = false) : RunDecision;
 
     /// <summary>The decision in a word, for machines: fresh, resume, already-applied, refused.</summary>
     public string Name => this switch
@@ -65,7 +66,8 @@ public abstract record RunDecision
     {
         Fresh f => $"a fresh run: {f.Why}",
         Resume r => $"resuming the run of {r.Earlier.StartedAt:yyyy-MM-dd HH:mm:ss}Z by {r.Earlier.AppliedBy} ({r.Earlier.Outcome.ToString().ToLowerInvariant()}) " +
-                    $"after its {r.Earlier.Completed} completed statement(s)",
+                    $"after its {r.Earlier.Completed} completed statement(s)" +
+                    (r.FileChanged ? "; the file changed after them, and the new text runs from there" : ""),
         AlreadyApplied a => $"already applied: {a.Applied.Describe()}. Nothing to do (--force runs it again)",
         Refused x => $"refused: {x.Why}",
         _ => Name,
@@ -83,7 +85,9 @@ public abstract record RunDecision
     /// a changed file is never resumed into.
     /// </summary>
     /// <param name="last">The migration's latest history entry on the target, or null when it never ran there.</param>
-    public static RunDecision For(HistoryEntry? last, string sha256, bool force, bool restart)
+    /// <param name="completedUnchanged">Every statement the earlier run completed reads the same in the file now (a fix to the
+    /// statement that failed, or to later ones, still resumes; a change to what already ran does not).</param>
+    public static RunDecision For(HistoryEntry? last, string sha256, bool force, bool restart, bool completedUnchanged = false)
     {
         if (last is null)
             return new Fresh("never applied to this database");
@@ -104,10 +108,10 @@ public abstract record RunDecision
         // Failed, cancelled, interrupted — or "running" with the run lock free, which means its process died.
         if (restart)
             return new Fresh("--restart: the earlier run's journal is discarded");
-        return same
-            ? new Resume(last)
-            : new Refused($"an earlier run of another version of the file stopped part-way ({last.Describe()}, {last.Completed} statement(s) completed) " +
-                          $"and the file changed since (now sha256 {HistoryEntry.Short(sha256)}): resuming would mix two versions. " +
+        return same || completedUnchanged
+            ? new Resume(last, !same)
+            : new Refused($"an earlier run stopped part-way ({last.Describe()}, {last.Completed} statement(s) completed) " +
+                          $"and the file changed since in what already ran (now sha256 {HistoryEntry.Short(sha256)}): resuming would mix two versions. " +
                           "Roll back first, or pass --restart to run the new file from its first statement");
     }
 }

@@ -34,6 +34,7 @@ public sealed class TargetHistory : IAsyncDisposable
             sha256        text NOT NULL,
             statement     int NOT NULL,
             line          int NOT NULL,
+            statement_sha256 text NOT NULL,
             run_id        text NOT NULL,
             started_at    timestamptz NOT NULL DEFAULT now(),
             completed_at  timestamptz,
@@ -128,8 +129,33 @@ public sealed class TargetHistory : IAsyncDisposable
     public async Task DiscardJournalAsync(string migration, CancellationToken cancellationToken) =>
         await ExecAsync("DELETE FROM chatops.statement_journal WHERE migration = $1", cancellationToken, migration);
 
-    /// <summary>The statement journal of <paramref name="migration"/> at <paramref name="sha256"/>, kept in the target.</summary>
-    public IExecutionJournal Journal(string migration, string sha256, string runId) => new Statements(this, migration, sha256, runId);
+    /// <summary>
+    /// The statement journal of <paramref name="migration"/>, kept in the target. A statement counts as completed only when
+    /// its text is the same as in <paramref name="script"/> (each row keeps its statement's SHA-256).
+    /// </summary>
+    public IExecutionJournal Journal(string migration, string sha256, SqlScript script, string runId) => new Statements(this, migration, sha256, script, runId);
+
+    /// <summary>True when every statement the journal records as completed reads the same in <paramref name="script"/>.</summary>
+    public async Task<bool> CompletedUnchangedAsync(string migration, SqlScript script, CancellationToken cancellationToken)
+    {
+        if (!await ExistsAsync(cancellationToken))
+            return false;
+        await using var command = Command("SELECT statement, statement_sha256 FROM chatops.statement_journal WHERE migration = $1 AND completed_at IS NOT NULL", migration);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var any = false;
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            any = true;
+            var n = reader.GetInt32(0);
+            if (n > script.Statements.Count || StatementSha256(script.Statements[n - 1]) != reader.GetString(1))
+                return false;
+        }
+        return any;
+    }
+
+    /// <summary>A statement's identity in the journal: the SHA-256 of its text.</summary>
+    public static string StatementSha256(SqlStatement statement) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(statement.Text)));
 
     /// <summary>True when the history tables exist on the target.</summary>
     public async Task<bool> ExistsAsync(CancellationToken cancellationToken)
@@ -172,18 +198,21 @@ public sealed class TargetHistory : IAsyncDisposable
     }
 
     /// <summary>The executor's journal, one row per statement, written through the history's session as each unit starts and completes.</summary>
-    private sealed class Statements(TargetHistory history, string migration, string sha256, string runId) : IExecutionJournal
+    private sealed class Statements(TargetHistory history, string migration, string sha256, SqlScript script, string runId) : IExecutionJournal
     {
+        private string Hash(int statement) => statement <= script.Statements.Count ? StatementSha256(script.Statements[statement - 1]) : "";
+
         public async Task<IReadOnlyDictionary<int, JournalEntry>> CompletedAsync(CancellationToken cancellationToken)
         {
             await using var command = history.Command("""
-                SELECT statement, line, completed_at, postcondition, verdict FROM chatops.statement_journal
-                WHERE migration = $1 AND sha256 = $2 AND completed_at IS NOT NULL
-                """, migration, sha256);
+                SELECT statement, line, completed_at, postcondition, verdict, statement_sha256 FROM chatops.statement_journal
+                WHERE migration = $1 AND completed_at IS NOT NULL
+                """, migration);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             var completed = new Dictionary<int, JournalEntry>();
             while (await reader.ReadAsync(cancellationToken))
-                completed[reader.GetInt32(0)] = new JournalEntry(reader.GetInt32(0), reader.GetInt32(1), reader.GetFieldValue<DateTimeOffset>(2),
+                if (reader.GetString(5) == Hash(reader.GetInt32(0)))
+                    completed[reader.GetInt32(0)] = new JournalEntry(reader.GetInt32(0), reader.GetInt32(1), reader.GetFieldValue<DateTimeOffset>(2),
                     reader.IsDBNull(3) ? null : reader.GetString(3),
                     reader.IsDBNull(4) ? PostconditionVerdict.Unknown : Enum.Parse<PostconditionVerdict>(reader.GetString(4)));
             return completed;
@@ -192,34 +221,36 @@ public sealed class TargetHistory : IAsyncDisposable
         public async Task<IReadOnlyList<int>> InterruptedAsync(CancellationToken cancellationToken)
         {
             await using var command = history.Command(
-                "SELECT statement FROM chatops.statement_journal WHERE migration = $1 AND sha256 = $2 AND completed_at IS NULL ORDER BY statement",
-                migration, sha256);
+                "SELECT statement, statement_sha256 FROM chatops.statement_journal WHERE migration = $1 AND completed_at IS NULL ORDER BY statement",
+                migration);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             var started = new List<int>();
             while (await reader.ReadAsync(cancellationToken))
-                started.Add(reader.GetInt32(0));
+                if (reader.GetString(1) == Hash(reader.GetInt32(0)))
+                    started.Add(reader.GetInt32(0));
             return started;
         }
 
         public async Task StartedAsync(IReadOnlyList<SqlStatement> statements, CancellationToken cancellationToken)
         {
             await using var command = history.Command("""
-                INSERT INTO chatops.statement_journal (migration, sha256, statement, line, run_id)
-                SELECT $1, $2, s.n, s.line, $5 FROM unnest($3::int[], $4::int[]) AS s(n, line)
+                INSERT INTO chatops.statement_journal (migration, sha256, statement, line, run_id, statement_sha256)
+                SELECT $1, $2, s.n, s.line, $5, s.hash FROM unnest($3::int[], $4::int[], $6::text[]) AS s(n, line, hash)
                 ON CONFLICT (migration, statement) DO UPDATE SET sha256 = excluded.sha256, line = excluded.line, run_id = excluded.run_id,
-                    started_at = now(), completed_at = NULL, postcondition = NULL, verdict = NULL
-                """, migration, sha256, statements.Select(s => s.Number).ToArray(), statements.Select(s => s.Line).ToArray(), runId);
+                    statement_sha256 = excluded.statement_sha256, started_at = now(), completed_at = NULL, postcondition = NULL, verdict = NULL
+                """, migration, sha256, statements.Select(s => s.Number).ToArray(), statements.Select(s => s.Line).ToArray(), runId,
+                statements.Select(StatementSha256).ToArray());
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
 
         public async Task CompletedAsync(JournalEntry entry, CancellationToken cancellationToken)
         {
             await using var command = history.Command("""
-                INSERT INTO chatops.statement_journal (migration, sha256, statement, line, run_id, completed_at, postcondition, verdict)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                INSERT INTO chatops.statement_journal (migration, sha256, statement, line, run_id, statement_sha256, completed_at, postcondition, verdict)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                 ON CONFLICT (migration, statement) DO UPDATE SET sha256 = excluded.sha256, completed_at = excluded.completed_at,
-                    postcondition = excluded.postcondition, verdict = excluded.verdict, run_id = excluded.run_id
-                """, migration, sha256, entry.Statement, entry.Line, runId, entry.At, (object?)entry.Postcondition ?? DBNull.Value, entry.Verdict.ToString());
+                    postcondition = excluded.postcondition, verdict = excluded.verdict, run_id = excluded.run_id, statement_sha256 = excluded.statement_sha256
+                """, migration, sha256, entry.Statement, entry.Line, runId, Hash(entry.Statement), entry.At, (object?)entry.Postcondition ?? DBNull.Value, entry.Verdict.ToString());
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
     }

@@ -132,7 +132,8 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             await TargetRunLock.AcquireAsync(_session, cancellationToken);
             _history = await TargetHistory.OpenAsync(request.TargetConnectionString, request.RunId, cancellationToken);
             var last = await _history.LastAsync(request.Migration, cancellationToken);
-            var decision = RunDecision.For(last, request.Sha256, request.Force, request.Restart);
+            var decision = RunDecision.For(last, request.Sha256, request.Force, request.Restart,
+                last is not null && await _history.CompletedUnchangedAsync(request.Migration, request.Script, cancellationToken));
             Emit(new HistoryConsulted(Now, last, decision));
             switch (decision)
             {
@@ -255,7 +256,7 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                 {
                     // The executor watches the control itself (it cancels the running statement and cleans up): it gets the caller's token.
                     executed = await executor.RunAsync(new ExecutionRequest(request.TargetConnectionString, request.Script, request.RunId, OnExecution,
-                        _history.Journal(request.Migration, request.Sha256, request.RunId), _control, _session), executorToken);
+                        _history.Journal(request.Migration, request.Sha256, request.Script, request.RunId), _control, _session), executorToken);
                 }
                 finally
                 {
