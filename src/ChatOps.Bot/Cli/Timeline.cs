@@ -40,6 +40,14 @@ public sealed class Timeline(TextWriter output, TimeProvider timeProvider)
                 var who = r.Blockers.Count == 0 ? "" : $" — held by {string.Join(", ", r.Blockers.Select(b => $"pid {b.Pid}"))}";
                 output.WriteLine($"{Clock(r.At)}  ↻ #{r.Statement.Number} lock timeout on attempt {r.Attempt}; retrying in {Durations.Short(r.Sleep)}{who}");
                 break;
+            case AutovacuumInTheWay { Wraparound: true } a:
+                output.WriteLine($"{Clock(a.At)}  ⏳ #{a.Statement.Number} waits for autovacuum to prevent wraparound (pid {a.Worker.Pid}, {a.Worker.Query}): PostgreSQL does not cancel it, and neither do we");
+                break;
+            case AutovacuumInTheWay a:
+                output.WriteLine($"{Clock(a.At)}  🧹 #{a.Statement.Number}: autovacuum (pid {a.Worker.Pid}, {a.Worker.Query}) holds a conflicting lock — " +
+                                 (a.Cancelled ? "cancelled it, as PostgreSQL does for a lock request; it runs again later"
+                                              : "attempting past deadlock_timeout so that PostgreSQL cancels it (signalling it needs a superuser)"));
+                break;
             case InvalidIndexDropped d:
                 output.WriteLine($"{Clock(d.At)}  🧹 dropped INVALID index {d.Index} left by an earlier build");
                 break;

@@ -60,3 +60,10 @@ public sealed record RunCancelled(DateTimeOffset At, SqlStatement? During) : Exe
 /// <summary>A statement failed; the run stops here.</summary>
 /// <param name="Blockers">When it gave up waiting for locks: who held them.</param>
 public sealed record StatementFailed(DateTimeOffset At, SqlStatement Statement, string? SqlState, string Message, IReadOnlyList<BlockingSession> Blockers) : ExecutionEvent(At);
+
+/// <summary>
+/// An autovacuum worker holds a lock the statement needs. An ordinary one is cancelled (<paramref name="Cancelled"/>: by the
+/// executor, as PostgreSQL itself would after <c>deadlock_timeout</c>; otherwise the attempt waits that long so PostgreSQL
+/// does it); one running "to prevent wraparound" PostgreSQL never cancels, and the executor waits for it.
+/// </summary>
+public sealed record AutovacuumInTheWay(DateTimeOffset At, SqlStatement Statement, BlockingSession Worker, bool Wraparound, bool Cancelled) : ExecutionEvent(At);

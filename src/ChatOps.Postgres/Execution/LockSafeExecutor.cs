@@ -188,7 +188,10 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
                     lockWait += waited.Waited;
                 }
 
-                await ExecAsync(_session!, $"SET lock_timeout = {(autocommitOnly ? 0 : Milliseconds(_options.LockTimeout))}", cancellationToken);
+                var lockTimeout = _options.LockTimeout;
+                if (!autocommitOnly && locks.Count > 0)
+                    lockTimeout = await MakeWayThroughAutovacuumAsync(first, locks, lockTimeout, cancellationToken);
+                await ExecAsync(_session!, $"SET lock_timeout = {(autocommitOnly ? 0 : Milliseconds(lockTimeout))}", cancellationToken);
                 var attemptStarted = _time.GetTimestamp();
                 UnitRun executed;
                 try
@@ -354,9 +357,12 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
             var clocks = new List<DateTime>();
             string[]? exclusive = null;
             _current = inner.FirstOrDefault() ?? unit[0];
+            // The batch opens its own transaction: a failure inside it leaves the session in an aborted transaction to roll back.
+            _batchOpen = true;
             try
             {
                 await ReadAsync();
+                _batchOpen = false;
             }
             catch (PostgresException ex) when (ex.BatchCommand is { } failed && batch.BatchCommands.IndexOf(failed) is >= 0 and var at)
             {
@@ -366,6 +372,7 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
                     _current = roles[at] ?? roles.Take(at).LastOrDefault(r => r is not null) ?? unit[0];
                     throw;
                 }
+                _batchOpen = false;
             }
 
             async Task ReadAsync()
@@ -410,6 +417,44 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
             return new UnitRun(finished, held, exclusive);
         }
 
+        /// <summary>
+        /// An ordinary autovacuum holding a lock the unit needs is cancelled, as PostgreSQL itself does for a lock request that
+        /// waits <c>deadlock_timeout</c> behind it — at once, so the application never queues behind our attempt meanwhile.
+        /// Without the right to signal it (only superusers may signal autovacuum workers on PostgreSQL 15), the attempt's lock
+        /// timeout is stretched past <c>deadlock_timeout</c> so that PostgreSQL does it. Returns the attempt's lock timeout.
+        /// </summary>
+        private async Task<TimeSpan> MakeWayThroughAutovacuumAsync(SqlStatement statement, List<TableLock> locks, TimeSpan lockTimeout, CancellationToken cancellationToken)
+        {
+            foreach (var (worker, wraparound) in await _catalog!.AutovacuumInTheWayAsync(locks, cancellationToken))
+            {
+                if (wraparound)
+                    continue;   // a blocker like any other: WaitForBlockersAsync waits for it and says so
+                var cancelled = false;
+                try
+                {
+                    await using var cancel = new NpgsqlCommand("SELECT pg_cancel_backend($1)", _watch);
+                    cancel.Parameters.Add(new NpgsqlParameter { Value = worker.Pid });
+                    cancelled = (bool)(await cancel.ExecuteScalarAsync(cancellationToken))!;
+                }
+                catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+                {
+                    _deadlockTimeout ??= TimeSpan.FromMilliseconds(await ScalarIntAsync("SELECT setting::int FROM pg_settings WHERE name = 'deadlock_timeout'", cancellationToken));
+                    var stretched = _deadlockTimeout.Value + _options.LockTimeout;
+                    if (stretched > lockTimeout) lockTimeout = stretched;
+                }
+                Emit(new AutovacuumInTheWay(Now, statement, worker, Wraparound: false, cancelled));
+            }
+            return lockTimeout;
+        }
+
+        private TimeSpan? _deadlockTimeout;
+
+        private async Task<int> ScalarIntAsync(string sql, CancellationToken cancellationToken)
+        {
+            await using var command = new NpgsqlCommand(sql, _watch);
+            return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+        }
+
         private readonly record struct BlockerWait(TimeSpan Waited, StatementFailed? Failure, bool Cancelled);
 
         /// <summary>Don't knock while someone is inside: wait while sessions hold conflicting locks in old or idle transactions.</summary>
@@ -427,6 +472,8 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
                 if (who != reported)
                 {
                     Emit(new WaitingForBlockers(Now, statement, blockers));
+                    foreach (var worker in blockers.Where(b => b.Query.StartsWith("autovacuum:", StringComparison.Ordinal) && b.Query.Contains("to prevent wraparound", StringComparison.Ordinal)))
+                        Emit(new AutovacuumInTheWay(Now, statement, worker, Wraparound: true, Cancelled: false));
                     reported = who;
                 }
                 if (_time.GetElapsedTime(unitStarted) + BlockerPollInterval > _options.LockRetryBudget)
@@ -480,10 +527,13 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
                 await DropInvalidLeftoverAsync(statement, build, cancellationToken);
         }
 
+        private bool _batchOpen;
+
         private async Task RollbackIfInBlockAsync(IReadOnlyList<SqlStatement> unit, CancellationToken cancellationToken)
         {
-            if (unit[0].Transaction == TransactionControl.Begin && _session!.FullState == System.Data.ConnectionState.Open)
+            if ((unit[0].Transaction == TransactionControl.Begin || _batchOpen) && _session!.FullState == System.Data.ConnectionState.Open)
                 await ExecAsync(_session, "ROLLBACK", cancellationToken);
+            _batchOpen = false;
         }
 
         private async Task CancelBackendAsync()

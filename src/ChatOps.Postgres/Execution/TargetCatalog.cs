@@ -16,16 +16,36 @@ public sealed class TargetCatalog(NpgsqlConnection connection)
     /// older than <paramref name="olderThan"/> or idle in transaction (zero: any age).
     /// </summary>
     public async Task<IReadOnlyList<BlockingSession>> BlockersAsync(IEnumerable<TableLock> locks, IReadOnlyList<int> excludedPids,
+        TimeSpan olderThan, CancellationToken cancellationToken) =>
+        // An ordinary autovacuum is no one to wait for: PostgreSQL cancels it for a lock request (see AutovacuumInTheWayAsync).
+        (await HoldersAsync(locks, excludedPids, olderThan, cancellationToken)).Where(h => !h.OrdinaryAutovacuum).Select(h => h.Session).ToList();
+
+    /// <summary>
+    /// Autovacuum workers holding a lock on one of <paramref name="locks"/>' tables that conflicts with the mode needed there.
+    /// PostgreSQL cancels an ordinary one that blocks a lock request (after <c>deadlock_timeout</c>); one running "to prevent
+    /// wraparound" it never cancels.
+    /// </summary>
+    public async Task<IReadOnlyList<(BlockingSession Session, bool Wraparound)>> AutovacuumInTheWayAsync(IEnumerable<TableLock> locks, CancellationToken cancellationToken) =>
+        (await HoldersAsync(locks, [], TimeSpan.Zero, cancellationToken)).Where(h => h.Autovacuum)
+            .Select(h => (h.Session, !h.OrdinaryAutovacuum)).ToList();
+
+    private sealed record Holder(BlockingSession Session, bool Autovacuum)
+    {
+        public bool OrdinaryAutovacuum => Autovacuum && !Session.Query.Contains("to prevent wraparound", StringComparison.Ordinal);
+    }
+
+    private async Task<List<Holder>> HoldersAsync(IEnumerable<TableLock> locks, IReadOnlyList<int> excludedPids,
         TimeSpan olderThan, CancellationToken cancellationToken)
     {
-        var found = new Dictionary<int, BlockingSession>();
+        var found = new Dictionary<int, Holder>();
         foreach (var l in locks.Where(l => l.Mode != LockMode.None))
         {
             if (await OidAsync(l.Table, cancellationToken) is not { } oid)
                 continue;   // the table does not exist (yet): nobody can hold a lock on it
             await using var command = new NpgsqlCommand("""
                 SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.state, ''),
-                       extract(epoch FROM now() - a.xact_start)::float8, coalesce(a.query, ''), l.mode
+                       extract(epoch FROM now() - a.xact_start)::float8, coalesce(a.query, ''), l.mode,
+                       coalesce(a.backend_type = 'autovacuum worker', false)
                 FROM pg_locks l
                 JOIN pg_stat_activity a ON a.pid = l.pid
                 WHERE l.locktype = 'relation' AND l.granted
@@ -47,8 +67,8 @@ public sealed class TargetCatalog(NpgsqlConnection connection)
                 var pid = reader.GetInt32(0);
                 if (found.ContainsKey(pid)) continue;
                 TimeSpan? age = reader.IsDBNull(3) ? null : TimeSpan.FromSeconds(reader.GetDouble(3));
-                found[pid] = new BlockingSession(pid, reader.GetString(1), reader.GetString(2), age,
-                    QueryText.Redact(reader.GetString(4)), reader.GetString(5), l.Table.ToString());
+                found[pid] = new Holder(new BlockingSession(pid, reader.GetString(1), reader.GetString(2), age,
+                    QueryText.Redact(reader.GetString(4)), reader.GetString(5), l.Table.ToString()), reader.GetBoolean(6));
             }
         }
         return found.Values.ToList();

@@ -1,0 +1,83 @@
+using ChatOps.Core.Execution;
+using ChatOps.Postgres.Launching;
+using ChatOps.Postgres.Options;
+using ChatOps.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace ChatOps.Postgres.Tests;
+
+/// <summary>
+/// A real autovacuum worker in the way of a migration's lock: an ordinary one is not waited out (PostgreSQL cancels it for a
+/// lock request, and so does the executor, or lets PostgreSQL do it). Its own cluster: the test turns autovacuum's nap time
+/// down server-wide, which must not touch other tests' servers.
+/// </summary>
+public class AutovacuumTests
+{
+    private static readonly ExecutionOptions Bounded = new() { LockRetryBudget = TimeSpan.FromSeconds(30) };
+
+    [LocalPostgresFact]
+    public async Task An_ordinary_autovacuum_holding_the_table_is_cancelled_not_waited_out_with_or_without_the_right_to_signal_it()
+    {
+        await using var server = await LocalCluster.StartAsync(LocalBinaries.Find().Directory!, LocalCluster.DefaultRoot, Environment.ProcessId,
+            NullLogger.Instance, CancellationToken.None);
+        var admin = new NpgsqlConnectionStringBuilder(server.ConnectionString) { Pooling = false }.ConnectionString;
+        await ExecAsync(admin, "ALTER SYSTEM SET autovacuum_naptime = '1s'");
+        await ExecAsync(admin, "SELECT pg_reload_conf()");
+        await ExecAsync(admin, "CREATE ROLE table_owner LOGIN");
+        await ExecAsync(admin, "GRANT CREATE ON SCHEMA public TO table_owner");
+        // What the pre-deployment check asks for: without it, other sessions' (and autovacuum's) activity is hidden.
+        await ExecAsync(admin, "GRANT pg_read_all_stats TO table_owner");
+
+        // As a superuser the executor cancels the worker itself.
+        await SlowlyVacuumedTableAsync(admin, "av_super");
+        var asSuperuser = new ExecutorHarness(admin, Bounded);
+        var result = await asSuperuser.RunAsync("ALTER TABLE av_super ADD COLUMN c int;");
+        Assert.True(result.Succeeded, result.Failure?.Message);
+        var cancelled = Assert.Single(asSuperuser.EventsOf<AutovacuumInTheWay>());
+        Assert.True(cancelled.Cancelled);
+        Assert.False(cancelled.Wraparound);
+        Assert.Contains("av_super", cancelled.Worker.Query);
+        Assert.Empty(asSuperuser.EventsOf<WaitingForBlockers>());
+
+        // As the table's owner (no right to signal autovacuum on PostgreSQL 15) the attempt outlasts deadlock_timeout, and PostgreSQL cancels it.
+        var owner = new NpgsqlConnectionStringBuilder(admin) { Username = "table_owner" }.ConnectionString;
+        await SlowlyVacuumedTableAsync(owner, "av_owned", admin);
+        var asOwner = new ExecutorHarness(owner, Bounded);
+        var owned = await asOwner.RunAsync("ALTER TABLE av_owned ADD COLUMN c int;");
+        Assert.True(owned.Succeeded, owned.Failure?.Message + " | " + string.Join(" | ", asOwner.Events.Select(e => e.ToString())));
+        Assert.False(Assert.Single(asOwner.EventsOf<AutovacuumInTheWay>()).Cancelled);
+        Assert.Empty(asOwner.EventsOf<WaitingForBlockers>());
+        Assert.Empty(asOwner.EventsOf<StatementFailed>());
+    }
+
+    /// <summary>A table with 200,000 dead rows that autovacuum works through at a crawl, and a worker on it holding its lock.</summary>
+    private static async Task SlowlyVacuumedTableAsync(string connectionString, string table, string? watch = null)
+    {
+        await ExecAsync(connectionString, $"""
+            CREATE TABLE {table} (id int PRIMARY KEY, v int) WITH (autovacuum_vacuum_threshold = 0, autovacuum_vacuum_scale_factor = 0,
+                autovacuum_vacuum_cost_delay = 100, autovacuum_vacuum_cost_limit = 1, autovacuum_analyze_threshold = 2000000000)
+            """);
+        await ExecAsync(connectionString, $"INSERT INTO {table} SELECT g, 0 FROM generate_series(1, 200000) g");
+        await ExecAsync(connectionString, $"UPDATE {table} SET v = 1");
+        await using var connection = new NpgsqlConnection(watch ?? connectionString);
+        await connection.OpenAsync();
+        await Poll.UntilAsync(async () =>
+        {
+            await using var command = new NpgsqlCommand("""
+                SELECT EXISTS (SELECT 1 FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid AND l.granted
+                               WHERE a.backend_type = 'autovacuum worker' AND l.relation = $1::regclass)
+                """, connection);
+            command.Parameters.Add(new NpgsqlParameter { Value = table });
+            return (bool)(await command.ExecuteScalarAsync())!;
+        }, $"an autovacuum worker holding a lock on {table}", TimeSpan.FromSeconds(60));
+    }
+
+    private static async Task ExecAsync(string connectionString, string sql)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+}
