@@ -11,7 +11,7 @@ public class PlanTests
         var result = await ChatOpsProcess.RunAsync(["plan", SeedMigration.Id]);
 
         Assert.True(result.ExitCode == 0, result.Output + result.Error);
-        Assert.Contains("20 statements · strongest lock ACCESS EXCLUSIVE", result.Output);
+        Assert.Contains("22 statements · strongest lock ACCESS EXCLUSIVE", result.Output);
         Assert.Contains("CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_c… SHARE UPDATE EXCLUSIVE", result.Output);
         Assert.Contains("No warnings.", result.Output);
         Assert.Contains("1 note(s) for the application:", result.Output);

@@ -32,8 +32,11 @@ public class StatementAnalyzerTests
         var validate = plan.Single(p => p.Statement.Text.Contains("VALIDATE CONSTRAINT"));
         Assert.True(validate.Inferred);
         Assert.Equal(LockMode.ShareUpdateExclusive, validate.StrongestLock);
-        var restore = plan.Single(p => p.Statement.Text.Contains("array_to_string"));
+        var restore = plan.Single(p => p.Statement.Text.Contains("SET DEFAULT false"));
         Assert.Equal(LockMode.AccessExclusive, restore.StrongestLock);
+        // The re-run's back-fill commits per batch: row locks only, never a table lock held across batches.
+        var backfill = plan.Single(p => p.Statement.Text.Contains("LIMIT 5000"));
+        Assert.Equal(LockMode.RowExclusive, backfill.StrongestLock);
         var policy = plan.Single(p => p.Kind == "CREATE POLICY");
         Assert.Equal(1, policy.Statement.Block);
         Assert.Contains(new PolicyExists(Contacts, "Analytics access optimized"), policy.Postconditions);
