@@ -14,4 +14,9 @@ public static class ExitCodes
 
     /// <summary>The target is busy (another run holds it) or unreachable (down, wrong password, no such database, full).</summary>
     public const int TargetUnavailable = 3;
+
+    /// <summary>The codes as every verb's <c>--help</c> lists them.</summary>
+    public const string Help =
+        "Exit codes: 0 done; 1 failed after touching the target; 2 refused before touching it (bad input, configuration, " +
+        "script or runbook file); 3 target busy (another run) or unreachable (down, wrong password, no such database, no free connection).";
 }
