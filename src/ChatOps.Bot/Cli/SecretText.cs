@@ -17,7 +17,10 @@ public static class SecretText
         var fragments = secrets
             .Where(s => !string.IsNullOrEmpty(s))
             .SelectMany(s => new[] { s!, Decoded(s!) })
-            .SelectMany(s => s.Split([';', '=', ':', '@', '/', '?', '&', ',', ' ', '"', '\''], StringSplitOptions.RemoveEmptyEntries).Prepend(s))
+            .SelectMany(s => s.Split([';', '=', ':', '@', '/', '?', '&', ',', ' ', '"', '\''], StringSplitOptions.RemoveEmptyEntries)
+                // key=value pairs whole and their values: an unquoted ';' or '=' in a password makes odd pairs.
+                .Concat(s.Split(';').SelectMany(pair => new[] { pair, pair[(pair.IndexOf('=') + 1)..] }))
+                .Prepend(s))
             .Where(f => f.Length >= 4 && !Keywords.Contains(f))
             .Distinct(StringComparer.OrdinalIgnoreCase)
             .OrderByDescending(f => f.Length);
