@@ -42,6 +42,17 @@ public class FailureExitCodeTests(PostgresDatabase db) : IClassFixture<PostgresD
     }
 
     [Fact]
+    public async Task A_server_that_accepts_but_never_answers_exits_3()
+    {
+        // A listener that never speaks the protocol: the connect timeout (1 s) is Npgsql's, not a test clock.
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        var port = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+        AssertOneClearMessage(await ChatOpsProcess.RunAsync(["plan", SeedMigration.Id, "--target", $"Host=127.0.0.1;Port={port};Username=u;Timeout=1"]), 3,
+            $"PostgreSQL at 127.0.0.1:{port} did not answer in time");
+    }
+
+    [Fact]
     public async Task A_missing_database_exits_3_naming_it()
     {
         AssertOneClearMessage(await ChatOpsProcess.RunAsync(["run", SeedMigration.Id, "--target", Target(database: "no_such_db")]), 3,
