@@ -13,19 +13,20 @@ public static class TargetSession
     /// <param name="commandTimeout">Client-side command timeout; 0 leaves bounding statements to the server's <c>statement_timeout</c>.</param>
     public static async Task<NpgsqlConnection> OpenAsync(string connectionString, string applicationName, CancellationToken cancellationToken, int commandTimeout = 0)
     {
-        var cs = new NpgsqlConnectionStringBuilder(connectionString)
-        {
-            ApplicationName = applicationName,
-            Pooling = false,
-            CommandTimeout = commandTimeout,
-        }.ConnectionString;
-        var connection = new NpgsqlConnection(cs);
+        // ConnectionStrings.Parse: URIs accepted, and no parse error quotes the string.
+        var builder = ConnectionStrings.Parse(connectionString);
+        builder.ApplicationName = applicationName;
+        builder.Pooling = false;
+        builder.CommandTimeout = commandTimeout;
+        var connection = new NpgsqlConnection(builder.ConnectionString);
         try
         {
             await connection.OpenAsync(cancellationToken);
         }
-        catch
+        catch (Exception ex)
         {
+            // TargetFailure names host, port, database and user from this, never from the connection string.
+            TargetFailure.Remember(ex, ConnectionStrings.Endpoint(builder));
             await connection.DisposeAsync();
             throw;
         }

@@ -10,7 +10,8 @@ public static class ChatOpsProcess
     /// <summary>Minutes more than the demo takes on a loaded machine; only a hang gets there.</summary>
     public static readonly TimeSpan Timeout = TimeSpan.FromMinutes(5);
 
-    public static async Task<Result> RunAsync(IEnumerable<string> arguments, IDictionary<string, string>? environment = null)
+    /// <param name="unset">Environment variables the process must not inherit (PGPASSWORD, say).</param>
+    public static async Task<Result> RunAsync(IEnumerable<string> arguments, IDictionary<string, string>? environment = null, IEnumerable<string>? unset = null)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "chatops.dll");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -19,6 +20,8 @@ public static class ChatOpsProcess
             start.ArgumentList.Add(a);
         foreach (var (k, v) in environment ?? new Dictionary<string, string>())
             start.Environment[k] = v;
+        foreach (var k in unset ?? [])
+            start.Environment.Remove(k);
 
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();

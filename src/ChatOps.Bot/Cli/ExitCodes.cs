@@ -17,4 +17,9 @@ public static class ExitCodes
 
     /// <summary>Cancelled by the operator (Ctrl-C, SIGTERM): the running statement was cancelled and cleaned up (128 + SIGINT, as shells report it).</summary>
     public const int Cancelled = 130;
+
+    /// <summary>The codes as every verb's <c>--help</c> lists them.</summary>
+    public const string Help =
+        "Exit codes: 0 done; 1 failed after touching the target; 2 refused before touching it (bad input, configuration, " +
+        "script or runbook file); 3 target busy (another run) or unreachable (down, wrong password, no such database, no free connection); 130 cancelled (Ctrl-C or SIGTERM: the running statement cancelled and cleaned up).";
 }

@@ -34,10 +34,12 @@ public static class PlanVerb
             using var host = BotHost.CreateBuilder().BuildValidated();
             var catalog = new MigrationCatalog(host.Services.GetRequiredService<IOptions<MigrationsOptions>>().Value.ResolvedDirectory);
             var files = catalog.Find(parse.GetValue(migration)!);
-            var script = await MigrationCatalog.ReadAsync(files.SqlPath, cancellationToken);
+            ScriptText script;
             SqlScript parsed;
             try
             {
+                // ReadAsync refuses a script that cannot be split, naming the file: inside the try, so --json still reports it.
+                script = await MigrationCatalog.ReadAsync(files.SqlPath, cancellationToken);
                 parsed = SqlScript.Parse(script.Text);
             }
             catch (SqlLexer.SqlSyntaxException ex)

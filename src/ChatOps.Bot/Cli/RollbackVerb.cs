@@ -19,9 +19,7 @@ public static class RollbackVerb
         var force = new Option<bool>("--force") { Description = "Roll back even when the target's history says there is nothing to roll back (never applied, or rolled back already)." };
         var command = new Command("rollback", "Run the migration's rollback script against the target through the lock-safe executor, " +
             "under the target's run lock, each step timed, then verify in the catalog that each step took effect; report the total time. " +
-            "The target's chatops.migration_history says when there is nothing to roll back. Ctrl-C cancels the running statement; twice exits at once. " +
-            $"Exit {ExitCodes.Done}: rolled back and verified, or nothing to roll back; {ExitCodes.Failed}: a step failed or is not verified; " +
-            $"{ExitCodes.Refused}: refused (no rollback script, bad input); {ExitCodes.TargetUnavailable}: target busy or unreachable; {ExitCodes.Cancelled}: cancelled.")
+            "The target's chatops.migration_history says when there is nothing to roll back. Ctrl-C cancels the running statement; twice exits at once.")
         {
             migration, target, force,
         };

@@ -25,9 +25,7 @@ public static class RunVerb
         var command = new Command("run", "Run the migration's whole runbook against the target: pre-deployment checks, baseline, the migration " +
             "through the lock-safe executor with the sampler watching, index builds, validation, and a verdict against the success criteria. " +
             "The target's chatops.migration_history decides: an applied migration is not run again, a run that stopped part-way resumes after " +
-            "its completed statements. Ctrl-C (or SIGTERM) cancels the running statement and cleans up; twice exits at once. " +
-            $"Exit {ExitCodes.Done}: success or already applied; {ExitCodes.Failed}: failed after touching the target (the reasons are listed); " +
-            $"{ExitCodes.Refused}: refused before touching it; {ExitCodes.TargetUnavailable}: target busy or unreachable; {ExitCodes.Cancelled}: cancelled.")
+            "its completed statements. Ctrl-C (or SIGTERM) cancels the running statement and cleans up; twice exits at once.")
         {
             migration, target, json, force, restart,
         };

@@ -44,7 +44,8 @@ public static class BotHost
     /// <c>ChatOps:Logging:Json=true</c>; levels from the <c>Serilog</c> section.</summary>
     public static void AddChatOpsLogging(this HostApplicationBuilder builder)
     {
-        var json = builder.Configuration.GetValue<bool>("ChatOps:Logging:Json");
+        // Not GetValue<bool>: a value that is no boolean would throw here, before BuildValidated lists every problem.
+        _ = bool.TryParse(builder.Configuration[LoggingJson], out var json);
         builder.Services.AddSerilog(logger =>
         {
             logger.ReadFrom.Configuration(builder.Configuration);
@@ -56,14 +57,29 @@ public static class BotHost
         });
     }
 
+    private const string LoggingJson = "ChatOps:Logging:Json";
+
     /// <summary>Builds the host and validates every options section now, so a bad setting fails before any
-    /// work starts — with every problem of every section in one exception, not just the first.</summary>
+    /// work starts — with every problem of every section in one exception (values that do not parse as well as
+    /// values out of range), not just the first.</summary>
     public static IHost BuildValidated(this HostApplicationBuilder builder)
     {
         var host = builder.Build();
+        var configuration = host.Services.GetRequiredService<IConfiguration>();
         var failures = new List<string>();
-        void Check<T>() where T : class
+        void Check<T>(string section) where T : class, new()
         {
+            // The binder stops at the first value it cannot convert; each setting is tried on its own first.
+            var unparsed = OptionsBinding.Problems<T>(configuration, section, out var bound);
+            if (unparsed.Count > 0)
+            {
+                // The values that did parse are still judged: one round of fixes, not one per problem.
+                failures.AddRange(unparsed);
+                foreach (var validator in host.Services.GetServices<IValidateOptions<T>>())
+                    if (validator.Validate(Options.DefaultName, bound) is { Failed: true } result)
+                        failures.AddRange(result.Failures ?? []);
+                return;
+            }
             try
             {
                 _ = host.Services.GetRequiredService<IOptions<T>>().Value;
@@ -72,10 +88,16 @@ public static class BotHost
             {
                 failures.AddRange(ex.Failures);
             }
+            catch (InvalidOperationException ex)
+            {
+                failures.Add(ex.Message);
+            }
         }
-        Check<ExecutionOptions>();
-        Check<MigrationsOptions>();
-        Check<MonitoringOptions>();
+        Check<ExecutionOptions>(ExecutionOptions.Section);
+        Check<MigrationsOptions>(MigrationsOptions.Section);
+        Check<MonitoringOptions>(MonitoringOptions.Section);
+        if (configuration[LoggingJson] is { Length: > 0 } json && !bool.TryParse(json, out _))
+            failures.Add($"{LoggingJson} is '{json}', not true or false (default false).");
         if (failures.Count > 0)
         {
             host.Dispose();

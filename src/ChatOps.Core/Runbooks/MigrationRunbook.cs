@@ -52,27 +52,108 @@ public sealed record MigrationRunbook
     /// <summary>An empty runbook: every default applies.</summary>
     public static MigrationRunbook Empty { get; } = new();
 
-    /// <summary>Parses a runbook file's text; a bad file gets an error naming <paramref name="source"/> and what is wrong.</summary>
+    /// <summary>Parses a runbook file's text; a bad file gets an error naming <paramref name="source"/>, the line and
+    /// what is wrong: malformed JSON, anything but an object at the top (<c>[]</c>, <c>null</c>), a value of the wrong type,
+    /// an unknown field, a setting out of range.</summary>
+    /// <exception cref="FormatException">The file cannot be used; the message starts with <paramref name="source"/>.</exception>
     public static MigrationRunbook Parse(string json, string source)
     {
+        JsonDocument document;
         try
         {
-            using var document = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-            // "$comment" is for people; drop it before the strict binding below.
-            var stripped = JsonSerializer.Serialize(document.RootElement.EnumerateObject()
-                .Where(p => !p.Name.StartsWith('$'))
-                .ToDictionary(p => p.Name, p => p.Value));
-            var runbook = JsonSerializer.Deserialize<MigrationRunbook>(stripped, Json) ?? Empty;
+            document = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        }
+        catch (JsonException ex)
+        {
+            throw new FormatException($"{source}: line {(ex.LineNumber ?? 0) + 1}: not valid JSON: {WithoutPosition(ex.Message)}", ex);
+        }
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+                throw new FormatException($"{source}: line {JsonSourceLines.LineOf(json, "$")}: a runbook file holds one JSON object " +
+                                          $"such as {{ \"validations\": [ … ] }}, not {Kind(root.ValueKind)}");
+            MigrationRunbook runbook;
+            try
+            {
+                // "$comment" is for people; drop it before the strict binding below (paths stay those of the file).
+                var stripped = JsonSerializer.Serialize(root.EnumerateObject()
+                    .Where(p => !p.Name.StartsWith('$'))
+                    .ToDictionary(p => p.Name, p => p.Value));
+                runbook = JsonSerializer.Deserialize<MigrationRunbook>(stripped, Json) ?? Empty;
+            }
+            catch (JsonException ex)
+            {
+                var path = ex.Path ?? "$";
+                throw new FormatException($"{source}: line {JsonSourceLines.LineOf(json, path)}, {path}: {Reason(ex.Message, path)}", ex);
+            }
             var problems = runbook.Problems().ToList();
             if (problems.Count > 0)
                 throw new FormatException($"{source}: {string.Join("; ", problems)}");
             return runbook;
         }
-        catch (JsonException ex)
-        {
-            throw new FormatException($"{source}: not a valid runbook file: {ex.Message}", ex);
-        }
     }
+
+    private static string Kind(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Array => "an array",
+        JsonValueKind.Null => "null",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        _ => kind.ToString(),
+    };
+
+    /// <summary>System.Text.Json's message in the file's words: "expected a string", "'x' is not a runbook field".</summary>
+    private static string Reason(string message, string path)
+    {
+        message = WithoutPosition(message);
+        var unmapped = System.Text.RegularExpressions.Regex.Match(message, @"The JSON property '(?<name>.*?)' could not be mapped");
+        if (unmapped.Success)
+            return $"'{unmapped.Groups["name"].Value}' is not a runbook field";
+        // The message names the record being built, not the field: the field's type comes from the path.
+        if (message.Contains("could not be converted", StringComparison.Ordinal) && TypeAt(path) is { } type)
+            return $"expected {Expected(type)}";
+        return message;
+    }
+
+    private static Type? TypeAt(string path)
+    {
+        Type? type = typeof(MigrationRunbook);
+        foreach (var segment in JsonSourceLines.Segments(path))
+        {
+            type = Nullable.GetUnderlyingType(type) ?? type;
+            var dictionary = type.GetInterfaces().Append(type).FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IReadOnlyDictionary<,>));
+            var list = type.GetInterfaces().Append(type).FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IEnumerable<>));
+            type = segment switch
+            {
+                int when list is not null && type != typeof(string) => list.GetGenericArguments()[0],
+                string when dictionary is not null => dictionary.GetGenericArguments()[1],
+                string name => type.GetProperty(name, System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.IgnoreCase)?.PropertyType,
+                _ => null,
+            };
+            if (type is null)
+                return null;
+        }
+        return type;
+    }
+
+    private static string Expected(Type type)
+    {
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        if (type == typeof(string)) return "a string";
+        if (type == typeof(bool)) return "true or false";
+        if (type == typeof(int) || type == typeof(long) || type == typeof(double)) return "a number";
+        if (type == typeof(TimeSpan)) return "a duration such as \"00:00:30\"";
+        if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(IReadOnlyDictionary<,>)) return "an object";
+        if (type.IsArray || (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(IReadOnlyList<>))) return "an array";
+        return "an object";
+    }
+
+    private static string WithoutPosition(string message) =>
+        message.IndexOf(" Path:", StringComparison.Ordinal) is var p and >= 0 ? message[..p]
+        : message.IndexOf(" LineNumber:", StringComparison.Ordinal) is var l and >= 0 ? message[..l]
+        : message;
 
     private IEnumerable<string> Problems()
     {

@@ -6,10 +6,16 @@ namespace ChatOps.Core.Scripts;
 /// </summary>
 public static class SqlLexer
 {
-    /// <summary>Thrown for an unterminated quote or comment, with the line where it starts.</summary>
-    public sealed class SqlSyntaxException(string message, int line) : Exception($"line {line}: {message}")
+    /// <summary>Thrown for an unterminated quote or comment, with the line where it starts (and the file, once known).</summary>
+    public sealed class SqlSyntaxException(string message, int line, string? file = null) : Exception($"line {line}: {message}")
     {
         public int Line { get; } = line;
+
+        /// <summary>What is wrong, without the line.</summary>
+        public string Reason { get; } = message;
+
+        /// <summary>The script's file, when the reader knew it.</summary>
+        public string? File { get; } = file;
     }
 
     public static IReadOnlyList<SqlToken> Tokenize(string sql)

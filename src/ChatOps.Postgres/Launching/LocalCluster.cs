@@ -23,11 +23,20 @@ public static class LocalCluster
     /// <summary>Where clusters live: one folder per cluster, shared by every process of this machine.</summary>
     public static string DefaultRoot { get; } = Path.Combine(Path.GetTempPath(), "chatops-pg");
 
+    /// <summary>The local server binaries' folder, or null with why (none installed, say).</summary>
+    public static (string? Directory, string Reason) Binaries()
+    {
+        var probe = LocalBinaries.Find();
+        return (probe.Directory, probe.Reason);
+    }
+
     /// <summary>Starts a cluster owned by <paramref name="ownerPid"/>, after removing stale ones under <paramref name="root"/>.
     /// With <paramref name="watchOwner"/>, a detached watchdog stops and removes the cluster within a second of the
-    /// owner's death, however it dies (a test host killed by its runner gets no chance to clean up).</summary>
+    /// owner's death, however it dies (a test host killed by its runner gets no chance to clean up).
+    /// With <paramref name="superuserPassword"/>, TCP connections need it (<c>scram-sha-256</c> in pg_hba.conf) and the
+    /// returned connection string carries it; the Unix socket stays <c>trust</c> for pg_ctl.</summary>
     public static async Task<ThrowawayPostgres> StartAsync(string binDir, string root, int ownerPid, ILogger logger, CancellationToken cancellationToken,
-        bool watchOwner = true)
+        bool watchOwner = true, string? superuserPassword = null)
     {
         var asRoot = Environment.UserName == "root";
         CreateOpenDirectory(root);
@@ -40,8 +49,29 @@ public static class LocalCluster
 
         try
         {
-            await RunAsync(asRoot, Path.Combine(binDir, "initdb"),
-                ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], cancellationToken);
+            if (superuserPassword is null)
+            {
+                await RunAsync(asRoot, Path.Combine(binDir, "initdb"),
+                    ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], cancellationToken);
+            }
+            else
+            {
+                // The password goes through a file, never an argument (the process list shows arguments).
+                var passwordFile = Path.Combine(folder, "pwfile");
+                await File.WriteAllTextAsync(passwordFile, superuserPassword + "\n", cancellationToken);
+                if (!OperatingSystem.IsWindows())
+                    File.SetUnixFileMode(passwordFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+                try
+                {
+                    await RunAsync(asRoot, Path.Combine(binDir, "initdb"),
+                        ["-D", data, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", $"--pwfile={passwordFile}",
+                         "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], cancellationToken);
+                }
+                finally
+                {
+                    File.Delete(passwordFile);
+                }
+            }
 
             // A free port can be taken by someone else between our probe and the server's bind: retry.
             for (var attempt = 1; ; attempt++)
@@ -65,7 +95,10 @@ public static class LocalCluster
                 if (watchOwner)
                     StartWatchdog(binDir, folder, ownerPid, asRoot);
                 var version = Path.GetFileName(Path.GetDirectoryName(binDir)) ?? "?";
-                var connectionString = $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres";
+                var connectionString = new Npgsql.NpgsqlConnectionStringBuilder($"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres")
+                {
+                    Password = superuserPassword,
+                }.ConnectionString;
                 logger.LogInformation("Started a local PostgreSQL {Version} cluster on 127.0.0.1:{Port} in {Folder}", version, port, folder);
                 return new ThrowawayPostgres(connectionString,
                     $"local cluster on 127.0.0.1:{port} (PostgreSQL {version}, {folder})",

@@ -1,5 +1,8 @@
+using System.Buffers;
 using System.Security.Cryptography;
+using System.Text.Unicode;
 using ChatOps.Core.Migrations;
+using ChatOps.Core.Scripts;
 
 namespace ChatOps.Postgres.Migrations;
 
@@ -49,14 +52,42 @@ public sealed class MigrationCatalog(string directory)
         return files;
     }
 
-    /// <summary>Reads a script exactly as stored and hashes its bytes.</summary>
+    /// <summary>
+    /// Reads a script exactly as stored and hashes its bytes. Refuses a file that is not UTF-8 (naming the byte and the
+    /// line: a replacement character would change what runs) and a script that cannot be split into statements (an
+    /// unterminated quote, dollar quote or comment, or a transaction block never closed, with the file and line) —
+    /// before any statement of it can run.
+    /// </summary>
+    /// <exception cref="MigrationRefusedException">The file is not valid UTF-8.</exception>
+    /// <exception cref="SqlLexer.SqlSyntaxException">The script cannot be split; <see cref="SqlLexer.SqlSyntaxException.File"/> names it.</exception>
     public static async Task<ScriptText> ReadAsync(string path, CancellationToken cancellationToken)
     {
         var bytes = await File.ReadAllBytesAsync(path, cancellationToken);
-        var text = new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true).GetString(bytes);
+        var text = Decode(bytes, path);
         if (text.Length > 0 && text[0] == '\uFEFF')
             text = text[1..];
+        try
+        {
+            _ = SqlScript.Parse(text);
+        }
+        catch (SqlLexer.SqlSyntaxException ex)
+        {
+            throw new SqlLexer.SqlSyntaxException(ex.Reason, ex.Line, path);
+        }
         return new ScriptText(path, text, Convert.ToHexStringLower(SHA256.HashData(bytes)));
+    }
+
+    private static string Decode(byte[] bytes, string path)
+    {
+        var chars = new char[bytes.Length];
+        if (Utf8.ToUtf16(bytes, chars, out var read, out var written, replaceInvalidSequences: false) == OperationStatus.Done)
+            return new string(chars, 0, written);
+        // `read` stops at the first byte that starts no valid sequence.
+        var line = 1 + bytes.AsSpan(0, read).Count((byte)'\n');
+        var column = read - (bytes.AsSpan(0, read).LastIndexOf((byte)'\n') + 1) + 1;
+        throw new MigrationRefusedException(
+            $"{path} is not valid UTF-8: byte 0x{bytes[read]:X2} at offset {read} (line {line}, byte {column} of the line) starts no UTF-8 " +
+            "character. Save the file as UTF-8 (e.g. iconv -f LATIN1 -t UTF-8); nothing was run.");
     }
 
     private MigrationFiles Files(string id)
