@@ -98,7 +98,8 @@ public class FailureExitCodeTests(PostgresDatabase db) : IClassFixture<PostgresD
             await take.ExecuteNonQueryAsync();
         var result = await ChatOpsProcess.RunAsync(["run", SeedMigration.Id, "--target", db.ConnectionString],
             new Dictionary<string, string> { ["ChatOps__Monitoring__SampleInterval"] = "00:00:00.500" });
-        AssertOneClearMessage(result, 3, $"another migration run holds database {db.Name}: pid {holder.ProcessID} (chatops:other-run");
+        AssertOneClearMessage(result, 3, $"another migration run holds database {db.Name}: server session pid {holder.ProcessID} (chatops:other-run");
+        Assert.Contains($"SELECT pg_terminate_backend({holder.ProcessID});", result.Error);
     }
 
     [Fact]
