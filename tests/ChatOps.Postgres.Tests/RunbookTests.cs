@@ -16,12 +16,13 @@ internal static class Runbooks
     public static MigrationRunbook Seed => MigrationRunbook.Parse(File.ReadAllText(SeedMigration.RunbookPath), SeedMigration.RunbookPath);
 
     public static async Task<(RunbookResult Result, IReadOnlyList<RunbookEvent> Events)> RunAsync(string connectionString, string sql, MigrationRunbook runbook,
-        ExecutionControl? control = null, Action<RunbookEvent>? onEvent = null, string? migration = null, bool force = false, bool restart = false)
+        ExecutionControl? control = null, Action<RunbookEvent>? onEvent = null, string? migration = null, bool force = false, bool restart = false,
+        ExecutionOptions? execution = null)
     {
         // Each call its own migration unless a test names one: the target's history would otherwise call a second run "already applied".
         var runId = $"rb-{Guid.NewGuid():N}"[..11];
         var events = new ConcurrentQueue<RunbookEvent>();
-        var runner = new RunbookRunner(new ExecutionOptions(), new MonitoringOptions { SampleInterval = TimeSpan.FromMilliseconds(250) }, TimeProvider.System)
+        var runner = new RunbookRunner(execution ?? new ExecutionOptions(), new MonitoringOptions { SampleInterval = TimeSpan.FromMilliseconds(250) }, TimeProvider.System)
         {
             BenchmarkRuns = 5,
         };

@@ -84,6 +84,7 @@ public sealed class MigrationRun(IOptions<MigrationsOptions> migrations, IOption
             RunbookOutcome.Succeeded or RunbookOutcome.AlreadyApplied => ExitCodes.Done,
             RunbookOutcome.Refused => ExitCodes.Refused,
             RunbookOutcome.Cancelled => ExitCodes.Cancelled,
+            RunbookOutcome.TargetUnavailable => ExitCodes.TargetUnavailable,
             _ => ExitCodes.Failed,
         };
     }

@@ -22,6 +22,10 @@ public sealed class ExecutionOptions
     /// server's setting.
     /// </summary>
     public int? IndexBuildWorkers { get; set; }
+
+    /// <summary>A transaction (with a snapshot) open this long before the run gets a pre-deployment warning: every
+    /// CONCURRENTLY statement waits for it to end.</summary>
+    public TimeSpan OldSnapshotWarning { get; set; } = TimeSpan.FromMinutes(1);
 }
 
 /// <summary>Collects every problem with <see cref="ExecutionOptions"/>, each with how to fix it.</summary>
@@ -38,6 +42,8 @@ public sealed class ExecutionOptionsValidator : IValidateOptions<ExecutionOption
             failures.Add($"{ExecutionOptions.Section}:StatementTimeout is {options.StatementTimeout}; set a positive duration such as 01:00:00.");
         if (options.IndexBuildWorkers is < 0 or > 1024)
             failures.Add($"{ExecutionOptions.Section}:IndexBuildWorkers is {options.IndexBuildWorkers}; set 0 (builds use one core), a worker count up to 1024, or leave it out to keep the server's max_parallel_maintenance_workers.");
+        if (options.OldSnapshotWarning <= TimeSpan.Zero)
+            failures.Add($"{ExecutionOptions.Section}:OldSnapshotWarning is {options.OldSnapshotWarning}; set a positive duration (default 00:01:00).");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -43,6 +43,8 @@ public enum RunbookOutcome
     Refused,
     /// <summary>Stopped by the operator (<see cref="ExecutionControl.Cancel"/>).</summary>
     Cancelled,
+    /// <summary>Before the target was touched, it went away or a check waited too long behind another session's lock.</summary>
+    TargetUnavailable,
 }
 
 public sealed record RunbookResult(RunbookOutcome Outcome, IReadOnlyList<string> Reasons, ExecutionResult? Execution)
@@ -159,9 +161,34 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             }
             catch (NpgsqlException ex) when (!cancellationToken.IsCancellationRequested)
             {
-                // The server stopped, a session was terminated, the network dropped: a reason and a verdict, never a crash.
-                _reasons.Add($"{(LostTheTarget(ex) ? "lost the target" : "a query on the target failed")} during {Checklist.Title(_phase)}: {TargetFailureText(ex)}");
+                // The server stopped, a session was terminated, the network dropped, a check waited out its lock timeout:
+                // a reason and a verdict, never a crash.
+                var waited = ex is PostgresException { SqlState: PostgresErrorCodes.LockNotAvailable };
+                var why = waited ? $"a query waited {Durations.Short(TargetSession.QueryLockTimeout)} for a table lock and gave up: {await WhoHoldsTheTablesAsync()}"
+                    : TargetFailureText(ex);
+                _reasons.Add($"{(LostTheTarget(ex) ? "lost the target" : "a query on the target failed")} during {Checklist.Title(_phase)}: {why}");
+                if (_historyId is null && (waited || LostTheTarget(ex)))
+                    _refusedOr = RunbookOutcome.TargetUnavailable;
                 return await VerdictAsync();
+            }
+        }
+
+        /// <summary>Who holds locks on the migration's tables now, for a query that gave up waiting (best effort: the target may be gone).</summary>
+        private async Task<string> WhoHoldsTheTablesAsync()
+        {
+            try
+            {
+                await using var connection = await TargetSession.OpenAsync(request.TargetConnectionString, $"chatops:{request.RunId}:who", CancellationToken.None);
+                var locks = _plan.Statements.SelectMany(s => s.Tables).Distinct().Select(t => new TableLock(t, LockMode.AccessShare));
+                var holders = (await new TargetCatalog(connection).BlockersAsync(locks, [connection.ProcessID], TimeSpan.Zero, CancellationToken.None))
+                    .Where(h => !h.ApplicationName.StartsWith($"chatops:{request.RunId}", StringComparison.Ordinal)).ToList();
+                return holders.Count == 0
+                    ? "no session holds a conflicting lock on the migration's tables any more: run again"
+                    : $"held by {string.Join("; ", holders.Select(h => h.Describe()))}. Wait for it, or end it: {string.Join(" ", holders.Select(h => $"SELECT pg_terminate_backend({h.Pid});"))}";
+            }
+            catch (NpgsqlException ex)
+            {
+                return $"(could not look who holds it: {TargetFailureText(ex)})";
             }
         }
 
@@ -181,7 +208,8 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             // ── pre-deployment ──
             var ok = await PhaseAsync(RunbookPhase.PreDeployment, async () =>
             {
-                var checks = await PreDeploymentChecks.RunAsync(_probes.Connection, _plan, request.Runbook, runner._execution.LockTimeout, cancellationToken);
+                var checks = await PreDeploymentChecks.RunAsync(_probes.Connection, _plan, request.Runbook, runner._execution.LockTimeout, cancellationToken,
+                    runner._execution.OldSnapshotWarning);
                 foreach (var check in checks)
                     Emit(new CheckCompleted(Now, RunbookPhase.PreDeployment, check));
                 var failed = checks.Where(c => c.Status == CheckStatus.Fail).ToList();
