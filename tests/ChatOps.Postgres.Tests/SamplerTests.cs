@@ -161,3 +161,35 @@ public class SamplerTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPostgre
         Assert.IsType<MetricSample>(await sampler.SampleAsync(CancellationToken.None));
     }
 }
+
+/// <summary>A concurrent build waiting for an old snapshot is shown with whose snapshot it is, not as "virtualxid".</summary>
+public class BuildWaitsForSnapshotTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPostgresDatabase>
+{
+    [Fact]
+    public async Task The_sample_names_the_session_whose_old_snapshot_a_concurrent_build_waits_for()
+    {
+        await db.ExecuteAsync("CREATE TABLE snap_t (id int)");
+        await db.ExecuteAsync("CREATE TABLE snap_other (id int)");
+        await using var reporter = await db.OpenAsync("nightly-report");
+        await using var snapshot = await reporter.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead);
+        await Sql.ScalarAsync(reporter, "SELECT count(*) FROM snap_other");   // another table: only its snapshot is in the way
+
+        var builder = await db.OpenAsync("chatops:snap-test");
+        var build = Sql.ScalarAsync(builder, "CREATE INDEX CONCURRENTLY snap_idx ON snap_t (id)");
+        await Sql.WaitUntilAsync(db, $"SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = '{db.Name}' AND application_name = 'chatops:snap-test' AND wait_event = 'virtualxid')",
+            "the build to wait for the old snapshot");
+
+        await using var sampler = await MetricSampler.OpenAsync(db.ConnectionString, "snap-test", TimeProvider.System, CancellationToken.None);
+        var sample = Assert.IsType<MetricSample>(await sampler.SampleAsync(CancellationToken.None));
+
+        Assert.Equal("virtualxid", sample.ExecutorWaitEvent);
+        var holder = Assert.Single(sample.ExecutorWaitsFor);
+        Assert.Equal(reporter.ProcessID, holder.Pid);
+        Assert.Equal("nightly-report", holder.ApplicationName);
+        Assert.StartsWith("idle in transaction", holder.State);
+
+        await snapshot.CommitAsync();
+        await build;
+        await builder.DisposeAsync();
+    }
+}

@@ -56,7 +56,8 @@ public sealed class RunbookTimeline(TextWriter output, TimeProvider timeProvider
                 break;
             case Sampled { Reading: MetricSample s }:
                 var builds = s.IndexBuilds.Count == 0 ? "" : " · " + string.Join(", ", s.IndexBuilds.Select(b => $"{b.Index}: {b.Phase}{(b.PercentOfPhase is { } pct ? $" {pct:0} %" : "")}"));
-                var own = s.ExecutorLockWait > TimeSpan.Zero ? $" · migration waiting {Durations.Short(s.ExecutorLockWait)} ({s.ExecutorWaitEvent})" : "";
+                var own = s.ExecutorLockWait > TimeSpan.Zero ? $" · migration waiting {Durations.Short(s.ExecutorLockWait)} ({s.ExecutorWaitEvent}" +
+                    (s.ExecutorWaitsFor.Count > 0 ? $" — for {string.Join("; ", s.ExecutorWaitsFor.Select(b => b.Describe()))}" : "") + ")" : "";
                 output.WriteLine($"   · sample of {s.Database}: app lock wait {s.LongestAppLockWait.TotalMilliseconds:0} ms · blocked {s.BlockedApp} ({s.BlockedByMigration} by the migration) · " +
                                  $"connections {s.Connections} (server max {s.MaxConnections}) · {s.Commits} commits, {s.Rollbacks} rollbacks{own}{builds}");
                 break;

@@ -41,6 +41,9 @@ public sealed record MetricSample(
 {
     public int BlockedApp => BlockedByMigration + BlockedByOthers;
 
+    /// <summary>Who the migration's waiting session waits for (for a concurrent build: the sessions whose old snapshots it must outwait).</summary>
+    public IReadOnlyList<ChatOps.Core.Execution.BlockingSession> ExecutorWaitsFor { get; init; } = [];
+
     /// <summary>Rollbacks as a percentage of transactions in this sample's interval; null when there were none.</summary>
     public double? RollbackRatioPercent => Commits + Rollbacks == 0 ? null : 100.0 * Rollbacks / (Commits + Rollbacks);
 }

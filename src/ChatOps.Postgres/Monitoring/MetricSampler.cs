@@ -1,3 +1,4 @@
+using ChatOps.Core.Execution;
 using ChatOps.Core.Monitoring;
 using Npgsql;
 
@@ -68,6 +69,19 @@ public sealed class MetricSampler : IAsyncDisposable
                     WHEN p.partitions_total > 0 THEN 100.0 * p.partitions_done / p.partitions_total END::float8
         FROM pg_stat_progress_create_index p
         WHERE p.datid = (SELECT oid FROM pg_database WHERE datname = current_database())
+        """;
+
+    // Whom our waiting sessions wait for: a concurrent build waits on old transactions' virtual xids, which pg_blocking_pids names.
+    private const string ExecutorBlockersSql = """
+        SELECT DISTINCT b.pid, coalesce(b.application_name, ''), coalesce(b.state, ''), extract(epoch FROM now() - b.xact_start)::float8,
+               coalesce(b.query, ''), coalesce(l.mode, w.wait_event, '')
+        FROM pg_stat_activity w
+        CROSS JOIN LATERAL unnest(pg_blocking_pids(w.pid)) AS bp(pid)
+        JOIN pg_stat_activity b ON b.pid = bp.pid
+        LEFT JOIN pg_locks l ON l.pid = w.pid AND NOT l.granted
+        WHERE w.application_name LIKE 'chatops:%' AND w.wait_event_type = 'Lock' AND w.datname = current_database()
+          AND b.application_name NOT LIKE 'chatops:%'
+        ORDER BY 4 DESC NULLS LAST
         """;
 
     private readonly NpgsqlConnection _connection;
@@ -163,11 +177,25 @@ public sealed class MetricSampler : IAsyncDisposable
                 builds.Add(new IndexBuildProgress(r.GetString(0), r.GetString(1), r.GetString(2), r.IsDBNull(3) ? null : r.GetDouble(3)));
         }
 
+        var waitsFor = new List<BlockingSession>();
+        if (ownWait > TimeSpan.Zero)
+        {
+            await using var command = new NpgsqlCommand(ExecutorBlockersSql, _connection);
+            await using var r = await command.ExecuteReaderAsync(cancellationToken);
+            while (await r.ReadAsync(cancellationToken))
+                waitsFor.Add(new BlockingSession(r.GetInt32(0), r.GetString(1), r.GetString(2), r.IsDBNull(3) ? null : TimeSpan.FromSeconds(r.GetDouble(3)),
+                    QueryText.Redact(r.GetString(4)), r.GetString(5), ownEvent ?? "a lock"));
+            Interlocked.Increment(ref _transactions);
+        }
+
         Interlocked.Add(ref _transactions, 2);   // the sample and the index-build query, each its own transaction
         var previous = _previous ?? (commits, rollbacks, deadlocks, sessionsLost);
         _previous = (commits, rollbacks, deadlocks, sessionsLost);
         return new MetricSample(at, database, appWait, byUs, byOthers, connections, maxConnections, lag, builds,
-            commits - previous.Commits, rollbacks - previous.Rollbacks, deadlocks - previous.Deadlocks, sessionsLost - previous.SessionsLost, ownWait, ownEvent, took);
+            commits - previous.Commits, rollbacks - previous.Rollbacks, deadlocks - previous.Deadlocks, sessionsLost - previous.SessionsLost, ownWait, ownEvent, took)
+        {
+            ExecutorWaitsFor = waitsFor,
+        };
     }
 
     /// <summary>Samples every <paramref name="interval"/> until cancelled, handing each sample or gap to <paramref name="onReading"/>.</summary>
