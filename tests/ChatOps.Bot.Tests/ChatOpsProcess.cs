@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text;
 
 namespace ChatOps.Bot.Tests;
 
@@ -11,7 +12,11 @@ public static class ChatOpsProcess
     public static readonly TimeSpan Timeout = TimeSpan.FromMinutes(5);
 
     /// <param name="unset">Environment variables the process must not inherit (PGPASSWORD, say).</param>
-    public static async Task<Result> RunAsync(IEnumerable<string> arguments, IDictionary<string, string>? environment = null, IEnumerable<string>? unset = null)
+    public static Task<Result> RunAsync(IEnumerable<string> arguments, IDictionary<string, string>? environment = null, IEnumerable<string>? unset = null) =>
+        Start(arguments, environment, unset).WaitAsync();
+
+    /// <summary>Starts the process and returns at once: for tests that signal or kill it while it runs.</summary>
+    public static Running Start(IEnumerable<string> arguments, IDictionary<string, string>? environment = null, IEnumerable<string>? unset = null)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "chatops.dll");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -22,27 +27,82 @@ public static class ChatOpsProcess
             start.Environment[k] = v;
         foreach (var k in unset ?? [])
             start.Environment.Remove(k);
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(Timeout);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            // A hung run fails the test with what it printed, and does not outlive it.
-            process.Kill(entireProcessTree: true);
-            // A server it started may hold the pipes open: take what came, without waiting on it.
-            await Task.WhenAny(Task.WhenAll(output, error), Task.Delay(TimeSpan.FromSeconds(10)));
-            // The verb only: the arguments may carry a connection string.
-            throw new TimeoutException($"chatops {arguments.FirstOrDefault()} still running after {Timeout.TotalMinutes:0} min; " +
-                                       $"output:\n{Printed(output)}\nerror:\n{Printed(error)}");
-        }
-        return new Result(process.ExitCode, await output, await error);
+        return new Running(Process.Start(start)!, arguments.FirstOrDefault() ?? "");
     }
 
-    private static string Printed(Task<string> stream) => stream.IsCompletedSuccessfully ? stream.Result : "(still open)";
+    /// <summary>A running <c>chatops</c>: its process (for signals), what it printed so far, and its end.</summary>
+    public sealed class Running : IDisposable
+    {
+        private readonly Process _process;
+        private readonly string _verb;
+        private readonly StringBuilder _output = new();
+        private readonly StringBuilder _error = new();
+        private readonly TaskCompletionSource _outputClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _errorClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        internal Running(Process process, string verb)
+        {
+            (_process, _verb) = (process, verb);
+            _process.OutputDataReceived += (_, e) => Append(_output, e.Data, _outputClosed);
+            _process.ErrorDataReceived += (_, e) => Append(_error, e.Data, _errorClosed);
+            _process.BeginOutputReadLine();
+            _process.BeginErrorReadLine();
+        }
+
+        public int Pid => _process.Id;
+
+        /// <summary>Standard output so far.</summary>
+        public string Output
+        {
+            get { lock (_output) return _output.ToString(); }
+        }
+
+        /// <summary>Sends a POSIX signal (INT, TERM, KILL) as a shell's <c>kill</c> would.</summary>
+        public void Signal(string signal)
+        {
+            using var kill = Process.Start("kill", [$"-{signal}", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+            kill.WaitForExit();
+        }
+
+        public async Task<Result> WaitAsync()
+        {
+            using var timeout = new CancellationTokenSource(Timeout);
+            try
+            {
+                await _process.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                // A hung run fails the test with what it printed, and does not outlive it.
+                _process.Kill(entireProcessTree: true);
+                // The verb only: the arguments may carry a connection string.
+                throw new TimeoutException($"chatops {_verb} still running after {Timeout.TotalMinutes:0} min; output:\n{Output}\nerror:\n{Text(_error)}");
+            }
+            // A server it started may hold the pipes open: take what came, without waiting on it forever.
+            await Task.WhenAny(Task.WhenAll(_outputClosed.Task, _errorClosed.Task), Task.Delay(TimeSpan.FromSeconds(10)));
+            return new Result(_process.ExitCode, Output, Text(_error));
+        }
+
+        private static void Append(StringBuilder into, string? line, TaskCompletionSource closed)
+        {
+            if (line is null)
+            {
+                closed.TrySetResult();
+                return;
+            }
+            lock (into) into.Append(line).Append('\n');
+        }
+
+        private static string Text(StringBuilder b)
+        {
+            lock (b) return b.ToString();
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited)
+                _process.Kill(entireProcessTree: true);
+            _process.Dispose();
+        }
+    }
 }
