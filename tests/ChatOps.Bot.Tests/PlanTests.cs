@@ -61,6 +61,19 @@ public class PlanTests
         Assert.Contains($"no migration 'nope'", result.Error);
         Assert.Contains(SeedMigration.Id, result.Error);
     }
+
+    [Fact]
+    public async Task Plan_json_of_an_unknown_migration_is_a_json_error_listing_the_available_ones()
+    {
+        var result = await ChatOpsProcess.RunAsync(["plan", "nope", "--json"]);
+
+        Assert.Equal(2, result.ExitCode);
+        using var error = JsonDocument.Parse(result.Output);
+        Assert.Equal("unknown-migration", error.RootElement.GetProperty("error").GetString());
+        Assert.Equal("nope", error.RootElement.GetProperty("migration").GetString());
+        Assert.Contains(SeedMigration.Id, error.RootElement.GetProperty("available").EnumerateArray().Select(a => a.GetString()));
+        Assert.Contains("no migration 'nope'", result.Error);
+    }
 }
 
 /// <summary><c>plan --target</c>, <c>--strict</c> and refusals, as a user runs them.</summary>

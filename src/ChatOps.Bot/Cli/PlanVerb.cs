@@ -33,7 +33,24 @@ public static class PlanVerb
         {
             using var host = BotHost.CreateBuilder().BuildValidated();
             var catalog = new MigrationCatalog(host.Services.GetRequiredService<IOptions<MigrationsOptions>>().Value.ResolvedDirectory);
-            var files = catalog.Find(parse.GetValue(migration)!);
+            MigrationFiles files;
+            try
+            {
+                files = catalog.Find(parse.GetValue(migration)!);
+            }
+            catch (MigrationNotFoundException ex) when (parse.GetValue(json))
+            {
+                // A refusal, shaped like the unparseable one: a machine reading stdout gets JSON, a person reads stderr.
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    error = "unknown-migration",
+                    migration = parse.GetValue(migration),
+                    message = ex.Message,
+                    available = catalog.List().Select(m => m.Id),
+                }));
+                await Console.Error.WriteLineAsync(ex.Message);
+                return ChatOpsCommandLine.UsageError;
+            }
             var script = await MigrationCatalog.ReadAsync(files.SqlPath, cancellationToken);
             SqlScript parsed;
             try
