@@ -11,14 +11,18 @@ public class StatementAnalyzerTests
     private static readonly DbObjectName Contacts = new("public", "contacts");
 
     [Fact]
-    public void The_seed_migration_takes_only_brief_locks_and_raises_no_warning()
+    public void The_seed_migration_takes_only_brief_locks_and_fails_safe_on_its_dynamic_sql()
     {
         var plan = Plan(SeedMigration.Sql);
 
-        // One note, for the application: the ADD COLUMN changes the table's row type.
-        var note = Assert.Single(plan.SelectMany(p => p.Warnings));
-        Assert.Equal((WarningLevel.Notice, "add-column-row-type"), (note.Level, note.Rule));
+        // One note, for the application: the ADD COLUMN changes the table's row type. One finding: the re-run block
+        // assembles its ALTER TABLE at run time ('ALTER TABLE public.contacts ' || array_to_string(actions, ', ')), so
+        // its lock is unknown and it fails safe — ACCESS EXCLUSIVE on the table it names.
+        var note = Assert.Single(plan.SelectMany(p => p.Warnings), w => w.Level == WarningLevel.Notice);
+        Assert.Equal("add-column-row-type", note.Rule);
         Assert.Contains(note, plan[0].Warnings);
+        var dynamic = Assert.Single(plan.SelectMany(p => p.Warnings), w => w.Level != WarningLevel.Notice);
+        Assert.Equal("unknown-lock", dynamic.Rule);
         Assert.DoesNotContain(plan, p => p.Rewrites || p.ScansUnderLock);
         var first = plan[0];
         Assert.Equal(new TableLock(Contacts, LockMode.AccessExclusive), Assert.Single(first.Locks));
@@ -33,7 +37,11 @@ public class StatementAnalyzerTests
         Assert.True(validate.Inferred);
         Assert.Equal(LockMode.ShareUpdateExclusive, validate.StrongestLock);
         var restore = plan.Single(p => p.Statement.Text.Contains("array_to_string"));
-        Assert.Equal(LockMode.AccessExclusive, restore.StrongestLock);
+        Assert.Equal([new TableLock(Contacts, LockMode.AccessExclusive)], restore.Locks);
+        Assert.True(restore.LockUnknown);
+        Assert.Contains(dynamic, restore.Warnings);
+        // format('ALTER TABLE public.contacts VALIDATE CONSTRAINT %I', …): the placeholder names a constraint, not a relation.
+        Assert.False(validate.LockUnknown);
         var policy = plan.Single(p => p.Kind == "CREATE POLICY");
         Assert.Equal(1, policy.Statement.Block);
         Assert.Contains(new PolicyExists(Contacts, "Analytics access optimized"), policy.Postconditions);

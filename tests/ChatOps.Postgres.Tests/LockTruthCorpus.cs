@@ -187,6 +187,8 @@ public static class LockTruthCorpus
         new("insert_with_fk", T + Fk, "INSERT INTO t (id, a) VALUES (0, 1)"),
         new("update", T, "UPDATE t SET a = a + 1 WHERE id <= 10"),
         new("delete", T, "DELETE FROM t WHERE id <= 10"),
+        new("cte_update", T, "WITH moved AS (UPDATE t SET a = a + 1 WHERE id <= 10 RETURNING id) SELECT count(*) FROM moved"),
+        new("cte_delete_insert", T + O, "WITH gone AS (DELETE FROM t WHERE id <= 10 RETURNING id) INSERT INTO o SELECT id + 5000 FROM gone"),
         new("create_function_plpgsql", T, "CREATE OR REPLACE FUNCTION t_count() RETURNS bigint LANGUAGE plpgsql AS $$ BEGIN RETURN (SELECT count(*) FROM t); END $$"),
         new("create_function_sql", T, "CREATE OR REPLACE FUNCTION t_count() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM t $$"),
         new("alter_sequence", "CREATE SEQUENCE sq;", "ALTER SEQUENCE sq RESTART WITH 100"),

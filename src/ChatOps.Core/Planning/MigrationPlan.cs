@@ -15,13 +15,14 @@ public sealed record MigrationPlan(string Migration, string Sha256, IReadOnlyLis
         Statements.SelectMany(s => s.Warnings.Select(w => (s, w)));
 
     /// <summary>
-    /// Whether any statement can remove rows from <paramref name="table"/> (or from any table, when null): DELETE,
-    /// TRUNCATE or DROP TABLE on it, or a DO block on it whose body says DELETE or TRUNCATE. When none can, rows that
+    /// Whether any statement can remove rows from <paramref name="table"/> (or from any table, when null): DELETE (also in a
+    /// WITH), TRUNCATE or DROP TABLE on it, or a DO block on it whose body says DELETE or TRUNCATE. When none can, rows that
     /// disappear during the run were deleted by the application, not lost by the migration.
     /// </summary>
     public bool CanRemoveRowsFrom(DbObjectName? table) =>
         Statements.Any(s => (table is null || s.OwnLocks.Any(l => SameTable(l.Table, table))) && (
             s.Kind is "DELETE" or "TRUNCATE" or "DROP TABLE"
+            || s.Kind.StartsWith("WITH ", StringComparison.Ordinal) && s.Kind.Contains("DELETE", StringComparison.Ordinal)
             || s.Kind == "DO block" && (s.Statement.Text.Contains("DELETE", StringComparison.OrdinalIgnoreCase)
                                         || s.Statement.Text.Contains("TRUNCATE", StringComparison.OrdinalIgnoreCase))));
 

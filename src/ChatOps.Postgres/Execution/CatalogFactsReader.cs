@@ -34,14 +34,51 @@ public static class CatalogFactsReader
             WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') AND {UserSchemas}
             """, r => types[$"{new DbObjectName(r.GetString(0), r.GetString(1))}.{r.GetString(2)}"] = r.GetString(3), cancellationToken);
 
+        // The columns each index uses: keys, expressions and predicate alike (pg_depend records every column they name).
+        var indexColumns = new Dictionary<DbObjectName, List<string>>();
+        await ForEachAsync(connection, $"""
+            SELECT DISTINCT n.nspname, c.relname, a.attname
+            FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid AND d.refclassid = 'pg_class'::regclass
+                             AND d.refobjid = i.indrelid AND d.refobjsubid > 0
+            JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = d.refobjsubid
+            WHERE {UserSchemas}
+            """, r =>
+        {
+            var index = new DbObjectName(r.GetString(0), r.GetString(1));
+            (indexColumns.TryGetValue(index, out var list) ? list : indexColumns[index] = []).Add(r.GetString(2));
+        }, cancellationToken);
+
         var keys = new List<ForeignKeyFact>();
         await ForEachAsync(connection, $"""
-            SELECT n.nspname, c.relname, k.conname, rn.nspname, r.relname
+            SELECT n.nspname, c.relname, k.conname, rn.nspname, r.relname, xn.nspname, x.relname
             FROM pg_constraint k
             JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
             JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
+            LEFT JOIN pg_class x ON x.oid = k.conindid LEFT JOIN pg_namespace xn ON xn.oid = x.relnamespace
             WHERE k.contype = 'f' AND {UserSchemas}
-            """, r => keys.Add(new ForeignKeyFact(new(r.GetString(0), r.GetString(1)), r.GetString(2), new(r.GetString(3), r.GetString(4)))), cancellationToken);
+            """, r => keys.Add(new ForeignKeyFact(new(r.GetString(0), r.GetString(1)), r.GetString(2), new(r.GetString(3), r.GetString(4)))
+        {
+            KeyIndex = r.IsDBNull(5) ? null : new DbObjectName(r.GetString(5), r.GetString(6)),
+        }), cancellationToken);
+
+        var notNullChecks = new HashSet<string>();
+        await ForEachAsync(connection, $"""
+            SELECT n.nspname, c.relname, a.attname
+            FROM pg_constraint k
+            JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+            WHERE k.contype = 'c' AND k.convalidated AND cardinality(k.conkey) = 1
+              AND pg_get_constraintdef(k.oid) = format('CHECK ((%s IS NOT NULL))', quote_ident(a.attname)) AND {UserSchemas}
+            """, r => notNullChecks.Add($"{new DbObjectName(r.GetString(0), r.GetString(1))}.{r.GetString(2)}"), cancellationToken);
+
+        var searchPath = new List<string>();
+        string? user = null;
+        await ForEachAsync(connection, "SELECT current_schemas(false)::text[], current_user::text", r =>
+        {
+            searchPath.AddRange(r.GetFieldValue<string[]>(0));
+            user = r.GetString(1);
+        }, cancellationToken);
 
         var domains = new Dictionary<DbObjectName, List<DbObjectName>>();
         await ForEachAsync(connection, $"""
@@ -77,6 +114,10 @@ public static class CatalogFactsReader
             Visible = visible,
             Relations = relations,
             IndexTables = indexes,
+            IndexColumns = indexColumns.ToDictionary(i => i.Key, i => (IReadOnlyList<string>)i.Value),
+            ValidatedNotNullChecks = notNullChecks,
+            SearchPath = searchPath,
+            User = user,
             ColumnTypes = types,
             ForeignKeys = keys,
             DomainTables = domains.ToDictionary(d => d.Key, d => (IReadOnlyList<DbObjectName>)d.Value),
