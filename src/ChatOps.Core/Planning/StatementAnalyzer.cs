@@ -11,7 +11,11 @@ namespace ChatOps.Core.Planning;
 /// </summary>
 public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = false)
 {
-    private readonly CatalogFacts _facts = facts ?? CatalogFacts.None;
+    // The target's catalog as the target's default search_path sees it, and as the script's own SET search_path does.
+    private readonly CatalogFacts _default = facts ?? CatalogFacts.None;
+    private CatalogFacts _facts = facts ?? CatalogFacts.None;
+    private IReadOnlyList<string>? _sessionPath;
+    private IReadOnlyList<string>? _localPath;
     // Style rules (prefer text, bigint, timestamptz, identity …): notes, only when asked for.
     private readonly bool _strict = strict;
 
@@ -37,6 +41,7 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
         foreach (var statement in script.Statements)
         {
             var analysis = analyzer.Analyze(statement);
+            analyzer.FollowSearchPath(statement);
             if (statement.Block is not { } current)
             {
                 held.Clear();
@@ -79,6 +84,63 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
             else if (held[at].Lock.Mode < l.Mode) held[at] = (l, analysis.Statement.Line);
         }
         return analysis with { OwnLocks = analysis.Locks, Locks = held.Select(h => h.Lock).ToList(), Warnings = warnings, ScansUnderLock = scans };
+    }
+
+    /// <summary>
+    /// Names in later statements resolve with the search path the script sets: <c>SET [SESSION] search_path</c> and
+    /// <c>set_config('search_path', …, false)</c> for the rest of the script, <c>SET LOCAL</c> and
+    /// <c>set_config(…, true)</c> until the end of the transaction block, <c>RESET</c> / <c>DEFAULT</c> back to the target's.
+    /// </summary>
+    private void FollowSearchPath(SqlStatement statement)
+    {
+        var t = statement.Tokens;
+        if (statement.Transaction is TransactionControl.Commit or TransactionControl.Rollback)
+            _localPath = null;
+        else if (SearchPathSet(t) is { } set)
+        {
+            // SET LOCAL outside a transaction block has no effect (PostgreSQL warns and forgets it).
+            if (set.Local && statement.Block is not null) _localPath = set.Schemas;
+            else if (!set.Local) { _sessionPath = set.Schemas; _localPath = null; }
+        }
+        var path = _localPath ?? _sessionPath;
+        _facts = path is null || !_default.Known ? _default : _default.WithSearchPath(path);
+    }
+
+    // (schemas or null for the default, local?) when the statement sets search_path; null when it does not.
+    private static (IReadOnlyList<string>? Schemas, bool Local)? SearchPathSet(IReadOnlyList<SqlToken> t)
+    {
+        if (t.Count >= 2 && t[0].Is("RESET") && (t[1].Is("SEARCH_PATH") || t[1].Is("ALL")))
+            return (null, false);
+        if (t.Count >= 2 && t[0].Is("SET"))
+        {
+            var local = t[1].Is("LOCAL");
+            var at = Skip(t, 1, "LOCAL");
+            at = Skip(t, at, "SESSION");
+            if (at >= t.Count || !t[at].Is("SEARCH_PATH"))
+                return null;
+            at++;
+            if (at < t.Count && (t[at].Value == "=" || t[at].Is("TO"))) at++;
+            if (at < t.Count && t[at].Is("DEFAULT"))
+                return (null, local);
+            var schemas = t.Skip(at).Where(x => x.Value != ",").Select(x => x.Kind switch
+            {
+                SqlTokenKind.Word => x.Value.ToLowerInvariant(),
+                _ => x.Value,   // a quoted identifier or a string is the schema's name as written
+            }).ToList();
+            return (schemas, local);
+        }
+        // SELECT set_config('search_path', 'app, public', is_local)
+        var call = -1;
+        for (var i = 0; i + 4 < t.Count; i++)
+            if (t[i].Is("SET_CONFIG") && t[i + 1].Value == "(" && t[i + 2].Kind == SqlTokenKind.String
+                && t[i + 2].Value.Equals("search_path", StringComparison.OrdinalIgnoreCase) && t[i + 3].Value == "," && t[i + 4].Kind == SqlTokenKind.String)
+                call = i;
+        if (call < 0)
+            return null;
+        var value = t[call + 4].Value;
+        var isLocal = call + 6 < t.Count && t[call + 6].Is("TRUE");
+        return (value.Split(',').Select(p => p.Trim()).Where(p => p.Length > 0)
+            .Select(p => p.StartsWith('"') && p.EndsWith('"') && p.Length > 1 ? p[1..^1].Replace("\"\"", "\"") : p.ToLowerInvariant()).ToList(), isLocal);
     }
 
     public StatementAnalysis Analyze(SqlStatement statement)
@@ -190,6 +252,10 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
         foreach (var table in a.Rewritten)
             foreach (var index in _facts.IndexesOf(table))
                 a.IndexLock(index, LockMode.AccessExclusive);
+        if (!ReferenceEquals(_facts, _default))
+            // The script chose its own search path: name what it resolves to, since whoever reads the plan (the executor's
+            // other sessions, a person) resolves bare names with the target's default path.
+            a.Qualify(_facts);
 
         if (statement.RequiresAutocommit)
         {
@@ -1436,6 +1502,23 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
             var existing = IndexLocks.FindIndex(l => l.Table == index);
             if (existing < 0) IndexLocks.Add(new TableLock(index, mode));
             else if (IndexLocks[existing].Mode < mode) IndexLocks[existing] = new TableLock(index, mode);
+        }
+
+        public void Qualify(CatalogFacts facts)
+        {
+            for (var i = 0; i < Locks.Count; i++) Locks[i] = Locks[i] with { Table = facts.Qualify(Locks[i].Table) };
+            for (var i = 0; i < IndexLocks.Count; i++) IndexLocks[i] = IndexLocks[i] with { Table = facts.Qualify(IndexLocks[i].Table) };
+            for (var i = 0; i < Postconditions.Count; i++)
+                Postconditions[i] = Postconditions[i] switch
+                {
+                    ColumnExists c => c with { Table = facts.Qualify(c.Table) },
+                    ColumnNotNull c => c with { Table = facts.Qualify(c.Table) },
+                    ColumnHasDefault c => c with { Table = facts.Qualify(c.Table) },
+                    ConstraintExists c => c with { Table = facts.Qualify(c.Table) },
+                    PolicyExists p => p with { Table = facts.Qualify(p.Table) },
+                    IndexValid x => x with { Index = facts.Qualify(x.Index) },
+                    var other => other,
+                };
         }
 
         public void Rewrite(DbObjectName table)
