@@ -122,6 +122,50 @@ public class PlanTargetTests(PostgresDatabase db) : IClassFixture<PostgresDataba
     }
 
     [Fact]
+    public async Task With_the_target_the_plan_names_row_estimates_and_work_on_an_empty_table_is_instant()
+    {
+        await db.ExecuteAsync("CREATE TABLE IF NOT EXISTS plan_empty (id int, name text)");
+        await db.ExecuteAsync("ANALYZE public.contacts");   // a row estimate, as autovacuum leaves on a live database
+        const string sql = """
+            ALTER TABLE contacts ADD COLUMN token uuid DEFAULT gen_random_uuid();
+            ALTER TABLE plan_empty ADD COLUMN token uuid DEFAULT gen_random_uuid();
+            CREATE INDEX plan_empty_name ON plan_empty (name);
+            ALTER TABLE plan_empty ADD COLUMN code int NOT NULL;
+            """;
+        var json = await PlanAsync(sql, "--json", "--target", db.ConnectionString);
+        var text = await PlanAsync(sql, "--target", db.ConnectionString);
+        var alone = await PlanAsync(sql, "--json");
+
+        // The empty table's findings are notes (exit 0: no error-level finding left); without the catalog they are not.
+        Assert.True(json.ExitCode == 0, json.Output + json.Error);
+        Assert.Equal(1, alone.ExitCode);
+        using var plan = JsonDocument.Parse(json.Output);
+        var statements = plan.RootElement.GetProperty("statements");
+        JsonElement Finding(int statement, string rule) =>
+            statements[statement].GetProperty("warnings").EnumerateArray().Single(w => w.GetProperty("rule").GetString() == rule);
+
+        var populated = Finding(0, "volatile-default");
+        Assert.Equal("warning", populated.GetProperty("level").GetString());
+        Assert.Contains("rewrites contacts (~50k rows)", populated.GetProperty("message").GetString());
+        foreach (var (statement, rule) in new[] { (1, "volatile-default"), (2, "index-not-concurrently"), (3, "adding-required-field") })
+        {
+            var instant = Finding(statement, rule);
+            Assert.Equal("notice", instant.GetProperty("level").GetString());
+            if (rule != "adding-required-field")
+                Assert.StartsWith("the table is empty: instant.", instant.GetProperty("message").GetString());
+        }
+
+        var tables = plan.RootElement.GetProperty("tables").EnumerateArray().ToDictionary(t => t.GetProperty("table").GetString()!);
+        Assert.InRange(tables["contacts"].GetProperty("estimatedRows").GetInt64(), 45_000, 55_000);
+        Assert.False(tables["contacts"].GetProperty("empty").GetBoolean());
+        Assert.True(tables["plan_empty"].GetProperty("empty").GetBoolean());
+
+        Assert.Contains("Tables on the target", text.Output);
+        Assert.Matches(@"plan_empty\s+empty", text.Output);
+        Assert.Matches(@"contacts\s+~50k rows", text.Output);
+    }
+
+    [Fact]
     public async Task Strict_adds_the_style_notes_and_an_unparseable_script_is_refused_with_a_json_error()
     {
         var plain = await PlanAsync("CREATE TABLE t (id int, at timestamp);");

@@ -264,6 +264,7 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
                 a.Warn(WarningLevel.Error, "concurrently-in-transaction", $"{a.Kind} cannot run inside a transaction block (BEGIN … COMMIT): it will fail.");
         }
         CommonChecks(statement, a);
+        EmptyTablesAreInstant(a);
         return a.Build();
     }
 
@@ -321,7 +322,7 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
         }
         a.Lock(table, LockMode.AccessExclusive);
         a.Rewrite(table);
-        a.Warn(WarningLevel.Warning, "cluster", $"CLUSTER rewrites {table} and its indexes under ACCESS EXCLUSIVE: use pg_repack or pg_squeeze.");
+        a.Warn(WarningLevel.Warning, "cluster", $"CLUSTER rewrites {Sized(a, table)} and its indexes under ACCESS EXCLUSIVE: use pg_repack or pg_squeeze.");
     }
 
     // COMMENT ON TABLE t / COLUMN t.c / INDEX … : SHARE UPDATE EXCLUSIVE on the relation.
@@ -498,6 +499,32 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
             if (!calls.Contains(call)) calls.Add(call);
         }
         return calls;
+    }
+
+    // Findings about work proportional to a table's size (a rewrite, a scan, an index build, a backfill): on a table the
+    // target shows empty they are instant, so they become notes saying so.
+    private static readonly HashSet<string> WorkRules =
+    [
+        "volatile-default", "add-column-rewrite", "column-type-change", "set-not-null", "constraint-not-valid", "constraint-builds-index",
+        "index-not-concurrently", "cluster", "vacuum-full", "set-logged", "attach-partition-scan", "unbatched-dml",
+    ];
+
+    /// <summary>The table's name with its size when the target's catalog knows it ("public.contacts (~1.2M rows)"); the
+    /// statement's work findings are judged by the tables named this way.</summary>
+    private string Sized(Builder a, DbObjectName table)
+    {
+        a.WorkTables.Add(table);
+        return _facts.SizeOf(table)?.Describe() is { } size ? $"{table} ({size})" : table.ToString();
+    }
+
+    // Every table the work findings name is empty: the work is instant, the finding a note.
+    private void EmptyTablesAreInstant(Builder a)
+    {
+        if (a.WorkTables.Count == 0 || !a.WorkTables.All(t => _facts.SizeOf(t)?.Empty == true))
+            return;
+        for (var i = 0; i < a.Warnings.Count; i++)
+            if (WorkRules.Contains(a.Warnings[i].Rule) && a.Warnings[i].Level == WarningLevel.Warning)
+                a.Warnings[i] = a.Warnings[i] with { Level = WarningLevel.Notice, Message = "the table is empty: instant. " + a.Warnings[i].Message };
     }
 
     /// <summary>Every index of <paramref name="table"/> the catalog knows, in <paramref name="mode"/>.</summary>
@@ -730,12 +757,12 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
             {
                 a.Rewrite(table);
                 a.Warn(WarningLevel.Warning, "volatile-default",
-                    $"ADD COLUMN with a volatile default rewrites {table} and its indexes under ACCESS EXCLUSIVE: add the column without a default, then SET DEFAULT and backfill in batches.");
+                    $"ADD COLUMN with a volatile default rewrites {Sized(a, table)} and its indexes under ACCESS EXCLUSIVE: add the column without a default, then SET DEFAULT and backfill in batches.");
             }
             AddColumnExtras(table, x, at, a);
             var notNull = x.Select((v, i) => v.Is("NOT") && i + 1 < x.Count && x[i + 1].Is("NULL")).Any(b => b);
             if (notNull && defaultAt < 0 && !x.Any(v => v.Is("GENERATED")) && !_created.Contains(table))
-                a.Warn(WarningLevel.Error, "adding-required-field",
+                a.Warn(_facts.SizeOf(table)?.Empty == true ? WarningLevel.Notice : WarningLevel.Error, "adding-required-field",
                     $"ADD COLUMN … NOT NULL without a DEFAULT fails on {table} as soon as it has a row: add a DEFAULT, or add it nullable, backfill, then SET NOT NULL the safe way.");
             // After the risks: a note for the application, listed last.
             a.Warn(WarningLevel.Notice, "add-column-row-type",
@@ -797,7 +824,7 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
                 {
                     a.ScansUnderLock = true;
                     a.Warn(WarningLevel.Warning, "set-not-null",
-                        $"SET NOT NULL scans all of {table} under ACCESS EXCLUSIVE: first ADD CONSTRAINT … CHECK ({column} IS NOT NULL) NOT VALID, then VALIDATE CONSTRAINT (PG12+ then skips the scan).");
+                        $"SET NOT NULL scans all of {Sized(a, table)} under ACCESS EXCLUSIVE: first ADD CONSTRAINT … CHECK ({column} IS NOT NULL) NOT VALID, then VALIDATE CONSTRAINT (PG12+ then skips the scan).");
                 }
             }
             else if (Then("TYPE") || Then("SET", "DATA", "TYPE"))
@@ -817,7 +844,7 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
                 {
                     a.Rewrite(table);
                     a.Warn(WarningLevel.Warning, "column-type-change",
-                        $"changing the type of {column} rewrites {table} and its indexes under ACCESS EXCLUSIVE" +
+                        $"changing the type of {column} rewrites {Sized(a, table)} and its indexes under ACCESS EXCLUSIVE" +
                         (current is null ? " unless it only widens varchar(n), varchar → text or numeric's precision (plan --target checks)" : $" ({current} is not binary-compatible with the new type)") +
                         ": add a new column, backfill, and swap.");
                 }
@@ -846,7 +873,7 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
         {
             a.Lock(table, LockMode.AccessExclusive);
             a.Rewrite(table);
-            a.Warn(WarningLevel.Warning, "set-logged", $"SET LOGGED / UNLOGGED rewrites {table} and its indexes under ACCESS EXCLUSIVE.");
+            a.Warn(WarningLevel.Warning, "set-logged", $"SET LOGGED / UNLOGGED rewrites {Sized(a, table)} and its indexes under ACCESS EXCLUSIVE.");
             return;
         }
         if (Starts("ATTACH", "PARTITION"))
@@ -859,7 +886,7 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
                 a.Lock(partition, LockMode.AccessExclusive);
                 a.ScansUnderLock = true;
                 a.Warn(WarningLevel.Warning, "attach-partition-scan",
-                    $"ATTACH PARTITION scans {partition} under ACCESS EXCLUSIVE to check its bound: first ADD a CHECK constraint matching the bound (NOT VALID, then VALIDATE).");
+                    $"ATTACH PARTITION scans {Sized(a, partition)} under ACCESS EXCLUSIVE to check its bound: first ADD a CHECK constraint matching the bound (NOT VALID, then VALIDATE).");
             }
             return;
         }
@@ -918,19 +945,19 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
             a.Rewrite(table);
             a.Warn(WarningLevel.Warning, "add-column-rewrite",
                 $"{(generatedStored ? "a stored generated column" : identity ? "an identity column" : "a serial column")} is computed for every existing row: " +
-                $"ADD COLUMN rewrites {table} and its indexes under ACCESS EXCLUSIVE. Add a plain column, backfill it in batches, then attach the default or sequence.");
+                $"ADD COLUMN rewrites {Sized(a, table)} and its indexes under ACCESS EXCLUSIVE. Add a plain column, backfill it in batches, then attach the default or sequence.");
         }
         if (x.Any(v => v.Is("UNIQUE")) || x.Any(v => v.Is("PRIMARY")))
         {
             a.ScansUnderLock = true;
             a.Warn(WarningLevel.Warning, "constraint-builds-index",
-                $"an inline UNIQUE / PRIMARY KEY builds its index on {table} under ACCESS EXCLUSIVE: add the column, CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT … USING INDEX.");
+                $"an inline UNIQUE / PRIMARY KEY builds its index on {Sized(a, table)} under ACCESS EXCLUSIVE: add the column, CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT … USING INDEX.");
         }
         if (x.Any(v => v.Is("CHECK")))
         {
             a.ScansUnderLock = true;
             a.Warn(WarningLevel.Warning, "constraint-not-valid",
-                $"an inline CHECK scans all of {table} under ACCESS EXCLUSIVE: add the column, then ADD CONSTRAINT … CHECK … NOT VALID and VALIDATE CONSTRAINT.");
+                $"an inline CHECK scans all of {Sized(a, table)} under ACCESS EXCLUSIVE: add the column, then ADD CONSTRAINT … CHECK … NOT VALID and VALIDATE CONSTRAINT.");
         }
         var refAt = Index(x, "REFERENCES") + 1;
         if (refAt > 0 && ReadName(x, ref refAt) is { } referenced)
@@ -968,7 +995,7 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
             a.ScansUnderLock = !notValid;
             if (!notValid)
                 a.Warn(WarningLevel.Warning, "constraint-not-valid",
-                    $"FOREIGN KEY without NOT VALID checks every row of {table} while blocking writes to both tables: add it NOT VALID, then VALIDATE CONSTRAINT.");
+                    $"FOREIGN KEY without NOT VALID checks every row of {Sized(a, table)} while blocking writes to both tables: add it NOT VALID, then VALIDATE CONSTRAINT.");
             return;
         }
         a.Lock(table, LockMode.AccessExclusive);
@@ -981,13 +1008,13 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
         {
             a.ScansUnderLock = true;
             a.Warn(WarningLevel.Warning, "constraint-builds-index",
-                $"this constraint builds its index on {table} under ACCESS EXCLUSIVE: CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … USING INDEX.");
+                $"this constraint builds its index on {Sized(a, table)} under ACCESS EXCLUSIVE: CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … USING INDEX.");
         }
         else if (x.Any(v => v.Is("CHECK")) && !notValid)
         {
             a.ScansUnderLock = true;
             a.Warn(WarningLevel.Warning, "constraint-not-valid",
-                $"CHECK without NOT VALID scans all of {table} under ACCESS EXCLUSIVE: add it NOT VALID, then VALIDATE CONSTRAINT (which lets reads and writes go on).");
+                $"CHECK without NOT VALID scans all of {Sized(a, table)} under ACCESS EXCLUSIVE: add it NOT VALID, then VALIDATE CONSTRAINT (which lets reads and writes go on).");
         }
     }
 
@@ -1014,7 +1041,7 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
                 "an unnamed CREATE INDEX CONCURRENTLY gets a generated name: an INVALID leftover of a failed build cannot be found and dropped by a re-run, and a re-run builds a second index. Name it.");
         if (!concurrently && !_created.Contains(table))
             a.Warn(WarningLevel.Warning, "index-not-concurrently",
-                $"CREATE INDEX without CONCURRENTLY blocks writes to {table} for the whole build: use CREATE INDEX CONCURRENTLY (outside a transaction block).");
+                $"CREATE INDEX without CONCURRENTLY blocks writes to {Sized(a, table)} for the whole build: use CREATE INDEX CONCURRENTLY (outside a transaction block).");
     }
 
     private void DropIndex(IReadOnlyList<SqlToken> t, Builder a)
@@ -1122,10 +1149,12 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
         foreach (var name in relations)
             a.Lock(name, LockMode.AccessExclusive);
         a.Unknown = true;
-        a.Warn(WarningLevel.Warning, "unknown-lock",
-            $"{why}: it is treated as ACCESS EXCLUSIVE on {(a.Locks.Count == 0 ? "nothing it can name" : string.Join(", ", a.Locks.Select(l => l.Table)))} " +
-            "— the executor waits for their users before running it, and its hold counts against the ACCESS EXCLUSIVE criterion. " +
-            "Write the statements out, or plan what it runs separately.");
+        a.Warn(WarningLevel.Warning, "unknown-lock", a.Locks.Count == 0
+            ? $"{why}, and it names no relation to assume ACCESS EXCLUSIVE on: the executor cannot wait for blockers before it (its ACCESS EXCLUSIVE " +
+              "holds are measured from what the server grants). Write the statements out, or plan what it runs separately."
+            : $"{why}: it is treated as ACCESS EXCLUSIVE on {string.Join(", ", a.Locks.Select(l => l.Table))} " +
+              "— the executor waits for their users before running it, and its hold counts against the ACCESS EXCLUSIVE criterion. " +
+              "Write the statements out, or plan what it runs separately.");
     }
 
     /// <summary>The relations a piece of SQL or plpgsql names where a relation goes (after TABLE, FROM, JOIN, UPDATE, INTO,
@@ -1389,7 +1418,7 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
             LockEachIndex(table, LockMode.RowExclusive, a);   // UPDATE and DELETE are planned with the table's indexes
         if (t[0].Is("UPDATE") && Index(t, "WHERE") < 0 || t[0].Is("DELETE") && Index(t, "WHERE") < 0)
             a.Warn(WarningLevel.Warning, "unbatched-dml",
-                $"{t[0].Value} without WHERE touches every row of {table} in one transaction (row locks, WAL, bloat): backfill in batches, outside any DDL's transaction.");
+                $"{t[0].Value} without WHERE touches every row of {Sized(a, table)} in one transaction (row locks, WAL, bloat): backfill in batches, outside any DDL's transaction.");
     }
 
     private static void OnTable(IReadOnlyList<SqlToken> t, string kind, LockMode mode, Builder a)
@@ -1482,6 +1511,8 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
         public readonly List<TableLock> IndexLocks = [];
         // The tables it rewrites: each of their indexes is rebuilt under ACCESS EXCLUSIVE.
         public readonly List<DbObjectName> Rewritten = [];
+        // The tables its work findings are about (named with their size).
+        public readonly List<DbObjectName> WorkTables = [];
         public bool Rewrites;
         public bool ScansUnderLock;
         public bool CanRunInTransaction = true;

@@ -125,6 +125,56 @@ public static class CatalogFactsReader
         };
     }
 
+    /// <summary>
+    /// Adds the sizes of <paramref name="tables"/> (schema-qualified): the planner's row estimate from <c>pg_class.reltuples</c>
+    /// (never a count), and whether the table holds a row — no page at all, or one <c>EXISTS (SELECT 1 FROM t)</c> that stops
+    /// at the first live row. That look takes ACCESS SHARE; behind a lock it waits at most briefly and then leaves emptiness
+    /// unknown, so a plan never queues behind the application's DDL for long.
+    /// </summary>
+    public static async Task<CatalogFacts> WithTableSizesAsync(NpgsqlConnection connection, CatalogFacts facts, IEnumerable<DbObjectName> tables,
+        CancellationToken cancellationToken)
+    {
+        var sizes = new Dictionary<DbObjectName, TableSize>();
+        foreach (var table in tables.Distinct())
+        {
+            // relpages = 0 would say "empty" only as of the last VACUUM or ANALYZE: the EXISTS below asks the table itself.
+            await using var estimate = new NpgsqlCommand("""
+                SELECT c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'm')
+                """, connection) { Parameters = { new() { Value = table.Schema ?? "public" }, new() { Value = table.Name } } };
+            if (await estimate.ExecuteScalarAsync(cancellationToken) is not long reltuples)
+                continue;
+            long? rows = reltuples >= 0 ? reltuples : null;   // -1: never vacuumed or analysed
+            sizes[table] = new TableSize(rows, await IsEmptyAsync(connection, table, cancellationToken));
+        }
+        return facts with { TableSizes = sizes };
+    }
+
+    private static async Task<bool?> IsEmptyAsync(NpgsqlConnection connection, DbObjectName table, CancellationToken cancellationToken)
+    {
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.ReadCommitted, cancellationToken);
+        try
+        {
+            // One command each: the target session prepares its commands, and a prepared statement holds one.
+            foreach (var setting in new[] { "SET TRANSACTION READ ONLY", "SET LOCAL lock_timeout = '200ms'", "SET LOCAL statement_timeout = '5s'" })
+            {
+                await using var limit = new NpgsqlCommand(setting, connection, transaction);
+                await limit.ExecuteNonQueryAsync(cancellationToken);
+            }
+            await using var exists = new NpgsqlCommand($"SELECT NOT EXISTS (SELECT 1 FROM {table})", connection, transaction);
+            return (bool)(await exists.ExecuteScalarAsync(cancellationToken))!;
+        }
+        catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.LockNotAvailable or PostgresErrorCodes.QueryCanceled
+                                          or PostgresErrorCodes.InsufficientPrivilege)
+        {
+            return null;   // busy or not ours to read: emptiness unknown, the findings stay as they are
+        }
+        finally
+        {
+            await transaction.RollbackAsync(CancellationToken.None);
+        }
+    }
+
     private static async Task ForEachAsync(NpgsqlConnection connection, string sql, Action<NpgsqlDataReader> row, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(sql, connection);
