@@ -407,7 +407,13 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
         "TXID_CURRENT", "PG_CURRENT_XACT_ID", "AGE", "LEFT", "RIGHT", "POSITION", "SPLIT_PART", "REGEXP_REPLACE", "REGEXP_MATCH",
         "REGEXP_MATCHES", "STARTS_WITH", "ARRAY_TO_STRING", "STRING_TO_ARRAY", "ARRAY_APPEND", "ARRAY_PREPEND", "ARRAY_CAT",
         "ARRAY_POSITION", "ARRAY_REMOVE", "NEXTVAL", "CURRVAL", "SETVAL", "LASTVAL", "PG_SIZE_PRETTY", "PG_RELATION_SIZE",
-        "PG_TOTAL_RELATION_SIZE", "PG_TABLE_SIZE", "PG_INDEXES_SIZE", "PG_TYPEOF", "OVERLAY", "EXISTS",
+        "PG_TOTAL_RELATION_SIZE", "PG_TABLE_SIZE", "PG_INDEXES_SIZE", "PG_TYPEOF", "OVERLAY", "EXISTS", "PG_CANCEL_BACKEND",
+        "PG_TERMINATE_BACKEND", "PG_NOTIFY", "TO_REGCLASS", "FORMAT_TYPE", "PG_GET_INDEXDEF", "PG_GET_CONSTRAINTDEF", "HAS_TABLE_PRIVILEGE",
+        "OBJ_DESCRIPTION", "COL_DESCRIPTION", "ARRAY_UPPER", "ARRAY_LOWER", "JSONB_EXTRACT_PATH_TEXT", "JSON_EXTRACT_PATH_TEXT",
+        "JSONB_ARRAY_ELEMENTS", "JSON_ARRAY_ELEMENTS", "JSONB_EACH", "JSONB_OBJECT_KEYS", "JSONB_STRIP_NULLS", "ROW_TO_JSON", "JSONB_OBJECT_AGG",
+        "ENCODE", "DECODE", "SHA256", "INITCAP", "LPAD", "RPAD", "REPEAT", "REVERSE", "STRPOS", "TRANSLATE", "SIGN", "TRUNC", "MAKE_DATE",
+        "MAKE_INTERVAL", "DATE_BIN", "TO_TSVECTOR", "TO_TSQUERY", "NTILE", "FIRST_VALUE", "LAST_VALUE", "PERCENTILE_CONT", "STDDEV",
+        "UUID_GENERATE_V4",
     ];
 
     // Words followed by "(" that do not call a function: clause keywords, row and array constructors, type modifiers.
@@ -762,8 +768,13 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
             AddColumnExtras(table, x, at, a);
             var notNull = x.Select((v, i) => v.Is("NOT") && i + 1 < x.Count && x[i + 1].Is("NULL")).Any(b => b);
             if (notNull && defaultAt < 0 && !x.Any(v => v.Is("GENERATED")) && !_created.Contains(table))
-                a.Warn(_facts.SizeOf(table)?.Empty == true ? WarningLevel.Notice : WarningLevel.Error, "adding-required-field",
+            {
+                // On a table the target shows empty it succeeds — unless a row arrives first.
+                var empty = _facts.SizeOf(table)?.Empty == true;
+                a.Warn(empty ? WarningLevel.Notice : WarningLevel.Error, "adding-required-field",
+                    (empty ? "the table is empty now, so this succeeds unless a row arrives first. " : "") +
                     $"ADD COLUMN … NOT NULL without a DEFAULT fails on {table} as soon as it has a row: add a DEFAULT, or add it nullable, backfill, then SET NOT NULL the safe way.");
+            }
             // After the risks: a note for the application, listed last.
             a.Warn(WarningLevel.Notice, "add-column-row-type",
                 $"ADD COLUMN changes the row type of {table}: an application's prepared SELECT * (or RETURNING *) on it fails with \"cached plan must not change result type\" until it prepares again. Name the columns, or expect one error per prepared statement.");
