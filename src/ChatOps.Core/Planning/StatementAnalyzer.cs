@@ -325,7 +325,7 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
         a.Warn(WarningLevel.Warning, "cluster", $"CLUSTER rewrites {Sized(a, table)} and its indexes under ACCESS EXCLUSIVE: use pg_repack or pg_squeeze.");
     }
 
-    // COMMENT ON TABLE t / COLUMN t.c / INDEX … : SHARE UPDATE EXCLUSIVE on the relation.
+    // COMMENT ON TABLE t / COLUMN t.c / VIEW v / INDEX i: SHARE UPDATE EXCLUSIVE on the relation (an index's table is not locked).
     private static void Comment(IReadOnlyList<SqlToken> t, Builder a)
     {
         a.Kind = "COMMENT";
@@ -333,7 +333,7 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
         var what = at < t.Count ? t[at].Value : "";
         at = Skip(t, at + 1, "MATERIALIZED");
         if (what == "MATERIALIZED") at = Skip(t, at, "VIEW");
-        if (what is not ("TABLE" or "COLUMN" or "VIEW" or "MATERIALIZED") || ReadName(t, ref at) is not { } name)
+        if (what is not ("TABLE" or "COLUMN" or "VIEW" or "MATERIALIZED" or "INDEX") || ReadName(t, ref at) is not { } name)
             return;
         // COLUMN t.c names the table in its first part (or schema.table in the first two).
         var table = what == "COLUMN"
@@ -790,6 +790,9 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
                 // Dropping a foreign key removes its triggers from the referenced table too: ACCESS EXCLUSIVE there as well.
                 if (_facts.KeysOn(table).FirstOrDefault(k => k.Constraint == name) is { } key)
                     a.Lock(_facts.AsWritten(key.Referenced), LockMode.AccessExclusive);
+                // A unique, primary-key or exclusion constraint's index bears its name and goes with it.
+                foreach (var index in _facts.IndexesOf(table).Where(i => i.Name == name))
+                    a.IndexLock(index, LockMode.AccessExclusive);
             }
             return;
         }
@@ -800,6 +803,9 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
             a.Lock(table, LockMode.AccessExclusive);
             if (at < x.Count && Identifier(x[at]) is { } column)
             {
+                // The indexes using the column are dropped with it.
+                foreach (var index in _facts.IndexesOn(table, column))
+                    a.IndexLock(index, LockMode.AccessExclusive);
                 a.Postconditions.Add(new ColumnExists(table, column, Exists: false));
                 a.Warn(WarningLevel.Warning, "drop-column", $"DROP COLUMN {column} loses its data, and application code still reading it will fail.");
             }
