@@ -54,6 +54,9 @@ public sealed record CatalogFacts
     /// <summary>Table → its size, for the tables a plan names (read by <c>plan --target</c> only).</summary>
     public IReadOnlyDictionary<DbObjectName, TableSize> TableSizes { get; init; } = new Dictionary<DbObjectName, TableSize>();
 
+    /// <summary>Function or procedure (schema-qualified, in the user schemas) → the source of each of its overloads (SQL and plpgsql).</summary>
+    public IReadOnlyDictionary<DbObjectName, IReadOnlyList<string>> FunctionBodies { get; init; } = new Dictionary<DbObjectName, IReadOnlyList<string>>();
+
     /// <summary>The schemas the target's default <c>search_path</c> finds, in order (<c>current_schemas(false)</c>).</summary>
     public IReadOnlyList<string> SearchPath { get; init; } = [];
 
@@ -102,6 +105,14 @@ public sealed record CatalogFacts
     public IReadOnlyList<DbObjectName> IndexesOn(DbObjectName table, string column) =>
         IndexesOf(table).Where(i => IndexColumns.GetValueOrDefault(Qualify(i))?.Contains(column) == true).ToList();
 
+    /// <summary>The bodies of the function a call names: schema-qualified, or the first schema of the search path that has one.</summary>
+    public IReadOnlyList<string> BodiesOf(DbObjectName function)
+    {
+        if (function.Schema is not null)
+            return FunctionBodies.GetValueOrDefault(function) ?? [];
+        return SearchPath.Select(schema => FunctionBodies.GetValueOrDefault(new DbObjectName(schema, function.Name))).FirstOrDefault(b => b is not null) ?? [];
+    }
+
     public TableSize? SizeOf(DbObjectName table) => TableSizes.GetValueOrDefault(Qualify(table));
 
     public bool HasValidatedNotNullCheck(DbObjectName table, string column) => ValidatedNotNullChecks.Contains($"{Qualify(table)}.{column}");
@@ -115,9 +126,10 @@ public sealed record CatalogFacts
     {
         var names = Relations.Concat(DomainTables.Keys).Distinct().ToList();
         var visible = new Dictionary<string, DbObjectName>();
-        foreach (var schema in schemas.Select(s => s == "$user" ? User : s).OfType<string>())
+        var path = schemas.Select(s => s == "$user" ? User : s).OfType<string>().ToList();
+        foreach (var schema in path)
             foreach (var name in names.Where(n => n.Schema == schema))
                 visible.TryAdd(name.Name, name);
-        return this with { Visible = visible };
+        return this with { Visible = visible, SearchPath = path };
     }
 }

@@ -446,6 +446,8 @@ public sealed class StatementAnalyzer(CatalogFacts? facts = null, bool strict = 
             return;
         var names = ReadFrom(t, 0).Where(n => !(n.Schema is null && ctes.Contains(n.Name)) && !calls.Contains(n))
             .Concat(t.Where(x => x.Kind == SqlTokenKind.String).SelectMany(x => _facts.Known && NameIn(x.Value) is { } n ? [n] : RelationsNamedIn(x.Value, depth: 1, anyNamedString: false)))
+            // With the catalog, what the functions' bodies name too (one level: a function they call is not followed).
+            .Concat(calls.SelectMany(_facts.BodiesOf).SelectMany(body => RelationsNamedIn(body, depth: 0, anyNamedString: true)))
             .Concat(a.Locks.Select(l => l.Table)).ToList();
         FailSafe(names, a, $"{string.Join(", ", calls.Select(c => c + "()"))} {(calls.Count == 1 ? "is not a built-in" : "are not built-ins")} ChatOps knows, so it cannot read what {(calls.Count == 1 ? "it locks" : "they lock")}");
     }

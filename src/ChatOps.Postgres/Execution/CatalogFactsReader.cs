@@ -72,6 +72,18 @@ public static class CatalogFactsReader
               AND pg_get_constraintdef(k.oid) = format('CHECK ((%s IS NOT NULL))', quote_ident(a.attname)) AND {UserSchemas}
             """, r => notNullChecks.Add($"{new DbObjectName(r.GetString(0), r.GetString(1))}.{r.GetString(2)}"), cancellationToken);
 
+        // What user functions run, so a SELECT calling one fails safe on the relations its body names.
+        var functions = new Dictionary<DbObjectName, List<string>>();
+        await ForEachAsync(connection, $"""
+            SELECT n.nspname, p.proname, p.prosrc
+            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
+            WHERE l.lanname IN ('sql', 'plpgsql') AND {UserSchemas}
+            """, r =>
+        {
+            var function = new DbObjectName(r.GetString(0), r.GetString(1));
+            (functions.TryGetValue(function, out var list) ? list : functions[function] = []).Add(r.GetString(2));
+        }, cancellationToken);
+
         var searchPath = new List<string>();
         string? user = null;
         await ForEachAsync(connection, "SELECT current_schemas(false)::text[], current_user::text", r =>
@@ -116,6 +128,7 @@ public static class CatalogFactsReader
             IndexTables = indexes,
             IndexColumns = indexColumns.ToDictionary(i => i.Key, i => (IReadOnlyList<string>)i.Value),
             ValidatedNotNullChecks = notNullChecks,
+            FunctionBodies = functions.ToDictionary(f => f.Key, f => (IReadOnlyList<string>)f.Value),
             SearchPath = searchPath,
             User = user,
             ColumnTypes = types,
