@@ -116,8 +116,12 @@ public class PlanTargetTests(PostgresDatabase db) : IClassFixture<PostgresDataba
         Assert.Contains("contacts ACCESS EXCLUSIVE", Tables(with, 0));
         // INSERT: ROW SHARE on the table its foreign key references.
         Assert.Contains("organizations ROW SHARE", Tables(with, 2));
-        // text → varchar(200) rewrites (with the catalog, for the right reason).
+        // text → varchar(200) rewrites (with the catalog, for the right reason), and so rebuilds each of the table's indexes.
         Assert.True(with.RootElement.GetProperty("statements")[1].GetProperty("rewritesTable").GetBoolean());
+        var rebuilt = with.RootElement.GetProperty("statements")[1].GetProperty("indexLocks").EnumerateArray()
+            .Select(l => $"{l.GetProperty("index").GetString()} {l.GetProperty("mode").GetString()}").ToArray();
+        Assert.Contains("contacts_pkey ACCESS EXCLUSIVE", rebuilt);
+        Assert.Empty(without.RootElement.GetProperty("statements")[1].GetProperty("indexLocks").EnumerateArray());
         Assert.DoesNotContain("Password", informed.Output + informed.Error);
     }
 

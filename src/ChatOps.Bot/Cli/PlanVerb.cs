@@ -159,6 +159,7 @@ public static class PlanJson
             kind = s.Kind,
             sql = s.Statement.Text,
             locks = s.Locks.Select(l => new { table = l.Table.ToString(), mode = l.Mode.SqlName(), blocks = l.Mode.Blocks(), blocksReads = l.Mode.BlocksReads(), blocksWrites = l.Mode.BlocksWrites() }),
+            indexLocks = s.IndexLocks.Select(l => new { index = l.Table.ToString(), mode = l.Mode.SqlName() }),
             rewritesTable = s.Rewrites,
             scansUnderLock = s.ScansUnderLock,
             canRunInTransaction = s.CanRunInTransaction,
