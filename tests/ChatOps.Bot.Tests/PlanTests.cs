@@ -13,6 +13,7 @@ public class PlanTests
         Assert.True(result.ExitCode == 0, result.Output + result.Error);
         Assert.Contains("22 statements · strongest lock ACCESS EXCLUSIVE", result.Output);
         Assert.Contains("CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_c… SHARE UPDATE EXCLUSIVE", result.Output);
+        // Every re-run block is static SQL the analyzer reads: no unknown lock.
         Assert.Contains("No warnings.", result.Output);
         Assert.Contains("1 note(s) for the application:", result.Output);
         Assert.Contains("note  line 12 [add-column-row-type] ADD COLUMN changes the row type of public.contacts", result.Output);
@@ -61,6 +62,19 @@ public class PlanTests
         Assert.Contains($"no migration 'nope'", result.Error);
         Assert.Contains(SeedMigration.Id, result.Error);
     }
+
+    [Fact]
+    public async Task Plan_json_of_an_unknown_migration_is_a_json_error_listing_the_available_ones()
+    {
+        var result = await ChatOpsProcess.RunAsync(["plan", "nope", "--json"]);
+
+        Assert.Equal(2, result.ExitCode);
+        using var error = JsonDocument.Parse(result.Output);
+        Assert.Equal("unknown-migration", error.RootElement.GetProperty("error").GetString());
+        Assert.Equal("nope", error.RootElement.GetProperty("migration").GetString());
+        Assert.Contains(SeedMigration.Id, error.RootElement.GetProperty("available").EnumerateArray().Select(a => a.GetString()));
+        Assert.Contains("no migration 'nope'", result.Error);
+    }
 }
 
 /// <summary><c>plan --target</c>, <c>--strict</c> and refusals, as a user runs them.</summary>
@@ -101,9 +115,57 @@ public class PlanTargetTests(PostgresDatabase db) : IClassFixture<PostgresDataba
         Assert.Contains("contacts ACCESS EXCLUSIVE", Tables(with, 0));
         // INSERT: ROW SHARE on the table its foreign key references.
         Assert.Contains("organizations ROW SHARE", Tables(with, 2));
-        // text → varchar(200) rewrites (with the catalog, for the right reason).
+        // text → varchar(200) rewrites (with the catalog, for the right reason), and so rebuilds each of the table's indexes.
         Assert.True(with.RootElement.GetProperty("statements")[1].GetProperty("rewritesTable").GetBoolean());
+        var rebuilt = with.RootElement.GetProperty("statements")[1].GetProperty("indexLocks").EnumerateArray()
+            .Select(l => $"{l.GetProperty("index").GetString()} {l.GetProperty("mode").GetString()}").ToArray();
+        Assert.Contains("contacts_pkey ACCESS EXCLUSIVE", rebuilt);
+        Assert.Empty(without.RootElement.GetProperty("statements")[1].GetProperty("indexLocks").EnumerateArray());
         Assert.DoesNotContain("Password", informed.Output + informed.Error);
+    }
+
+    [Fact]
+    public async Task With_the_target_the_plan_names_row_estimates_and_work_on_an_empty_table_is_instant()
+    {
+        await db.ExecuteAsync("CREATE TABLE IF NOT EXISTS plan_empty (id int, name text)");
+        await db.ExecuteAsync("ANALYZE public.contacts");   // a row estimate, as autovacuum leaves on a live database
+        const string sql = """
+            ALTER TABLE contacts ADD COLUMN token uuid DEFAULT gen_random_uuid();
+            ALTER TABLE plan_empty ADD COLUMN token uuid DEFAULT gen_random_uuid();
+            CREATE INDEX plan_empty_name ON plan_empty (name);
+            ALTER TABLE plan_empty ADD COLUMN code int NOT NULL;
+            """;
+        var json = await PlanAsync(sql, "--json", "--target", db.ConnectionString);
+        var text = await PlanAsync(sql, "--target", db.ConnectionString);
+        var alone = await PlanAsync(sql, "--json");
+
+        // The empty table's findings are notes (exit 0: no error-level finding left); without the catalog they are not.
+        Assert.True(json.ExitCode == 0, json.Output + json.Error);
+        Assert.Equal(1, alone.ExitCode);
+        using var plan = JsonDocument.Parse(json.Output);
+        var statements = plan.RootElement.GetProperty("statements");
+        JsonElement Finding(int statement, string rule) =>
+            statements[statement].GetProperty("warnings").EnumerateArray().Single(w => w.GetProperty("rule").GetString() == rule);
+
+        var populated = Finding(0, "volatile-default");
+        Assert.Equal("warning", populated.GetProperty("level").GetString());
+        Assert.Contains("rewrites contacts (~50k rows)", populated.GetProperty("message").GetString());
+        foreach (var (statement, rule) in new[] { (1, "volatile-default"), (2, "index-not-concurrently"), (3, "adding-required-field") })
+        {
+            var instant = Finding(statement, rule);
+            Assert.Equal("notice", instant.GetProperty("level").GetString());
+            if (rule != "adding-required-field")
+                Assert.StartsWith("the table is empty: instant.", instant.GetProperty("message").GetString());
+        }
+
+        var tables = plan.RootElement.GetProperty("tables").EnumerateArray().ToDictionary(t => t.GetProperty("table").GetString()!);
+        Assert.InRange(tables["contacts"].GetProperty("estimatedRows").GetInt64(), 45_000, 55_000);
+        Assert.False(tables["contacts"].GetProperty("empty").GetBoolean());
+        Assert.True(tables["plan_empty"].GetProperty("empty").GetBoolean());
+
+        Assert.Contains("Tables on the target", text.Output);
+        Assert.Matches(@"plan_empty\s+empty", text.Output);
+        Assert.Matches(@"contacts\s+~50k rows", text.Output);
     }
 
     [Fact]

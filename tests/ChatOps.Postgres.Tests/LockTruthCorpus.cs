@@ -79,6 +79,7 @@ public static class LockTruthCorpus
 
         // ── columns ──
         new("drop_column", T, "ALTER TABLE t DROP COLUMN s"),
+        new("drop_indexed_column", T, "ALTER TABLE t DROP COLUMN v"),
         new("set_default", T, "ALTER TABLE t ALTER COLUMN a SET DEFAULT 0"),
         new("drop_default", T + "ALTER TABLE t ALTER COLUMN a SET DEFAULT 0;", "ALTER TABLE t ALTER COLUMN a DROP DEFAULT"),
         new("set_not_null", T, "ALTER TABLE t ALTER COLUMN a SET NOT NULL"),
@@ -112,6 +113,7 @@ public static class LockTruthCorpus
             "ALTER TABLE t VALIDATE CONSTRAINT t_a_fk"),
         new("drop_constraint_check", T + Check, "ALTER TABLE t DROP CONSTRAINT t_a_positive"),
         new("drop_constraint_fk", T + Fk, "ALTER TABLE t DROP CONSTRAINT t_a_fk"),
+        new("drop_constraint_unique", T + "ALTER TABLE t ADD CONSTRAINT t_a_key UNIQUE (a);", "ALTER TABLE t DROP CONSTRAINT t_a_key"),
 
         // ── other ALTER TABLE forms ──
         new("rename_column", T, "ALTER TABLE t RENAME COLUMN a TO b"),
@@ -180,6 +182,8 @@ public static class LockTruthCorpus
             "ALTER DOMAIN pos ADD CONSTRAINT pos_positive CHECK (VALUE > 0)"),
         new("comment_on_table", T, "COMMENT ON TABLE t IS 'contacts'"),
         new("comment_on_column", T, "COMMENT ON COLUMN t.a IS 'a number'"),
+        new("comment_on_index", T, "COMMENT ON INDEX t_v_idx IS 'by v'"),
+        new("rename_indexed_column", T, "ALTER TABLE t RENAME COLUMN v TO w"),
         new("grant_select", T, "GRANT SELECT ON TABLE t TO PUBLIC"),
 
         // ── data, functions, sequences ──
@@ -187,6 +191,8 @@ public static class LockTruthCorpus
         new("insert_with_fk", T + Fk, "INSERT INTO t (id, a) VALUES (0, 1)"),
         new("update", T, "UPDATE t SET a = a + 1 WHERE id <= 10"),
         new("delete", T, "DELETE FROM t WHERE id <= 10"),
+        new("cte_update", T, "WITH moved AS (UPDATE t SET a = a + 1 WHERE id <= 10 RETURNING id) SELECT count(*) FROM moved"),
+        new("cte_delete_insert", T + O, "WITH gone AS (DELETE FROM t WHERE id <= 10 RETURNING id) INSERT INTO o SELECT id + 5000 FROM gone"),
         new("create_function_plpgsql", T, "CREATE OR REPLACE FUNCTION t_count() RETURNS bigint LANGUAGE plpgsql AS $$ BEGIN RETURN (SELECT count(*) FROM t); END $$"),
         new("create_function_sql", T, "CREATE OR REPLACE FUNCTION t_count() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM t $$"),
         new("alter_sequence", "CREATE SEQUENCE sq;", "ALTER SEQUENCE sq RESTART WITH 100"),

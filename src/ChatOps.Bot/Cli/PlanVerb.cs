@@ -21,7 +21,7 @@ public static class PlanVerb
         var target = new Option<string?>("--target")
         {
             Description = "Read the target's catalog (read-only) to judge what the SQL alone cannot: the tables behind foreign keys and indexes, " +
-                          "whether a type change only widens. A connection string.",
+                          "whether a type change only widens, each table's estimated rows and whether it is empty. A connection string.",
         };
         var command = new Command("plan", "Show, statement by statement, the lock each takes on which table, what that blocks, " +
             "whether it rewrites the table or can run in a transaction, and linter-style findings. Without --target it touches no database. " +
@@ -33,7 +33,24 @@ public static class PlanVerb
         {
             using var host = BotHost.CreateBuilder().BuildValidated();
             var catalog = new MigrationCatalog(host.Services.GetRequiredService<IOptions<MigrationsOptions>>().Value.ResolvedDirectory);
-            var files = catalog.Find(parse.GetValue(migration)!);
+            MigrationFiles files;
+            try
+            {
+                files = catalog.Find(parse.GetValue(migration)!);
+            }
+            catch (MigrationNotFoundException ex) when (parse.GetValue(json))
+            {
+                // A refusal, shaped like the unparseable one: a machine reading stdout gets JSON, a person reads stderr.
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    error = "unknown-migration",
+                    migration = parse.GetValue(migration),
+                    message = ex.Message,
+                    available = catalog.List().Select(m => m.Id),
+                }));
+                await Console.Error.WriteLineAsync(ex.Message);
+                return ChatOpsCommandLine.UsageError;
+            }
             ScriptText script;
             SqlScript parsed;
             try
@@ -55,6 +72,10 @@ public static class PlanVerb
             {
                 await using var connection = await ChatOps.Postgres.TargetSession.OpenAsync(connectionString, "chatops:plan", cancellationToken);
                 facts = await ChatOps.Postgres.Execution.CatalogFactsReader.ReadAsync(connection, cancellationToken);
+                // Sizes of the tables the script touches (estimates and emptiness, never a count): read once the plan names them.
+                var named = MigrationPlan.For(files.Id, script.Sha256, parsed, facts).Statements
+                    .SelectMany(s => s.OwnLocks).Select(l => facts.Qualify(l.Table)).Where(t => t.Schema is not null && facts.Relations.Contains(t));
+                facts = await ChatOps.Postgres.Execution.CatalogFactsReader.WithTableSizesAsync(connection, facts, named, cancellationToken);
             }
             var plan = MigrationPlan.For(files.Id, script.Sha256, parsed, facts, parse.GetValue(strict));
             if (parse.GetValue(json))
@@ -94,6 +115,13 @@ public static class PlanText
         }
         if (plan.Statements.Any(s => s.Inferred))
             output.WriteLine("  * inferred from a DO block's body, including SQL it EXECUTEs");
+        if (plan.Tables.Count > 0)
+        {
+            output.WriteLine();
+            output.WriteLine("Tables on the target (planner estimates, not counts):");
+            foreach (var t in plan.Tables)
+                output.WriteLine($"  {t.Table,-32} {t.Size.Describe() ?? "size unknown (never analysed)"}");
+        }
 
         var warnings = plan.Warnings.Where(w => w.Warning.Level != WarningLevel.Notice).ToList();
         var notices = plan.Warnings.Where(w => w.Warning.Level == WarningLevel.Notice).ToList();
@@ -125,6 +153,7 @@ public static class PlanJson
         migration = plan.Migration,
         sha256 = plan.Sha256,
         strongestLock = plan.StrongestLock.SqlName(),
+        tables = plan.Tables.Select(t => new { table = t.Table.ToString(), estimatedRows = t.Size.EstimatedRows, empty = t.Size.Empty }),
         statements = plan.Statements.Select(s => new
         {
             number = s.Statement.Number,
@@ -132,6 +161,7 @@ public static class PlanJson
             kind = s.Kind,
             sql = s.Statement.Text,
             locks = s.Locks.Select(l => new { table = l.Table.ToString(), mode = l.Mode.SqlName(), blocks = l.Mode.Blocks(), blocksReads = l.Mode.BlocksReads(), blocksWrites = l.Mode.BlocksWrites() }),
+            indexLocks = s.IndexLocks.Select(l => new { index = l.Table.ToString(), mode = l.Mode.SqlName() }),
             rewritesTable = s.Rewrites,
             scansUnderLock = s.ScansUnderLock,
             canRunInTransaction = s.CanRunInTransaction,

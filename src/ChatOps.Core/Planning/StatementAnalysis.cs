@@ -41,6 +41,14 @@ public sealed record StatementAnalysis(
     bool LockUnknown = false,
     IReadOnlyList<TableLock>? OwnLocks = null)
 {
+    /// <summary>
+    /// The locks it takes on indexes beyond those in <see cref="Locks"/>: the indexes it names in passing (USING INDEX,
+    /// CLUSTER ON), and — when the catalog lists the table's indexes — those its work implies: a rewrite, TRUNCATE, DROP
+    /// TABLE or OWNER TO takes ACCESS EXCLUSIVE on each index of the table, UPDATE and DELETE ROW EXCLUSIVE, a query the
+    /// server plans (a foreign key's validation, ANALYZE, a materialized view) ACCESS SHARE (checked against the server).
+    /// </summary>
+    public IReadOnlyList<TableLock> IndexLocks { get; init; } = [];
+
     /// <summary>The locks the statement takes itself (without those its transaction block already holds).</summary>
     public IReadOnlyList<TableLock> OwnLocks { get; init; } = OwnLocks ?? Locks;
 
