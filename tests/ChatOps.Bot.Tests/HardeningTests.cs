@@ -201,3 +201,68 @@ public class FailingRunTests(PostgresDatabase db) : IClassFixture<PostgresDataba
         Assert.Contains("✓ #1", vacuum.Output);
     }
 }
+
+/// <summary>Runbook thresholds through the command line: an override makes a trigger fire; an unknown rule is refused.</summary>
+public class ThresholdOverrideTests(PostgresDatabase db) : IClassFixture<PostgresDatabase>
+{
+    private const string HoldsContacts = """
+        BEGIN;
+        LOCK TABLE public.contacts IN ACCESS EXCLUSIVE MODE;
+        SELECT pg_sleep(4);
+        COMMIT;
+        """;
+
+    [Fact]
+    public async Task An_overridden_blocked_sessions_rule_fires_as_a_rollback_trigger_and_run_exits_1_naming_it()
+    {
+        using var folder = new MigrationFolder().With("blocks_app", HoldsContacts,
+            runbook: """{ "thresholds": { "blocked-sessions": { "value": 0, "for": "00:00:01", "rollbackTrigger": true } } }""");
+        using var run = ChatOpsProcess.Start(["run", "blocks_app", "--target", db.ConnectionString],
+            folder.Environment(("ChatOps__Monitoring__MigrationSampleInterval", "00:00:00.250")));
+        // The application queues behind the migration's lock while it sleeps.
+        await Poll.UntilAsync(() => db.ScalarAsync<bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.relation = 'public.contacts'::regclass AND l.mode = 'AccessExclusiveLock' AND l.granted AND a.application_name LIKE 'chatops:%')"),
+            "the migration to hold contacts", TimeSpan.FromMinutes(2));
+        await using var app = await db.OpenAsync("web-1");
+        await using (var read = new NpgsqlCommand("SELECT count(*) FROM public.contacts", app))
+            await read.ExecuteScalarAsync();
+
+        var result = await run.WaitAsync();
+        Assert.True(result.ExitCode == 1, result.Output + result.Error);
+        // The default rule (> 5 sessions for 30 s) would not have fired: the runbook's override did.
+        Assert.True(result.Output.Contains("🚨 rollback trigger: application sessions blocked by the migration > 0 for 1.0 s", StringComparison.Ordinal), result.Output);
+        Assert.Contains("- rollback trigger fired: application sessions blocked by the migration > 0 for 1.0 s", result.Output);
+    }
+
+    [Fact]
+    public async Task An_unknown_rule_name_is_refused_naming_the_file_and_the_known_ones_before_the_target_is_touched()
+    {
+        using var folder = new MigrationFolder().With("typo_rule", "SELECT 1;", runbook: """{ "thresholds": { "lock-wait": { "value": 1 } } }""");
+        var result = await ChatOpsProcess.RunAsync(["run", "typo_rule", "--target", db.ConnectionString], folder.Environment());
+        Assert.True(result.ExitCode == 2, result.Output + result.Error);
+        Assert.Contains("unknown rule 'lock-wait' (known: app-lock-wait", result.Error);
+        Assert.False(await db.ScalarAsync<bool>("SELECT to_regnamespace('chatops') IS NOT NULL"));
+    }
+}
+
+/// <summary>A rollback whose effect the catalog does not show: exit 1, each step timed, the failed check named.</summary>
+public class UnverifiedRollbackTests(PostgresDatabase db) : IClassFixture<PostgresDatabase>
+{
+    [Fact]
+    public async Task A_rollback_that_runs_but_is_not_verified_exits_1_with_its_steps_timed_and_the_check_that_failed()
+    {
+        using var folder = new MigrationFolder().With("undo_undone", "CREATE INDEX IF NOT EXISTS uu_idx ON public.contacts (email);",
+            rollback: "DROP INDEX IF EXISTS public.uu_idx;\nCREATE INDEX uu_idx ON public.contacts (email);");
+        var run = await ChatOpsProcess.RunAsync(["run", "undo_undone", "--target", db.ConnectionString], folder.Environment());
+        Assert.True(run.ExitCode is 0 or 1, run.Output + run.Error);
+
+        var rollback = await ChatOpsProcess.RunAsync(["rollback", "undo_undone", "--target", db.ConnectionString], folder.Environment());
+        Assert.True(rollback.ExitCode == 1, rollback.Output + rollback.Error);
+        Assert.Matches(@"✓ #1 +line 1 +[\d.]+ ms  DROP INDEX IF EXISTS public.uu_idx", rollback.Output);
+        Assert.Matches(@"✓ #2 +line 2 +[\d.]+ ms  CREATE INDEX uu_idx", rollback.Output);
+        Assert.Contains("❌ index public.uu_idx is absent", rollback.Output);
+        Assert.Contains("❌ rollback ran but is not verified after", rollback.Output);
+        Assert.Equal("failed", await db.ScalarAsync<string>(
+            "SELECT outcome FROM chatops.migration_history WHERE migration = 'undo_undone' AND kind = 'rollback'"));
+    }
+}

@@ -132,3 +132,59 @@ public class OldSnapshotTests(PostgresDatabase db) : IClassFixture<PostgresDatab
         return control;
     }
 }
+
+/// <summary>Pre-deployment checks that fail or warn, on a real server: privileges, the RLS probe's role, long transactions.</summary>
+public class PreDeploymentCheckTests(PostgresDatabase db) : IClassFixture<PostgresDatabase>
+{
+    [Fact]
+    public async Task A_role_that_does_not_own_the_table_fails_privileges_and_a_missing_rls_role_and_a_long_transaction_warn()
+    {
+        await db.ExecuteAsync("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'not_owner') THEN CREATE ROLE not_owner LOGIN; END IF; END $$");
+        await db.ExecuteAsync("GRANT SELECT ON ALL TABLES IN SCHEMA public TO not_owner");
+        var asNotOwner = new NpgsqlConnectionStringBuilder(db.ConnectionString) { Username = "not_owner" }.ConnectionString;
+        var (refused, events) = await Runbooks.RunAsync(asNotOwner, "ALTER TABLE public.contacts ADD COLUMN pd_note text;",
+            MigrationRunbook.Parse("""{ "rlsProbe": { "role": "no_such_role", "user": "u", "setUser": "SELECT 1", "sql": "SELECT 1" } }""", "pd.runbook.json"));
+        Assert.Equal(RunbookOutcome.Refused, refused.Outcome);
+        var checks = events.OfType<CheckCompleted>().Select(c => c.Check).ToDictionary(c => c.Name);
+        Assert.Equal(CheckStatus.Fail, checks["privileges"].Status);
+        Assert.Contains("not_owner does not own public.contacts", checks["privileges"].Detail);
+        Assert.Equal(CheckStatus.Warn, checks["RLS probe role"].Status);
+        Assert.Contains("no_such_role does not exist", checks["RLS probe role"].Detail);
+        Assert.Equal(CheckStatus.Warn, checks["can see other sessions"].Status);
+        Assert.Contains(refused.Reasons, r => r.StartsWith("pre-deployment check failed: privileges", StringComparison.Ordinal));
+
+        // An application transaction holding contacts for longer than the lock timeout: warned about, then waited for.
+        await using var app = await db.OpenAsync("batch-job");
+        await using var tx = await app.BeginTransactionAsync();
+        await using (var read = new NpgsqlCommand("SELECT count(*) FROM public.contacts", app))
+            await read.ExecuteScalarAsync();
+        await Task.Delay(TimeSpan.FromMilliseconds(1200));
+        var control = new Core.Execution.ExecutionControl();
+        control.Pause();
+        var (_, warned) = await Runbooks.RunAsync(db.ConnectionString, "ALTER TABLE public.contacts ADD COLUMN pd_note text;", MigrationRunbook.Empty, control,
+            e => { if (e is ExecutionReported { Execution: Core.Execution.RunPaused }) control.Cancel(); });
+        var longTx = Assert.Single(warned.OfType<CheckCompleted>(), c => c.Check.Name == "long transaction").Check;
+        Assert.Equal(CheckStatus.Warn, longTx.Status);
+        Assert.Contains($"pid {app.ProcessID} (\"batch-job\"", longTx.Detail);
+        Assert.Contains("the run will wait for it", longTx.Detail);
+    }
+}
+
+/// <summary>A benchmark parameters query that fails: a reason and a verdict, not a crash.</summary>
+public class FailingParametersTests(PostgresDatabase db) : IClassFixture<PostgresDatabase>
+{
+    [Fact]
+    public async Task A_failing_parameters_query_stops_the_run_with_a_verdict_naming_it()
+    {
+        var runbook = MigrationRunbook.Parse("""
+            { "parameters": "SELECT no_such_column FROM public.organizations LIMIT 1",
+              "benchmarks": [ { "name": "search", "sql": "SELECT count(*) FROM public.contacts WHERE organization_id = $1" } ] }
+            """, "fp.runbook.json");
+        var (result, events) = await Runbooks.RunAsync(db.ConnectionString, "SELECT 1;", runbook);
+        Assert.Equal(RunbookOutcome.Failed, result.Outcome);
+        Assert.Contains(result.Reasons, r => r.Contains("a query on the target failed during phase 1", StringComparison.Ordinal) && r.Contains("no_such_column", StringComparison.Ordinal));
+        Assert.Contains(events, e => e is PhaseFinished { Phase: RunbookPhase.Baseline, Ok: false });
+        Assert.Single(events.OfType<VerdictReached>());
+        Assert.DoesNotContain(events, e => e is PhaseStarted { Phase: RunbookPhase.Migration });
+    }
+}

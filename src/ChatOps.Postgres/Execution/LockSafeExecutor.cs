@@ -180,7 +180,7 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
             {
                 if (!autocommitOnly && locks.Count > 0)
                 {
-                    var waited = await WaitForBlockersAsync(first, locks, unitStarted, cancellationToken);
+                    var waited = await WaitForBlockersAsync(first, locks, unitStarted, attempt - 1, cancellationToken);
                     if (waited.Failure is { } exhausted)
                         return new UnitOutcome.Failed(exhausted);
                     if (waited.Cancelled)
@@ -458,7 +458,7 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
         private readonly record struct BlockerWait(TimeSpan Waited, StatementFailed? Failure, bool Cancelled);
 
         /// <summary>Don't knock while someone is inside: wait while sessions hold conflicting locks in old or idle transactions.</summary>
-        private async Task<BlockerWait> WaitForBlockersAsync(SqlStatement statement, List<TableLock> locks, long unitStarted, CancellationToken cancellationToken)
+        private async Task<BlockerWait> WaitForBlockersAsync(SqlStatement statement, List<TableLock> locks, long unitStarted, int attempts, CancellationToken cancellationToken)
         {
             var waitStarted = _time.GetTimestamp();
             string? reported = null;
@@ -477,7 +477,7 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
                     reported = who;
                 }
                 if (_time.GetElapsedTime(unitStarted) + BlockerPollInterval > _options.LockRetryBudget)
-                    return new BlockerWait(_time.GetElapsedTime(waitStarted), BudgetSpent(statement, 0, unitStarted, blockers), false);
+                    return new BlockerWait(_time.GetElapsedTime(waitStarted), BudgetSpent(statement, attempts, unitStarted, blockers), false);
                 if (!await SleepAsync(BlockerPollInterval, cancellationToken))
                     return new BlockerWait(_time.GetElapsedTime(waitStarted), null, true);
             }
