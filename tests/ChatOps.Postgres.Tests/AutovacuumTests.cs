@@ -51,6 +51,52 @@ public class AutovacuumTests
         Assert.Empty(asOwner.EventsOf<StatementFailed>());
     }
 
+    [LocalPostgresFact]
+    public async Task An_autovacuum_preventing_wraparound_is_waited_for_and_named_never_cancelled()
+    {
+        await using var server = await LocalCluster.StartAsync(LocalBinaries.Find().Directory!, LocalCluster.DefaultRoot, Environment.ProcessId,
+            NullLogger.Instance, CancellationToken.None);
+        var admin = new NpgsqlConnectionStringBuilder(server.ConnectionString) { Pooling = false }.ConnectionString;
+        await ExecAsync(admin, "ALTER SYSTEM SET autovacuum_naptime = '1s'");
+        await ExecAsync(admin, "SELECT pg_reload_conf()");
+        // The lowest freeze age PostgreSQL allows, then that many transactions: autovacuum must freeze the table, and does so slowly.
+        // Autovacuum is off for the table, so the only worker that comes is the one PostgreSQL sends whatever the setting.
+        await ExecAsync(admin, """
+            CREATE TABLE av_old (id int PRIMARY KEY, v int) WITH (autovacuum_freeze_max_age = 100000, autovacuum_enabled = false,
+                autovacuum_vacuum_cost_delay = 100, autovacuum_vacuum_cost_limit = 1)
+            """);
+        await ExecAsync(admin, "INSERT INTO av_old SELECT g, 0 FROM generate_series(1, 200000) g");
+        await ExecAsync(admin, "DO $$ BEGIN FOR i IN 1..101000 LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$");
+        await using (var watch = new NpgsqlConnection(admin))
+        {
+            await watch.OpenAsync();
+            await Poll.UntilAsync(async () =>
+            {
+                await using var command = new NpgsqlCommand("""
+                    SELECT EXISTS (SELECT 1 FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid AND l.granted
+                                   WHERE a.backend_type = 'autovacuum worker' AND l.relation = 'av_old'::regclass AND a.query LIKE '%to prevent wraparound%')
+                    """, watch);
+                return (bool)(await command.ExecuteScalarAsync())!;
+            }, "an autovacuum to prevent wraparound on av_old", TimeSpan.FromSeconds(90));
+        }
+
+        var harness = new ExecutorHarness(admin, Bounded);
+        harness.OnEvent = e => { if (e is AutovacuumInTheWay) harness.Control.Cancel(); };
+        var result = await harness.RunAsync("ALTER TABLE av_old ADD COLUMN c int;");
+
+        Assert.Equal(RunOutcome.Cancelled, result.Outcome);
+        var waited = Assert.Single(harness.EventsOf<AutovacuumInTheWay>());
+        Assert.True(waited.Wraparound);
+        Assert.False(waited.Cancelled);
+        Assert.Contains("to prevent wraparound", waited.Worker.Query);
+        Assert.Contains(harness.EventsOf<WaitingForBlockers>(), w => w.Blockers.Any(b => b.Pid == waited.Worker.Pid));
+        // Still there: nobody cancelled it (a worker that had only just started may have been knocked on once, not signalled).
+        await using var check = new NpgsqlConnection(admin);
+        await check.OpenAsync();
+        await using var alive = new NpgsqlCommand($"SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = {waited.Worker.Pid})", check);
+        Assert.True((bool)(await alive.ExecuteScalarAsync())!);
+    }
+
     /// <summary>A table with 200,000 dead rows that autovacuum works through at a crawl, and a worker on it holding its lock.</summary>
     private static async Task SlowlyVacuumedTableAsync(string connectionString, string table, string? watch = null)
     {
