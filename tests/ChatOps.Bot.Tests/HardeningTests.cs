@@ -119,7 +119,8 @@ public class InterruptionTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPo
     {
         await db.ExecuteAsync("CREATE TABLE IF NOT EXISTS intr_t (id int)");
         using var folder = new MigrationFolder().With("intr_kill", "CREATE TABLE intr_before_kill (id int);\n" + Build.Replace("intr_idx", "intr_kill_idx"));
-        var reporter = await HoldSnapshotAsync();
+        // Disposed on any failure too: a snapshot left open would keep the orphaned build (and the run lock) forever.
+        await using var reporter = await HoldSnapshotAsync();
         using var run = ChatOpsProcess.Start(["run", "intr_kill", "--target", db.ConnectionString], folder.Environment());
         await BuildWaitingAsync();
         var orphan = await ExecutorPidAsync();
@@ -134,7 +135,7 @@ public class InterruptionTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPo
         Assert.Contains($"SELECT pg_terminate_backend({orphan});", refused.Error);
 
         // The snapshot ends, the orphaned build completes and its session goes; the next run resumes after both statements.
-        await reporter.DisposeAsync();
+        await reporter.CloseAsync();
         await Poll.UntilAsync(async () => !await db.ScalarAsync<bool>($"SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = {orphan})"),
             "the orphaned session to end", TimeSpan.FromMinutes(2));
         var resumed = await ChatOpsProcess.RunAsync(["run", "intr_kill", "--target", db.ConnectionString], folder.Environment());
@@ -208,7 +209,7 @@ public class ThresholdOverrideTests(PostgresDatabase db) : IClassFixture<Postgre
     private const string HoldsContacts = """
         BEGIN;
         LOCK TABLE public.contacts IN ACCESS EXCLUSIVE MODE;
-        SELECT pg_sleep(4);
+        SELECT pg_sleep(8);
         COMMIT;
         """;
 

@@ -34,10 +34,11 @@ public class AutovacuumTests
         var asSuperuser = new ExecutorHarness(admin, Bounded);
         var result = await asSuperuser.RunAsync("ALTER TABLE av_super ADD COLUMN c int;");
         Assert.True(result.Succeeded, result.Failure?.Message);
-        var cancelled = Assert.Single(asSuperuser.EventsOf<AutovacuumInTheWay>());
-        Assert.True(cancelled.Cancelled);
-        Assert.False(cancelled.Wraparound);
-        Assert.Contains("av_super", cancelled.Worker.Query);
+        // Usually one worker, cancelled once; a slow abort or a relaunched worker means one more, cancelled the same way.
+        var cancelled = asSuperuser.EventsOf<AutovacuumInTheWay>().ToList();
+        Assert.NotEmpty(cancelled);
+        Assert.All(cancelled, c => Assert.True(c.Cancelled && !c.Wraparound));
+        Assert.Contains("av_super", cancelled[0].Worker.Query);
         Assert.Empty(asSuperuser.EventsOf<WaitingForBlockers>());
 
         // As the table's owner (no right to signal autovacuum on PostgreSQL 15) the attempt outlasts deadlock_timeout, and PostgreSQL cancels it.
@@ -46,7 +47,8 @@ public class AutovacuumTests
         var asOwner = new ExecutorHarness(owner, Bounded);
         var owned = await asOwner.RunAsync("ALTER TABLE av_owned ADD COLUMN c int;");
         Assert.True(owned.Succeeded, owned.Failure?.Message + " | " + string.Join(" | ", asOwner.Events.Select(e => e.ToString())));
-        Assert.False(Assert.Single(asOwner.EventsOf<AutovacuumInTheWay>()).Cancelled);
+        Assert.NotEmpty(asOwner.EventsOf<AutovacuumInTheWay>());
+        Assert.All(asOwner.EventsOf<AutovacuumInTheWay>(), a => Assert.False(a.Cancelled));
         Assert.Empty(asOwner.EventsOf<WaitingForBlockers>());
         Assert.Empty(asOwner.EventsOf<StatementFailed>());
     }

@@ -156,3 +156,75 @@ public class HistoryTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPostgre
             "SELECT string_agg(outcome, '|' ORDER BY id) FROM chatops.migration_history WHERE migration = $1", migration));
     }
 }
+
+/// <summary>The history's edges: a first statement that failed, a failed verdict, a role that may not create the schema, a rollback with no record.</summary>
+public class HistoryEdgeTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPostgresDatabase>
+{
+    [Fact]
+    public async Task A_fix_of_a_first_statement_that_failed_resumes_since_nothing_ran()
+    {
+        var (failed, _) = await Runbooks.RunAsync(db.ConnectionString, "INSERT INTO he_missing VALUES (1); CREATE TABLE he_b (id int);",
+            MigrationRunbook.Empty, migration: "he_first");
+        Assert.Equal(RunbookOutcome.Failed, failed.Outcome);
+
+        var (fixedRun, events) = await Runbooks.RunAsync(db.ConnectionString, "CREATE TABLE he_missing (id int); CREATE TABLE he_b (id int);",
+            MigrationRunbook.Empty, migration: "he_first");
+        Assert.Equal(RunbookOutcome.Succeeded, fixedRun.Outcome);
+        Assert.IsType<RunDecision.Resume>(Assert.Single(events.OfType<HistoryConsulted>()).Decision);
+    }
+
+    [Fact]
+    public async Task A_run_whose_verdict_failed_is_not_reported_as_applied_the_second_time()
+    {
+        const string holds = "BEGIN; CREATE TABLE IF NOT EXISTS he_hold (id int); LOCK TABLE he_hold IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(0.8); COMMIT;";
+        var (first, _) = await Runbooks.RunAsync(db.ConnectionString, holds, MigrationRunbook.Empty, migration: "he_verdict");
+        Assert.Equal(RunbookOutcome.Failed, first.Outcome);
+        Assert.Contains(first.Reasons, r => r.Contains("longest ACCESS EXCLUSIVE hold", StringComparison.Ordinal));
+
+        var (second, events) = await Runbooks.RunAsync(db.ConnectionString, holds, MigrationRunbook.Empty, migration: "he_verdict");
+        Assert.Equal(RunbookOutcome.Failed, second.Outcome);
+        Assert.IsType<RunDecision.AppliedButFailed>(Assert.Single(events.OfType<HistoryConsulted>()).Decision);
+        Assert.Contains("its verdict failed", Assert.Single(second.Reasons));
+        Assert.DoesNotContain(events, e => e is PhaseStarted);
+    }
+
+    [Fact]
+    public async Task A_role_that_may_not_create_the_history_schema_is_refused_with_the_statement_that_fixes_it()
+    {
+        await db.ExecuteAsync("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'he_owner') THEN CREATE ROLE he_owner LOGIN; END IF; END $$");
+        await db.ExecuteAsync("CREATE TABLE he_owned (id int)");
+        await db.ExecuteAsync("ALTER TABLE he_owned OWNER TO he_owner");
+        await db.ExecuteAsync("GRANT CREATE ON SCHEMA public TO he_owner");   // the monitoring functions are installed there
+        var asOwner = new Npgsql.NpgsqlConnectionStringBuilder(db.ConnectionString) { Username = "he_owner" }.ConnectionString;
+        // Another test of this class may have created the schema already: start without it.
+        await db.ExecuteAsync("DROP SCHEMA IF EXISTS chatops CASCADE");
+
+        var (refused, _) = await Runbooks.RunAsync(asOwner, "ALTER TABLE he_owned ADD COLUMN note text;", MigrationRunbook.Empty, migration: "he_schema");
+        Assert.Equal(RunbookOutcome.Refused, refused.Outcome);
+        Assert.Contains("CREATE SCHEMA chatops AUTHORIZATION he_owner;", Assert.Single(refused.Reasons));
+        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM information_schema.columns WHERE table_name = 'he_owned' AND column_name = 'note'"));
+
+        await db.ExecuteAsync("CREATE SCHEMA chatops AUTHORIZATION he_owner");
+        var (applied, _) = await Runbooks.RunAsync(asOwner, "ALTER TABLE he_owned ADD COLUMN note text;", MigrationRunbook.Empty, migration: "he_schema");
+        Assert.True(applied.Outcome == RunbookOutcome.Succeeded, string.Join("; ", applied.Reasons));
+    }
+
+    [Fact]
+    public async Task A_rollback_without_any_record_asks_the_catalog_whether_there_is_anything_to_undo()
+    {
+        var runner = new RollbackRunner(new Options.ExecutionOptions(), TimeProvider.System);
+        var script = Core.Scripts.SqlScript.Parse("DROP INDEX IF EXISTS public.he_psql_idx;");
+
+        var nothing = await runner.RunAsync(new RollbackRequest(db.ConnectionString, "he_psql", "sha", script, "he-rb1", _ => { }), CancellationToken.None);
+        Assert.Contains("the catalog agrees", nothing.NothingToDo);
+
+        // Applied by hand with psql: no history, but the index is there.
+        await db.ExecuteAsync("CREATE TABLE IF NOT EXISTS he_psql_t (id int)");
+        await db.ExecuteAsync("CREATE INDEX he_psql_idx ON he_psql_t (id)");
+        var done = await runner.RunAsync(new RollbackRequest(db.ConnectionString, "he_psql", "sha", script, "he-rb2", _ => { }), CancellationToken.None);
+        Assert.Null(done.NothingToDo);
+        Assert.Contains("no entry in chatops.migration_history, but the catalog shows", done.Note);
+        Assert.True(done.Succeeded);
+        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'he_psql_idx'"));
+    }
+}

@@ -106,7 +106,7 @@ public class LockTimeoutRetryTests(PostgresDatabase db) : IClassFixture<Postgres
     [Fact]
     public async Task Real_lock_timeouts_are_retried_until_the_budget_is_spent_and_the_failure_names_the_blocker()
     {
-        // B runs a long report: active (not idle in a transaction), and younger than the lock timeout when the run starts,
+        // B runs a long report: active (not idle in a transaction), and younger than the lock timeout (6 s: room for a slow start) when the run starts,
         // so there is no reason to wait for it — the executor knocks, for real.
         await using var b = await db.OpenAsync("young-report");
         var report = Task.Run(async () =>
@@ -116,14 +116,14 @@ public class LockTimeoutRetryTests(PostgresDatabase db) : IClassFixture<Postgres
         });
         await Sql.WaitUntilAsync(db, $"SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = {b.ProcessID} AND relation = 'public.contacts'::regclass AND granted)", "B to hold contacts");
 
-        var harness = new ExecutorHarness(db.ConnectionString, new ExecutionOptions { LockTimeout = TimeSpan.FromSeconds(3), LockRetryBudget = TimeSpan.FromSeconds(5) });
+        var harness = new ExecutorHarness(db.ConnectionString, new ExecutionOptions { LockTimeout = TimeSpan.FromSeconds(6), LockRetryBudget = TimeSpan.FromSeconds(8) });
         var result = await Poll.WithinAsync(harness.RunAsync("ALTER TABLE public.contacts ADD COLUMN lt_note text;"), "the run, with B never ending", TimeSpan.FromSeconds(60));
 
         Assert.Equal(RunOutcome.Failed, result.Outcome);
         Assert.Equal("55P03", result.Failure!.SqlState);
         var retried = Assert.Single(harness.EventsOf<StatementRetried>());
         Assert.Equal(b.ProcessID, Assert.Single(retried.Blockers).Pid);
-        Assert.Contains("1 attempt(s); ChatOps:Execution:LockRetryBudget is 00:00:05", result.Failure.Message);
+        Assert.Contains("1 attempt(s); ChatOps:Execution:LockRetryBudget is 00:00:08", result.Failure.Message);
         Assert.Contains($"pid {b.ProcessID} (\"young-report\"", result.Failure.Message);
         Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM information_schema.columns WHERE table_name = 'contacts' AND column_name = 'lt_note'"));
         await db.ExecuteAsync($"SELECT pg_cancel_backend({b.ProcessID})");

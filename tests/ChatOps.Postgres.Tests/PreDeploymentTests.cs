@@ -112,24 +112,14 @@ public class OldSnapshotTests(PostgresDatabase db) : IClassFixture<PostgresDatab
         Assert.Contains($"pid {reporter.ProcessID} (\"nightly-report\"", plain.Detail);
         Assert.Contains("the migration does not wait for it", plain.Detail);
 
-        var (_, buildEvents) = await Runbooks.RunAsync(db.ConnectionString, "SELECT 1; CREATE INDEX CONCURRENTLY IF NOT EXISTS os_idx ON public.contacts (email);",
-            MigrationRunbook.Empty, execution: new ExecutionOptions { OldSnapshotWarning = TimeSpan.FromSeconds(1) },
-            control: CancelledBeforeTheMigration());
-        var build = Assert.Single(buildEvents.OfType<CheckCompleted>(), c => c.Check.Name == "old snapshot").Check;
-        Assert.Contains("each CONCURRENTLY statement waits for it to end", build.Detail);
-    }
-
-    /// <summary>The build would wait for the open snapshot: stop the run once the checks are done.</summary>
-    private static Core.Execution.ExecutionControl CancelledBeforeTheMigration()
-    {
+        // The build would wait for the open snapshot: the run stops at its first statement boundary, once the checks are done.
         var control = new Core.Execution.ExecutionControl();
         control.Pause();
-        _ = Task.Run(async () =>
-        {
-            await Task.Delay(TimeSpan.FromSeconds(1));
-            control.Cancel();
-        });
-        return control;
+        var (_, buildEvents) = await Runbooks.RunAsync(db.ConnectionString, "SELECT 1; CREATE INDEX CONCURRENTLY IF NOT EXISTS os_idx ON public.contacts (email);",
+            MigrationRunbook.Empty, control, e => { if (e is ExecutionReported { Execution: Core.Execution.RunPaused }) control.Cancel(); },
+            execution: new ExecutionOptions { OldSnapshotWarning = TimeSpan.FromSeconds(1) });
+        var build = Assert.Single(buildEvents.OfType<CheckCompleted>(), c => c.Check.Name == "old snapshot").Check;
+        Assert.Contains("each CONCURRENTLY statement waits for it to end", build.Detail);
     }
 }
 

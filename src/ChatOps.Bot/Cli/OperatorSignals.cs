@@ -29,8 +29,9 @@ public sealed class OperatorSignals : IDisposable
     {
         if (Interlocked.Increment(ref _received) > 1)
         {
-            _error.WriteLine($"{context.Signal} again: exiting now, without waiting for the clean-up. The run's server session ends with the process; " +
-                             "an INVALID index may be left (the next run drops it).");
+            _error.WriteLine($"{context.Signal} again: exiting now, without waiting for the clean-up. A statement already sent keeps running on the " +
+                             "server until it ends, and its session keeps the run lock meanwhile (the next run names it, with the pg_terminate_backend " +
+                             "that stops it); an INVALID index it leaves is dropped by the next run.");
             return;   // not cancelled: the runtime terminates the process
         }
         context.Cancel = true;

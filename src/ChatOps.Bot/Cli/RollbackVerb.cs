@@ -48,6 +48,8 @@ public static class RollbackVerb
                 Console.WriteLine($"✓ {why}");
                 return ExitCodes.Done;
             }
+            if (result.Note is { } note)
+                Console.WriteLine($"   ℹ {note}");
             var execution = result.Execution!;
             foreach (var check in result.Checks)
                 Console.WriteLine($"   {(check.Holds ? "✅" : "❌")} {check.What}");

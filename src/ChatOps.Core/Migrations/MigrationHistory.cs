@@ -20,6 +20,7 @@ public enum HistoryOutcome
 /// <summary>One run or rollback of a migration on a target, as the target's <c>chatops.migration_history</c> keeps it.</summary>
 /// <param name="Client">Where the bot ran: host name and process id, so an orphaned session can be traced to its process.</param>
 /// <param name="Completed">Statements the journal recorded as completed by the time the entry was written.</param>
+/// <param name="VerdictOk">Whether the run's verdict was success; null for a rollback or a run that reached none.</param>
 public sealed record HistoryEntry(
     long Id,
     string Migration,
@@ -32,7 +33,8 @@ public sealed record HistoryEntry(
     DateTimeOffset? FinishedAt,
     HistoryOutcome Outcome,
     string? Detail,
-    int Completed = 0)
+    int Completed = 0,
+    bool? VerdictOk = null)
 {
     /// <summary>"applied … by … (sha256 ab12…cd34)": for people.</summary>
     public string Describe() =>
@@ -58,6 +60,7 @@ public abstract record RunDecision
         Fresh => "fresh",
         Resume => "resume",
         AlreadyApplied => "already-applied",
+        AppliedButFailed => "applied-verdict-failed",
         _ => "refused",
     };
 
@@ -69,12 +72,17 @@ public abstract record RunDecision
                     $"after its {r.Earlier.Completed} completed statement(s)" +
                     (r.FileChanged ? "; the file changed after them, and the new text runs from there" : ""),
         AlreadyApplied a => $"already applied: {a.Applied.Describe()}. Nothing to do (--force runs it again)",
+        AppliedButFailed f => $"applied already, but its verdict failed ({f.Applied.Describe()}; {f.Applied.Detail}): roll it back (`rollback`), " +
+                              "or pass --force to run its runbook again",
         Refused x => $"refused: {x.Why}",
         _ => Name,
     };
 
     /// <summary>Nothing to do: this version of the file was applied already.</summary>
     public sealed record AlreadyApplied(HistoryEntry Applied) : RunDecision;
+
+    /// <summary>Applied, but its verdict failed: not a success to report again, and nothing to run again without --force.</summary>
+    public sealed record AppliedButFailed(HistoryEntry Applied) : RunDecision;
 
     /// <summary>Refused before touching the target, with what to do instead.</summary>
     public sealed record Refused(string Why) : RunDecision;
@@ -101,7 +109,7 @@ public abstract record RunDecision
             if (force)
                 return new Fresh("--force: applied already, run again");
             return same
-                ? new AlreadyApplied(last)
+                ? last.VerdictOk == false ? new AppliedButFailed(last) : new AlreadyApplied(last)
                 : new Refused($"another version of the file was applied ({last.Describe()}); the file changed since (now sha256 {HistoryEntry.Short(sha256)}). " +
                               "Write the change as a new migration, or pass --force to run this file again");
         }

@@ -27,6 +27,7 @@ public sealed class TargetHistory : IAsyncDisposable
             started_at  timestamptz NOT NULL DEFAULT now(),
             finished_at timestamptz,
             outcome     text NOT NULL CHECK (outcome IN ('running', 'succeeded', 'failed', 'cancelled', 'interrupted')),
+            verdict_ok  boolean,
             detail      text);
         CREATE INDEX IF NOT EXISTS migration_history_latest ON chatops.migration_history (migration, id DESC);
         CREATE TABLE IF NOT EXISTS chatops.statement_journal (
@@ -46,7 +47,7 @@ public sealed class TargetHistory : IAsyncDisposable
         """;
 
     private const string EntryColumns = """
-        h.id, h.migration, h.sha256, h.kind, h.run_id, h.applied_by, h.client, h.started_at, h.finished_at, h.outcome, h.detail,
+        h.id, h.migration, h.sha256, h.kind, h.run_id, h.applied_by, h.client, h.started_at, h.finished_at, h.outcome, h.detail, h.verdict_ok,
         (SELECT count(*)::int FROM chatops.statement_journal j WHERE j.migration = h.migration AND j.completed_at IS NOT NULL)
         """;
 
@@ -61,22 +62,30 @@ public sealed class TargetHistory : IAsyncDisposable
     /// <summary>"host pid N": where this process runs, recorded with each entry.</summary>
     public static string ThisClient => $"{Environment.MachineName} pid {Environment.ProcessId}";
 
-    /// <summary>Creates the <c>chatops</c> schema and its tables when missing (idempotent).</summary>
+    /// <summary>Creates the <c>chatops</c> schema and its tables when missing (idempotent; nothing is sent when they exist —
+    /// <c>CREATE SCHEMA IF NOT EXISTS</c> needs the database's CREATE right even then).</summary>
+    /// <exception cref="MigrationHistoryUnavailableException">The role may not create them: the message says who can.</exception>
     public async Task EnsureAsync(CancellationToken cancellationToken)
     {
+        if (await ExistsAsync(cancellationToken))
+            return;
         try
         {
             // One command per statement: the process turns Npgsql's SQL rewriting off, so a command holds a single statement.
             await using var batch = new NpgsqlBatch(_connection);
-            foreach (var statement in CreateSql.Split(";\n", StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            // A schema made for us by its owner (CREATE SCHEMA chatops AUTHORIZATION …) is used as it is: only its tables are created.
+            await using var schema = Command("SELECT to_regnamespace('chatops') IS NOT NULL");
+            var schemaExists = (bool)(await schema.ExecuteScalarAsync(cancellationToken))!;
+            foreach (var statement in CreateSql.Split(";\n", StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                         .Where(s => !(schemaExists && s.StartsWith("CREATE SCHEMA", StringComparison.Ordinal))))
                 batch.BatchCommands.Add(new NpgsqlBatchCommand(statement.TrimEnd(';')));
             await batch.ExecuteNonQueryAsync(cancellationToken);
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege)
         {
-            throw new InvalidOperationException(
-                $"cannot keep the migration history in the target: {ex.MessageText}. Grant CREATE on the database to {_connection.UserName}, " +
-                "or have its owner run: CREATE SCHEMA chatops AUTHORIZATION " + _connection.UserName, ex);
+            throw new MigrationHistoryUnavailableException(
+                $"cannot keep the migration history in the target ({ex.MessageText}): have a superuser or the database's owner run " +
+                $"CREATE SCHEMA chatops AUTHORIZATION {_connection.UserName}; (or GRANT CREATE ON DATABASE {_connection.Database} TO {_connection.UserName};)", ex);
         }
     }
 
@@ -121,9 +130,11 @@ public sealed class TargetHistory : IAsyncDisposable
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
-    public async Task FinishAsync(long id, HistoryOutcome outcome, string? detail, CancellationToken cancellationToken) =>
-        await ExecAsync("UPDATE chatops.migration_history SET outcome = $2, finished_at = now(), detail = $3 WHERE id = $1",
-            cancellationToken, id, outcome.ToString().ToLowerInvariant(), (object?)detail ?? DBNull.Value);
+    /// <param name="verdictOk">Whether the runbook's verdict was success (null for a rollback, or when no verdict was reached).</param>
+    public async Task FinishAsync(long id, HistoryOutcome outcome, string? detail, CancellationToken cancellationToken, bool? verdictOk = null) =>
+        await ExecAsync("UPDATE chatops.migration_history SET outcome = $2, finished_at = now(), detail = $3, verdict_ok = $4 WHERE id = $1",
+            cancellationToken, id, outcome.ToString().ToLowerInvariant(), (object?)detail ?? DBNull.Value,
+            verdictOk is { } ok ? ok : new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Boolean });
 
     /// <summary>Forgets the statements an earlier run completed: the next run starts from the first statement.</summary>
     public async Task DiscardJournalAsync(string migration, CancellationToken cancellationToken) =>
@@ -139,18 +150,16 @@ public sealed class TargetHistory : IAsyncDisposable
     public async Task<bool> CompletedUnchangedAsync(string migration, SqlScript script, CancellationToken cancellationToken)
     {
         if (!await ExistsAsync(cancellationToken))
-            return false;
+            return true;
         await using var command = Command("SELECT statement, statement_sha256 FROM chatops.statement_journal WHERE migration = $1 AND completed_at IS NOT NULL", migration);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var any = false;
         while (await reader.ReadAsync(cancellationToken))
         {
-            any = true;
             var n = reader.GetInt32(0);
             if (n > script.Statements.Count || StatementSha256(script.Statements[n - 1]) != reader.GetString(1))
                 return false;
         }
-        return any;
+        return true;   // nothing completed, or all of it reads the same: nothing of two versions to mix
     }
 
     /// <summary>A statement's identity in the journal: the SHA-256 of its text.</summary>
@@ -179,7 +188,8 @@ public sealed class TargetHistory : IAsyncDisposable
                 reader.GetFieldValue<DateTimeOffset>(7), reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8),
                 Enum.Parse<HistoryOutcome>(reader.GetString(9), ignoreCase: true),
                 reader.IsDBNull(10) ? null : reader.GetString(10),
-                reader.GetInt32(11)));
+                reader.GetInt32(12),
+                reader.IsDBNull(11) ? null : reader.GetBoolean(11)));
         return entries;
     }
 
@@ -187,7 +197,7 @@ public sealed class TargetHistory : IAsyncDisposable
     {
         var command = new NpgsqlCommand(sql, _connection);
         foreach (var p in parameters)
-            command.Parameters.Add(new NpgsqlParameter { Value = p });
+            command.Parameters.Add(p as NpgsqlParameter ?? new NpgsqlParameter { Value = p });
         return command;
     }
 
@@ -255,3 +265,6 @@ public sealed class TargetHistory : IAsyncDisposable
         }
     }
 }
+
+/// <summary>The target's <c>chatops</c> schema is missing and the role may not create it; the message says who can.</summary>
+public sealed class MigrationHistoryUnavailableException(string message, Exception inner) : Exception(message, inner);

@@ -27,7 +27,8 @@ public sealed record RollbackRequest(
     bool Force = false);
 
 /// <param name="NothingToDo">Why nothing was rolled back (never applied here, or rolled back already); null when it ran.</param>
-public sealed record RollbackResult(ExecutionResult? Execution, IReadOnlyList<RollbackCheck> Checks, string? NothingToDo = null)
+/// <param name="Note">Why it rolled back although the history has no entry (the catalog showed work to undo).</param>
+public sealed record RollbackResult(ExecutionResult? Execution, IReadOnlyList<RollbackCheck> Checks, string? NothingToDo = null, string? Note = null)
 {
     public bool Succeeded => NothingToDo is not null || (Execution is { Succeeded: true } && Checks.All(c => c.Holds));
 }
@@ -43,8 +44,23 @@ public sealed class RollbackRunner(ExecutionOptions options, TimeProvider timePr
         await using var session = await TargetSession.OpenAsync(request.TargetConnectionString, $"chatops:{request.RunId}", cancellationToken);
         await TargetRunLock.AcquireAsync(session, cancellationToken);
         await using var history = await TargetHistory.OpenAsync(request.TargetConnectionString, request.RunId, cancellationToken);
-        if (RollbackDecision.For(request.Migration, await history.LastAsync(request.Migration, cancellationToken), request.Force) is RollbackDecision.NothingToDo nothing)
-            return new RollbackResult(null, [], nothing.Why);
+        var last = await history.LastAsync(request.Migration, cancellationToken);
+        string? note = null;
+        if (RollbackDecision.For(request.Migration, last, request.Force) is RollbackDecision.NothingToDo nothing)
+        {
+            if (last is not null)
+                return new RollbackResult(null, [], nothing.Why);
+            // No record at all: a migration applied with psql, or before the history existed, is still in the catalog.
+            // The rollback's own postconditions say whether it would change anything.
+            var pending = new List<string>();
+            var before = new TargetCatalog(session);
+            foreach (var postcondition in StatementAnalyzer.AnalyzeScript(request.Script).SelectMany(a => a.Postconditions))
+                if (await before.JudgeAsync([postcondition], cancellationToken) != PostconditionVerdict.Done)
+                    pending.Add(postcondition.Describe());
+            if (pending.Count == 0)
+                return new RollbackResult(null, [], nothing.Why + "; the catalog agrees (every effect of the rollback script holds already)");
+            note = $"no entry in chatops.migration_history, but the catalog shows what the rollback undoes (not yet: {string.Join("; ", pending)}): rolling back";
+        }
 
         await history.EnsureAsync(cancellationToken);
         var id = await history.BeginAsync(request.Migration, request.Sha256, HistoryKind.Rollback, request.RunId, request.AppliedBy, cancellationToken);
@@ -54,12 +70,20 @@ public sealed class RollbackRunner(ExecutionOptions options, TimeProvider timePr
         var checks = new List<RollbackCheck>();
         if (result.Succeeded)
         {
-            await using var connection = await TargetSession.OpenAsync(request.TargetConnectionString, $"chatops:{request.RunId}:verify", cancellationToken);
-            var catalog = new TargetCatalog(connection);
-            foreach (var postcondition in StatementAnalyzer.AnalyzeScript(request.Script).SelectMany(a => a.Postconditions))
-                checks.Add(new RollbackCheck(postcondition.Describe(), await catalog.JudgeAsync([postcondition], cancellationToken) == PostconditionVerdict.Done));
+            try
+            {
+                await using var connection = await TargetSession.OpenAsync(request.TargetConnectionString, $"chatops:{request.RunId}:verify", cancellationToken);
+                var catalog = new TargetCatalog(connection);
+                foreach (var postcondition in StatementAnalyzer.AnalyzeScript(request.Script).SelectMany(a => a.Postconditions))
+                    checks.Add(new RollbackCheck(postcondition.Describe(), await catalog.JudgeAsync([postcondition], cancellationToken) == PostconditionVerdict.Done));
+            }
+            catch (NpgsqlException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                // The rollback ran: a verification that cannot be made is a failure after touching the target, not "unreachable".
+                checks.Add(new RollbackCheck($"the catalog could not be read to verify the rollback ({ex.Message})", false));
+            }
         }
-        var rolledBack = new RollbackResult(result, checks);
+        var rolledBack = new RollbackResult(result, checks, Note: note);
         var outcome = rolledBack.Succeeded ? HistoryOutcome.Succeeded : result.Outcome == RunOutcome.Cancelled ? HistoryOutcome.Cancelled : HistoryOutcome.Failed;
         try
         {

@@ -141,6 +141,9 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             {
                 case RunDecision.AlreadyApplied:
                     return new RunbookResult(RunbookOutcome.AlreadyApplied, [], null);
+                case RunDecision.AppliedButFailed failedBefore:
+                    // A retrying pipeline must not read the second call as a success.
+                    return new RunbookResult(RunbookOutcome.Failed, [failedBefore.Describe()], null);
                 case RunDecision.Refused refused:
                     _reasons.Add(refused.Why);
                     _refusedOr = RunbookOutcome.Refused;
@@ -224,7 +227,16 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             }
 
             // From here on the target is touched: the history records the run (and a fresh run forgets an old journal).
-            await _history!.EnsureAsync(cancellationToken);
+            try
+            {
+                await _history!.EnsureAsync(cancellationToken);
+            }
+            catch (MigrationHistoryUnavailableException ex)
+            {
+                _reasons.Add(ex.Message);
+                _refusedOr = RunbookOutcome.Refused;
+                return await VerdictAsync();
+            }
             if (decision is RunDecision.Fresh)
                 await _history.DiscardJournalAsync(request.Migration, cancellationToken);
             _historyId = await _history.BeginAsync(request.Migration, request.Sha256, HistoryKind.Run, request.RunId, request.AppliedBy, cancellationToken);
@@ -431,7 +443,7 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             var detail = succeeded ? "verdict: success" : $"verdict: failed — {string.Join("; ", _reasons)}";
             try
             {
-                await _history!.FinishAsync(id, outcome, detail.Length > 2000 ? detail[..2000] + "…" : detail, CancellationToken.None);
+                await _history!.FinishAsync(id, outcome, detail.Length > 2000 ? detail[..2000] + "…" : detail, CancellationToken.None, succeeded);
             }
             catch (NpgsqlException ex)
             {
