@@ -1,0 +1,285 @@
+using ChatOps.Core.Approvals;
+using ChatOps.Core.Conversation;
+using ChatOps.Core.Runbooks;
+
+namespace ChatOps.Core.Deployments;
+
+/// <summary>Where a deployment stands (issue 12 §3).</summary>
+public enum DeploymentState
+{
+    Requested,
+    AwaitingApproval,
+    Approved,
+    Running,
+    Paused,
+    Completed,
+    Failed,
+    RollingBack,
+    RolledBack,
+    RollbackFailed,
+    Aborted,
+}
+
+/// <summary>The files a deployment runs, pinned when it starts: what runs is exactly these bytes.</summary>
+public sealed record PinnedFile(string Name, string Sha256, byte[] Bytes);
+
+/// <summary>The migration, its rollback and its runbook file as they were when the deployment started.</summary>
+public sealed record PinnedMigration(string Id, PinnedFile Sql, PinnedFile? Rollback, PinnedFile? Runbook);
+
+/// <summary>One line of the audit trail: every transition, command and reaction — counted or not, and why.</summary>
+public sealed record AuditEvent(DateTimeOffset At, string Who, string What, bool Counted = true);
+
+/// <summary>What a control command may do, or why it may not.</summary>
+public sealed record ControlOutcome(bool Done, string Why);
+
+/// <summary>The control actions permissions are about.</summary>
+public enum DeploymentAction
+{
+    Start,
+    Pause,
+    Resume,
+    Rollback,
+    Abort,
+}
+
+/// <summary>
+/// <c>ChatOps:Permissions</c>: who may start, pause, resume (any of the four roles by default), roll back and abort
+/// (Database Administrator and DevOps/SRE Lead by default).
+/// </summary>
+public sealed class DeploymentPermissions(RoleHolders holders, IReadOnlyDictionary<DeploymentAction, IReadOnlyList<SignOffRole>>? allowed = null)
+{
+    private static readonly IReadOnlyList<SignOffRole> AnyRole = Enum.GetValues<SignOffRole>();
+    private static readonly IReadOnlyList<SignOffRole> Operators = [SignOffRole.DatabaseAdministrator, SignOffRole.DevOpsSreLead];
+
+    /// <summary>The roles allowed to take <paramref name="action"/>.</summary>
+    public IReadOnlyList<SignOffRole> RolesFor(DeploymentAction action) =>
+        allowed is not null && allowed.TryGetValue(action, out var roles) ? roles
+        : action is DeploymentAction.Rollback or DeploymentAction.Abort ? Operators : AnyRole;
+
+    /// <summary>Null when <paramref name="user"/> may; otherwise the refusal, naming the roles needed.</summary>
+    public string? Refusal(string user, DeploymentAction action)
+    {
+        var needed = RolesFor(action);
+        return holders.RolesOf(user).Any(needed.Contains)
+            ? null
+            : $"{user} may not {action.ToString().ToLowerInvariant()}: it needs the {string.Join(" or ", needed.Select(r => r.Title()))} role";
+    }
+}
+
+/// <summary>
+/// One deployment: one run of a runbook for one pinned migration on one target, its sign-offs and its audit trail.
+/// Pure: every change takes who and when, and returns what became of it; the conductor persists and posts.
+/// </summary>
+public sealed class Deployment
+{
+    private readonly List<AuditEvent> _audit = [];
+    private readonly DeploymentPermissions _permissions;
+
+    public Deployment(DeploymentId id, PinnedMigration migration, string target, string requester, string channel,
+        RoleHolders holders, SignOffPolicy policy, DateTimeOffset at)
+    {
+        Id = id;
+        Migration = migration;
+        Target = target;
+        Requester = requester;
+        Channel = channel;
+        SignOffs = new SignOffBook(requester, holders, policy);
+        _permissions = new DeploymentPermissions(holders);
+        Record(at, requester, $"requested {migration.Id} (sha256 {Short(migration.Sql.Sha256)}) on {target}");
+    }
+
+    public DeploymentId Id { get; }
+    public PinnedMigration Migration { get; }
+    public string Target { get; }
+    public string Requester { get; }
+    public string Channel { get; }
+    public SignOffBook SignOffs { get; }
+    public DeploymentState State { get; private set; } = DeploymentState.Requested;
+
+    /// <summary>The runbook phase while running or paused.</summary>
+    public RunbookPhase? Phase { get; private set; }
+
+    /// <summary>Why the sign-offs were voided, when they were.</summary>
+    public string? VoidedBecause { get; private set; }
+
+    /// <summary>Whether every automated pre-deployment check passed (set by the conductor from the checks it ran).</summary>
+    public bool ChecksPass { get; private set; } = true;
+
+    /// <summary>The audit trail, oldest first.</summary>
+    public IReadOnlyList<AuditEvent> Audit => _audit;
+
+    /// <summary>True from the moment execution starts: sign-offs no longer change anything.</summary>
+    public bool ExecutionStarted => State is not (DeploymentState.Requested or DeploymentState.AwaitingApproval or DeploymentState.Approved or DeploymentState.Aborted)
+                                    || _audit.Any(a => a.What.StartsWith("execution started", StringComparison.Ordinal));
+
+    /// <summary>Active: not in a final state.</summary>
+    public bool IsActive => State is not (DeploymentState.Completed or DeploymentState.RolledBack or DeploymentState.RollbackFailed or DeploymentState.Aborted);
+
+    /// <summary>The card was posted: people may sign.</summary>
+    public void AwaitApproval(DateTimeOffset at, bool checksPass)
+    {
+        Move(DeploymentState.Requested, DeploymentState.AwaitingApproval, at, "bot", "card posted; awaiting four sign-offs");
+        ChecksPass = checksPass;
+    }
+
+    /// <summary>A sign-off (the ✅ reaction or <c>approve</c>); approves the deployment once four roles are covered and the checks pass.</summary>
+    public SignOffOutcome SignOff(string user, DateTimeOffset at)
+    {
+        if (State != DeploymentState.AwaitingApproval)
+        {
+            var late = new SignOffOutcome(false, $"{Id} is {Describe(State)}: sign-offs no longer change anything");
+            Record(at, user, $"sign-off: {late.Why}", counted: false);
+            return late;
+        }
+        var outcome = SignOffs.Sign(user, at);
+        Record(at, user, $"sign-off: {outcome.Why}", outcome.Counted);
+        if (outcome.Counted && SignOffs.IsApproved(at) && ChecksPass)
+        {
+            var who = SignOffs.Assignment(at).Select(a => $"{a.Key.Title()}: {a.Value}");
+            Move(DeploymentState.AwaitingApproval, DeploymentState.Approved, at, "bot", $"approved ({string.Join(", ", who)})");
+        }
+        return outcome;
+    }
+
+    /// <summary>A removed ✅ (or <c>revoke</c>): revokes until execution starts; approval is withdrawn if it no longer holds.</summary>
+    public SignOffOutcome Revoke(string user, DateTimeOffset at)
+    {
+        var outcome = SignOffs.Revoke(user, ExecutionStarted);
+        Record(at, user, $"revoke: {outcome.Why}", outcome.Counted);
+        if (outcome.Counted && State == DeploymentState.Approved && !SignOffs.IsApproved(at))
+            Move(DeploymentState.Approved, DeploymentState.AwaitingApproval, at, "bot", "approval withdrawn: a role is no longer covered");
+        return outcome;
+    }
+
+    /// <summary>A pinned file changed on disk before execution: every sign-off is void.</summary>
+    public void FileChanged(string file, string newSha256, DateTimeOffset at)
+    {
+        if (ExecutionStarted)
+            return;   // what runs is the pinned bytes; a change afterwards concerns the next deployment
+        VoidedBecause = $"{file} changed on disk after signing (sha256 now {Short(newSha256)}): sign again";
+        SignOffs.VoidAll();
+        if (State == DeploymentState.Approved)
+            State = DeploymentState.AwaitingApproval;
+        Record(at, "bot", $"sign-offs void: {VoidedBecause}");
+    }
+
+    /// <summary>Execution starts (after approval).</summary>
+    public void Begin(DateTimeOffset at)
+    {
+        Move(DeploymentState.Approved, DeploymentState.Running, at, "bot", "execution started");
+        Phase = RunbookPhase.PreDeployment;
+    }
+
+    public void EnterPhase(RunbookPhase phase, DateTimeOffset at)
+    {
+        if (State is not (DeploymentState.Running or DeploymentState.Paused))
+            throw new InvalidOperationException($"{Id} is {Describe(State)}: no phase to enter");
+        Phase = phase;
+        Record(at, "bot", $"{phase.Title()} started");
+    }
+
+    /// <summary><c>pause</c>: the run stops at the next statement boundary or before the next phase.</summary>
+    public ControlOutcome Pause(string user, DateTimeOffset at) =>
+        Control(user, DeploymentAction.Pause, at, DeploymentState.Running, DeploymentState.Paused, "paused (at the next statement boundary or phase)");
+
+    public ControlOutcome Resume(string user, DateTimeOffset at) =>
+        Control(user, DeploymentAction.Resume, at, DeploymentState.Paused, DeploymentState.Running, "resumed");
+
+    /// <summary><c>abort</c>: before execution it ends the deployment; during it, the run stops at the next statement boundary without rolling back.</summary>
+    public ControlOutcome Abort(string user, DateTimeOffset at)
+    {
+        if (_permissions.Refusal(user, DeploymentAction.Abort) is { } refusal)
+            return Refuse(user, "abort", refusal, at);
+        if (State is not (DeploymentState.Requested or DeploymentState.AwaitingApproval or DeploymentState.Approved or DeploymentState.Running or DeploymentState.Paused))
+            return Refuse(user, "abort", $"{Id} is {Describe(State)}: nothing to abort", at);
+        var during = ExecutionStarted;
+        var from = State;
+        State = DeploymentState.Aborted;
+        Record(at, user, during
+            ? $"aborted during {Phase?.Title() ?? "execution"} ({from}): the run stops at the next statement boundary, nothing is rolled back"
+            : $"aborted before execution ({from}): the database was not touched");
+        return new ControlOutcome(true, during ? "aborting: the run stops at the next statement boundary; nothing is rolled back" : "aborted: nothing ran");
+    }
+
+    /// <summary><c>rollback</c>: needs a permitted role and a confirmation (<c>--confirm</c> or the ⏪ reaction on the prompt).</summary>
+    public ControlOutcome Rollback(string user, bool confirmed, DateTimeOffset at)
+    {
+        if (_permissions.Refusal(user, DeploymentAction.Rollback) is { } refusal)
+            return Refuse(user, "rollback", refusal, at);
+        if (Migration.Rollback is null)
+            return Refuse(user, "rollback", $"{Migration.Id} has no rollback script", at);
+        if (State is not (DeploymentState.Running or DeploymentState.Paused or DeploymentState.Failed or DeploymentState.Completed))
+            return Refuse(user, "rollback", $"{Id} is {Describe(State)}: nothing to roll back", at);
+        if (!confirmed)
+        {
+            Record(at, user, "rollback requested: awaiting confirmation (--confirm, or ⏪ on the prompt within 5 minutes)", counted: false);
+            return new ControlOutcome(false, $"confirm with `/migrate rollback {Id} --confirm`, or react ⏪ on this message within 5 minutes");
+        }
+        var running = State is DeploymentState.Running or DeploymentState.Paused;
+        State = DeploymentState.RollingBack;
+        Record(at, user, running ? "rolling back: the forward run is cancelled first" : "rolling back");
+        return new ControlOutcome(true, running ? "cancelling the forward run, then rolling back" : "rolling back");
+    }
+
+    /// <summary>The runbook's verdict.</summary>
+    public void Finished(bool succeeded, IReadOnlyList<string> reasons, DateTimeOffset at)
+    {
+        if (State is DeploymentState.RollingBack or DeploymentState.Aborted)
+            return;   // a rollback or an abort already decided what this run's end means
+        var from = State;
+        State = succeeded ? DeploymentState.Completed : DeploymentState.Failed;
+        Phase = null;
+        Record(at, "bot", succeeded ? $"verdict: success ({from} → Completed)" : $"verdict: failed — {string.Join("; ", reasons)}");
+    }
+
+    public void RollbackFinished(bool verified, string detail, DateTimeOffset at)
+    {
+        if (State != DeploymentState.RollingBack)
+            throw new InvalidOperationException($"{Id} is {Describe(State)}: no rollback was running");
+        State = verified ? DeploymentState.RolledBack : DeploymentState.RollbackFailed;
+        Record(at, "bot", verified ? $"rolled back: {detail}" : $"rollback failed: {detail}");
+    }
+
+    /// <summary>Records a command or reaction that changed nothing (wrong emoji, another message, the bot's own reaction …).</summary>
+    public void Ignored(string who, string what, DateTimeOffset at) => Record(at, who, what, counted: false);
+
+    private ControlOutcome Control(string user, DeploymentAction action, DateTimeOffset at, DeploymentState from, DeploymentState to, string done)
+    {
+        var verb = action.ToString().ToLowerInvariant();
+        if (_permissions.Refusal(user, action) is { } refusal)
+            return Refuse(user, verb, refusal, at);
+        if (State != from)
+            return Refuse(user, verb, $"{Id} is {Describe(State)}: {verb} applies to a {Describe(from)} deployment", at);
+        State = to;
+        Record(at, user, done);
+        return new ControlOutcome(true, done);
+    }
+
+    private ControlOutcome Refuse(string user, string verb, string why, DateTimeOffset at)
+    {
+        Record(at, user, $"{verb} refused: {why}", counted: false);
+        return new ControlOutcome(false, why);
+    }
+
+    private void Move(DeploymentState from, DeploymentState to, DateTimeOffset at, string who, string what)
+    {
+        if (State != from)
+            throw new InvalidOperationException($"{Id} is {Describe(State)}, not {Describe(from)}: cannot {what}");
+        State = to;
+        Record(at, who, what);
+    }
+
+    private void Record(DateTimeOffset at, string who, string what, bool counted = true) => _audit.Add(new AuditEvent(at, who, what, counted));
+
+    /// <summary>The state in words ("awaiting approval").</summary>
+    public static string Describe(DeploymentState state) => state switch
+    {
+        DeploymentState.AwaitingApproval => "awaiting approval",
+        DeploymentState.RollingBack => "rolling back",
+        DeploymentState.RolledBack => "rolled back",
+        DeploymentState.RollbackFailed => "rollback failed",
+        _ => state.ToString().ToLowerInvariant(),
+    };
+
+    private static string Short(string sha256) => sha256.Length >= 8 ? $"{sha256[..4]}…{sha256[^4..]}" : sha256;
+}
