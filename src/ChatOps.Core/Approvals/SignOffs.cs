@@ -65,6 +65,14 @@ public sealed class SignOffBook(string requester, RoleHolders holders, SignOffPo
         return new(true, $"{user} revoked their sign-off");
     }
 
+    /// <summary>Puts back sign-offs read from storage (who, and when they signed), as they were recorded.</summary>
+    public void Restore(IEnumerable<KeyValuePair<string, DateTimeOffset>> signed)
+    {
+        _signed.Clear();
+        foreach (var (user, at) in signed)
+            _signed[user] = at;
+    }
+
     /// <summary>Every sign-off is void (the migration file changed after signing): the deployment needs four new ones.</summary>
     public void VoidAll() => _signed.Clear();
 

@@ -88,6 +88,22 @@ public sealed class Deployment
         Record(at, requester, $"requested {migration.Id} (sha256 {Short(migration.Sql.Sha256)}) on {target}");
     }
 
+    /// <summary>A deployment as storage kept it: its state, sign-offs and audit trail exactly as recorded (no event is re-recorded).</summary>
+    public static Deployment Restore(DeploymentId id, PinnedMigration migration, string target, string requester, string channel,
+        RoleHolders holders, SignOffPolicy policy, DeploymentState state, RunbookPhase? phase, string? voidedBecause, bool checksPass,
+        IEnumerable<KeyValuePair<string, DateTimeOffset>> signers, IEnumerable<AuditEvent> audit)
+    {
+        var restored = new Deployment(id, migration, target, requester, channel, holders, policy, DateTimeOffset.MinValue);
+        restored._audit.Clear();
+        restored._audit.AddRange(audit);
+        restored.State = state;
+        restored.Phase = phase;
+        restored.VoidedBecause = voidedBecause;
+        restored.ChecksPass = checksPass;
+        restored.SignOffs.Restore(signers);
+        return restored;
+    }
+
     public DeploymentId Id { get; }
     public PinnedMigration Migration { get; }
     public string Target { get; }

@@ -1,0 +1,97 @@
+using Npgsql;
+
+namespace ChatOps.Postgres.State;
+
+/// <summary>
+/// The bot's own database (<c>ConnectionStrings:State</c>): deployments, their pinned files, sign-offs and audit trail.
+/// Its schema is versioned and migrated at start-up under an advisory lock, so replicas starting together do not race.
+/// </summary>
+public static class StateDatabase
+{
+    // 'CHST': the state schema's migration lock, apart from the target's run lock namespace.
+    private const int MigrationLock = 0x43485354;
+
+    /// <summary>Each version's statements, applied in order, once. Never edit a released version: add the next one.</summary>
+    private static readonly string[][] Versions =
+    [
+        [
+            """
+            CREATE TABLE chatops_state.deployments (
+                id              int PRIMARY KEY,
+                migration       text NOT NULL,
+                sql_name        text NOT NULL,
+                sql_sha256      text NOT NULL,
+                sql_bytes       bytea NOT NULL,
+                rollback_name   text,
+                rollback_sha256 text,
+                rollback_bytes  bytea,
+                runbook_name    text,
+                runbook_sha256  text,
+                runbook_bytes   bytea,
+                target          text NOT NULL,
+                requester       text NOT NULL,
+                channel         text NOT NULL,
+                state           text NOT NULL,
+                phase           text,
+                voided_because  text,
+                checks_pass     boolean NOT NULL,
+                created_at      timestamptz NOT NULL DEFAULT now(),
+                updated_at      timestamptz NOT NULL DEFAULT now())
+            """,
+            "CREATE INDEX deployments_by_channel ON chatops_state.deployments (channel, state)",
+            "CREATE SEQUENCE chatops_state.deployment_numbers",
+            """
+            CREATE TABLE chatops_state.sign_offs (
+                deployment int NOT NULL REFERENCES chatops_state.deployments (id),
+                user_id    text NOT NULL,
+                signed_at  timestamptz NOT NULL,
+                PRIMARY KEY (deployment, user_id))
+            """,
+            """
+            CREATE TABLE chatops_state.audit_events (
+                deployment int NOT NULL REFERENCES chatops_state.deployments (id),
+                seq        int NOT NULL,
+                at         timestamptz NOT NULL,
+                who        text NOT NULL,
+                what       text NOT NULL,
+                counted    boolean NOT NULL,
+                PRIMARY KEY (deployment, seq))
+            """,
+        ],
+    ];
+
+    /// <summary>The schema version this build needs.</summary>
+    public static int CurrentVersion => Versions.Length;
+
+    /// <summary>Brings the state schema to <see cref="CurrentVersion"/> (idempotent; safe with several replicas starting at once).</summary>
+    /// <returns>The versions applied now (empty when it was current).</returns>
+    public static async Task<IReadOnlyList<int>> MigrateAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        await using var connection = await TargetSession.OpenAsync(connectionString, "chatops:state-migration", cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await ExecAsync(connection, $"SELECT pg_advisory_xact_lock({MigrationLock}, 1)", cancellationToken);
+        await ExecAsync(connection, "CREATE SCHEMA IF NOT EXISTS chatops_state", cancellationToken);
+        await ExecAsync(connection, "CREATE TABLE IF NOT EXISTS chatops_state.schema_version (version int NOT NULL)", cancellationToken);
+        await using var read = new NpgsqlCommand("SELECT coalesce(max(version), 0) FROM chatops_state.schema_version", connection);
+        var at = (int)(await read.ExecuteScalarAsync(cancellationToken))!;
+        if (at > CurrentVersion)
+            throw new InvalidOperationException(
+                $"the state database is at schema version {at}, newer than this build's {CurrentVersion}: run the newer bot, or point ConnectionStrings:State elsewhere");
+        var applied = new List<int>();
+        for (var version = at + 1; version <= CurrentVersion; version++)
+        {
+            foreach (var statement in Versions[version - 1])
+                await ExecAsync(connection, statement, cancellationToken);
+            await ExecAsync(connection, $"INSERT INTO chatops_state.schema_version VALUES ({version})", cancellationToken);
+            applied.Add(version);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return applied;
+    }
+
+    private static async Task ExecAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}
