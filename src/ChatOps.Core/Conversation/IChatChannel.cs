@@ -1,0 +1,82 @@
+namespace ChatOps.Core.Conversation;
+
+/// <summary>
+/// A message the platform has posted, as it identifies it: the channel and the platform's id for the message
+/// (Slack's <c>ts</c>, Discord's snowflake, the local channel's counter). Opaque to the core.
+/// </summary>
+public sealed record MessageReference(string ChannelId, string MessageId);
+
+/// <summary>The emoji whose meaning the core knows; every platform's names for them are normalised to these.</summary>
+public enum ReactionEmoji
+{
+    /// <summary>Anything else: it signs nothing and rolls nothing back (but is still audited).</summary>
+    Other,
+    /// <summary>The sign-off emoji: Slack <c>white_check_mark</c>, Discord and Local ✅.</summary>
+    SignOff,
+    /// <summary>The rollback emoji: Slack <c>rewind</c>, Discord and Local ⏪.</summary>
+    Rollback,
+}
+
+/// <summary>
+/// The port every chat platform implements (Slack, Discord, the local console). The core says what to post; the adapter
+/// renders the <see cref="ChatMessage"/> and deals with the wire, rate limits and retries.
+/// </summary>
+public interface IChatChannel
+{
+    /// <summary>Posts <paramref name="message"/> as a bot message in the channel (never as a command reply, which cannot be edited later).</summary>
+    Task<MessageReference> PostAsync(string channelId, ChatMessage message, CancellationToken cancellationToken);
+
+    /// <summary>Replaces a posted message with <paramref name="message"/>: the card is edited in place.</summary>
+    Task EditAsync(MessageReference posted, ChatMessage message, CancellationToken cancellationToken);
+
+    /// <summary>Replies in <paramref name="parent"/>'s thread: chatter goes there, only alerts go to the channel.</summary>
+    Task<MessageReference> ReplyInThreadAsync(MessageReference parent, ChatMessage message, CancellationToken cancellationToken);
+
+    /// <summary>Adds the bot's own reaction (the rollback emoji on a rollback prompt, say) so people can click it.
+    /// <see cref="ReactionEmoji.Other"/> has no platform name: adapters refuse it with <see cref="ArgumentOutOfRangeException"/>.</summary>
+    Task AddReactionAsync(MessageReference posted, ReactionEmoji emoji, CancellationToken cancellationToken);
+}
+
+/// <summary>Something a person did in a channel that the core has to answer.</summary>
+/// <param name="UserId">The platform's id for the person.</param>
+public abstract record ChatEvent(string UserId, string ChannelId);
+
+/// <summary>A <c>/migrate …</c> command, from a slash command, an interaction or a console line.</summary>
+/// <param name="Text">The command line as typed, <c>/migrate</c> included or not (the grammar reads the rest).</param>
+/// <param name="EventId">The platform's id for the event, so a redelivered one is answered once.</param>
+public sealed record CommandReceived(string Text, string UserId, string ChannelId, string EventId) : ChatEvent(UserId, ChannelId);
+
+/// <summary>A reaction added to a message.</summary>
+/// <param name="Emoji">What it means to the core.</param>
+/// <param name="EmojiName">The platform's name or character, for the audit trail ("wrong emoji: :thumbsup:").</param>
+public sealed record ReactionAdded(string UserId, MessageReference Message, ReactionEmoji Emoji, string EmojiName)
+    : ChatEvent(UserId, Message.ChannelId);
+
+/// <summary>A reaction removed from a message (a sign-off revoked, until execution starts).</summary>
+public sealed record ReactionRemoved(string UserId, MessageReference Message, ReactionEmoji Emoji, string EmojiName)
+    : ChatEvent(UserId, Message.ChannelId);
+
+/// <summary>Reads an emoji as a character (✅) or as a Slack-style name (<c>white_check_mark</c>, <c>:rewind:</c>).</summary>
+public static class ReactionEmojis
+{
+    /// <summary>The sign-off emoji, the rollback emoji, or <see cref="ReactionEmoji.Other"/>.</summary>
+    public static ReactionEmoji Read(string nameOrCharacter)
+    {
+        // U+FE0F (emoji presentation) is sent by some keyboards and not by others: ⏪ and ⏪️ are the same reaction.
+        var text = nameOrCharacter.Trim().Replace("\uFE0F", "", StringComparison.Ordinal).Trim(':');
+        return text switch
+        {
+            "✅" or "white_check_mark" => ReactionEmoji.SignOff,
+            "⏪" or "rewind" => ReactionEmoji.Rollback,
+            _ => ReactionEmoji.Other,
+        };
+    }
+
+    /// <summary>The character the local channel and Discord show (✅, ⏪); null for <see cref="ReactionEmoji.Other"/>.</summary>
+    public static string? Character(this ReactionEmoji emoji) => emoji switch
+    {
+        ReactionEmoji.SignOff => "✅",
+        ReactionEmoji.Rollback => "⏪",
+        _ => null,
+    };
+}

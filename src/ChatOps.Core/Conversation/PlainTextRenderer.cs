@@ -1,0 +1,70 @@
+using ChatOps.Core.Runbooks;
+
+namespace ChatOps.Core.Conversation;
+
+/// <summary>
+/// The local channel's rendering: a <see cref="ChatMessage"/> as console text. Lines end with <c>\n</c> whatever the
+/// platform, so a transcript reads the same on every machine.
+/// </summary>
+public static class PlainTextRenderer
+{
+    /// <summary>
+    /// Title and status on the first line; inline fields that follow each other share a line; checklist items are indented
+    /// under their heading with their mark and, for a manual item, its role; mentions as <c>@user</c> and
+    /// <c>@Role holders</c>; an image as <c>[image: alt (file)]</c>; the footer last.
+    /// </summary>
+    public static string Render(ChatMessage message)
+    {
+        var lines = new List<string> { message.Status is { } status ? $"{message.Title}   {status}" : message.Title };
+
+        var inline = new List<string>();
+        foreach (var field in message.Fields)
+        {
+            if (field.Inline)
+            {
+                inline.Add($"{field.Label}: {field.Value}");
+                continue;
+            }
+            FlushInline();
+            lines.Add($"{field.Label}: {field.Value}");
+        }
+        FlushInline();
+
+        foreach (var section in message.Checklists)
+        {
+            lines.Add(section.Heading);
+            lines.AddRange(section.Lines.Select(l => $"  {l.State.Mark()} {l.Text}{(l.Role is { } role ? $" ({role.Title()})" : "")}"));
+        }
+        if (message.Mentions.Count > 0)
+            lines.Add(string.Join(" ", message.Mentions.Select(Mention)));
+        if (message.Image is { } image)
+            lines.Add($"[image: {image.AltText} ({image.FileName})]");
+        if (message.Footer is { } footer)
+            lines.Add(footer);
+        return string.Join('\n', lines);
+
+        void FlushInline()
+        {
+            if (inline.Count == 0)
+                return;
+            lines.Add(string.Join(" · ", inline));
+            inline.Clear();
+        }
+    }
+
+    /// <summary>A thread reply: every line indented by two spaces, so it reads as under the message it answers.</summary>
+    public static string IndentReply(string text) =>
+        string.Join('\n', text.Split('\n').Select(line => "  " + line.TrimEnd('\r')));
+
+    /// <summary>A reaction as the console shows it: <c>✅ ana reacted on D-3</c>, or <c>… removed their reaction on D-3</c>.</summary>
+    /// <param name="emoji">As the person gave it (✅, <c>:thumbsup:</c>).</param>
+    public static string ReactionLine(string emoji, string user, DeploymentId deployment, bool removed = false) =>
+        removed ? $"{emoji} {user} removed their reaction on {deployment}" : $"{emoji} {user} reacted on {deployment}";
+
+    private static string Mention(Mention mention) => mention switch
+    {
+        Mention.User user => "@" + user.UserId,
+        Mention.RoleGroup group => $"@{group.Role.Title()} holders",
+        _ => throw new ArgumentOutOfRangeException(nameof(mention), mention, "a mention is a user or a role group"),
+    };
+}
