@@ -57,6 +57,36 @@ public sealed class DeploymentStore(string connectionString, RoleHolders holders
         await transaction.CommitAsync(cancellationToken);
     }
 
+    /// <summary>Where the deployment's card was posted, and the pre-deployment checks it shows (kept as JSON).</summary>
+    public async Task SetCardAsync(DeploymentId id, string? cardMessage, IReadOnlyList<CheckResult> checks, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await ExecAsync(connection, "UPDATE chatops_state.deployments SET card_message = $2, checks = $3::jsonb, updated_at = now() WHERE id = $1",
+            cancellationToken, id.Number, Text(cardMessage), System.Text.Json.JsonSerializer.Serialize(checks));
+    }
+
+    /// <summary>The card's message id and checks, as <see cref="SetCardAsync"/> left them.</summary>
+    public async Task<(string? CardMessage, IReadOnlyList<CheckResult> Checks)> CardAsync(DeploymentId id, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT card_message, checks::text FROM chatops_state.deployments WHERE id = $1", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = id.Number });
+        await using var r = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await r.ReadAsync(cancellationToken))
+            return (null, []);
+        var checks = r.IsDBNull(1) ? [] : System.Text.Json.JsonSerializer.Deserialize<List<CheckResult>>(r.GetString(1)) ?? [];
+        return (r.IsDBNull(0) ? null : r.GetString(0), checks);
+    }
+
+    /// <summary>The deployment whose card is <paramref name="cardMessage"/>, if any.</summary>
+    public async Task<DeploymentId?> ByCardAsync(string cardMessage, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT id FROM chatops_state.deployments WHERE card_message = $1", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = cardMessage });
+        return await command.ExecuteScalarAsync(cancellationToken) is int id ? new DeploymentId(id) : null;
+    }
+
     /// <summary>The deployment, or null when there is no such one.</summary>
     public async Task<Deployment?> LoadAsync(DeploymentId id, CancellationToken cancellationToken)
     {

@@ -35,6 +35,8 @@ public static class StateDatabase
                 phase           text,
                 voided_because  text,
                 checks_pass     boolean NOT NULL,
+                checks          jsonb,
+                card_message    text,
                 created_at      timestamptz NOT NULL DEFAULT now(),
                 updated_at      timestamptz NOT NULL DEFAULT now())
             """,

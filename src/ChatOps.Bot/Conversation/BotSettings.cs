@@ -1,0 +1,69 @@
+using ChatOps.Core.Approvals;
+using ChatOps.Core.Runbooks;
+
+namespace ChatOps.Bot.Conversation;
+
+/// <summary>
+/// What <c>serve</c> reads besides the validated options: the role holders (<c>ChatOps:Roles:&lt;Role&gt;</c>, lists of
+/// user ids), the targets (<c>ConnectionStrings:Target</c> and <c>ChatOps:Targets:&lt;name&gt;</c>), the state database
+/// (<c>ConnectionStrings:State</c>) and the platforms (<c>ChatOps:Platforms</c>). Every problem is listed, with how to fix it.
+/// </summary>
+public sealed record BotSettings(RoleHolders Roles, Targets Targets, string State, IReadOnlyList<string> Platforms)
+{
+    /// <summary>The configuration keys of the four roles, as the issue names them.</summary>
+    public static readonly IReadOnlyDictionary<string, SignOffRole> RoleKeys = new Dictionary<string, SignOffRole>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["DatabaseAdministrator"] = SignOffRole.DatabaseAdministrator,
+        ["SeniorBackendEngineer"] = SignOffRole.SeniorBackendEngineer,
+        ["DevOpsLead"] = SignOffRole.DevOpsSreLead,
+        ["ProductOwner"] = SignOffRole.ProductOwner,
+    };
+
+    public static readonly IReadOnlyList<string> KnownPlatforms = ["Local", "Slack", "Discord"];
+
+    /// <summary>The settings, or every problem found (each says how to fix it).</summary>
+    public static (BotSettings? Settings, IReadOnlyList<string> Problems) Read(IConfiguration configuration)
+    {
+        var problems = new List<string>();
+        var holders = new Dictionary<SignOffRole, IReadOnlySet<string>>();
+        foreach (var section in configuration.GetSection("ChatOps:Roles").GetChildren())
+        {
+            if (!RoleKeys.TryGetValue(section.Key, out var role))
+            {
+                problems.Add($"ChatOps:Roles:{section.Key} is not a role; the roles are {string.Join(", ", RoleKeys.Keys)}");
+                continue;
+            }
+            var users = section.GetChildren().Select(c => c.Value).Where(v => !string.IsNullOrWhiteSpace(v)).Select(v => v!.Trim()).ToHashSet();
+            if (section.Value is { Length: > 0 } single)
+                users.UnionWith(single.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            holders[role] = users;
+        }
+        foreach (var (key, role) in RoleKeys)
+            if (!holders.TryGetValue(role, out var users) || users.Count == 0)
+                problems.Add($"nobody holds {role.Title()}: set ChatOps:Roles:{key} to a list of user ids (ChatOps__Roles__{key}__0=U123…): " +
+                             "a deployment needs all four roles to sign");
+
+        var named = configuration.GetSection("ChatOps:Targets").GetChildren()
+            .Where(c => !string.IsNullOrWhiteSpace(c.Value)).ToDictionary(c => c.Key, c => c.Value!, StringComparer.Ordinal);
+        var target = configuration.GetConnectionString("Target");
+        if (string.IsNullOrWhiteSpace(target) && named.Count == 0)
+            problems.Add("no target database: set ConnectionStrings:Target (ConnectionStrings__Target=…) or named ones under ChatOps:Targets");
+
+        var state = configuration.GetConnectionString("State");
+        if (string.IsNullOrWhiteSpace(state))
+            problems.Add("no state database: serve keeps deployments, sign-offs and the audit trail in PostgreSQL — set ConnectionStrings:State " +
+                         "(ConnectionStrings__State=\"Host=…;Database=chatops;Username=…\"; the tables are created at start-up)");
+
+        var platforms = configuration.GetSection("ChatOps:Platforms").GetChildren().Select(c => c.Value ?? "").Where(v => v.Length > 0).ToList();
+        if (configuration["ChatOps:Platforms"] is { Length: > 0 } list)
+            platforms.AddRange(list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        foreach (var unknown in platforms.Where(p => !KnownPlatforms.Contains(p, StringComparer.OrdinalIgnoreCase)))
+            problems.Add($"ChatOps:Platforms lists '{unknown}'; the platforms are {string.Join(", ", KnownPlatforms)}");
+        if (platforms.Count == 0)
+            platforms.Add("Local");   // the Slack and Discord adapters come with their issues; until then the console is the channel
+
+        return problems.Count > 0
+            ? (null, problems)
+            : (new BotSettings(new RoleHolders(holders), new Targets(string.IsNullOrWhiteSpace(target) ? null : target, named), state!, platforms), problems);
+    }
+}
