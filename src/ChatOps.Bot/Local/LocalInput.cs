@@ -1,0 +1,130 @@
+using System.Globalization;
+using ChatOps.Core.Conversation;
+
+namespace ChatOps.Bot.Local;
+
+/// <summary>What one line of local input comes to: an event for the conductor, a line to print back, or nothing.</summary>
+public abstract record LocalLine
+{
+    // Private: the four cases below are the only ones the loop has to handle.
+    private LocalLine()
+    {
+    }
+
+    /// <summary>A command or a reaction, for the conductor.</summary>
+    public sealed record Event(ChatEvent Value) : LocalLine;
+
+    /// <summary>Something to tell the person (<c>you are now ana</c>); nothing for the conductor.</summary>
+    public sealed record Notice(string Text) : LocalLine;
+
+    /// <summary>The line was not understood, or names a deployment with no card: what to print back.</summary>
+    public sealed record Error(string Text) : LocalLine;
+
+    /// <summary>A blank line: nothing to do.</summary>
+    public sealed record Blank : LocalLine
+    {
+        /// <summary>The one blank line.</summary>
+        public static Blank Instance { get; } = new();
+    }
+}
+
+/// <summary>
+/// Reads the local channel's standard input, one line at a time: <c>/migrate …</c> as the current user,
+/// <c>as &lt;user-id&gt;</c> to switch user, <c>react</c>/<c>unreact &lt;user-id&gt; &lt;emoji&gt; &lt;D-n&gt;</c> on a
+/// deployment's card. Keeps the current user, so one instance serves one input stream (not thread-safe).
+/// </summary>
+public sealed class LocalInput
+{
+    /// <summary>The channel id a local session uses unless told otherwise.</summary>
+    public const string DefaultChannelId = "local";
+
+    /// <summary>The accepted line forms, printed under an error.</summary>
+    public const string Usage = """
+        One line each:
+          /migrate …                        a command, as the current user (/migrate help lists them)
+          as <user-id>                      switch the current user
+          react <user-id> <emoji> <D-n>     react on the deployment's card (✅ or :white_check_mark:, ⏪ or :rewind:)
+          unreact <user-id> <emoji> <D-n>   remove that reaction
+        """;
+
+    private readonly Func<DeploymentId, MessageReference?> _cardOf;
+    private int _lastEventId;
+
+    /// <param name="cardOf">The deployment's card message, or null when there is no such deployment (the conductor knows).</param>
+    /// <param name="initialUser">Who types until <c>as</c> says otherwise; the OS user name when null.</param>
+    /// <param name="channelId">The channel every command comes from.</param>
+    public LocalInput(Func<DeploymentId, MessageReference?> cardOf, string? initialUser = null, string channelId = DefaultChannelId)
+    {
+        ArgumentNullException.ThrowIfNull(cardOf);
+        ArgumentException.ThrowIfNullOrWhiteSpace(channelId);
+        if (initialUser is not null)
+            ArgumentException.ThrowIfNullOrWhiteSpace(initialUser);
+        _cardOf = cardOf;
+        CurrentUser = initialUser ?? OsUser();
+        ChannelId = channelId;
+    }
+
+    /// <summary>Who a <c>/migrate</c> line is from.</summary>
+    public string CurrentUser { get; private set; }
+
+    /// <summary>The channel commands come from.</summary>
+    public string ChannelId { get; }
+
+    /// <summary>Reads one line. <c>as</c> changes <see cref="CurrentUser"/>; every <c>/migrate</c> line takes the next event id.</summary>
+    public LocalLine Read(string line)
+    {
+        ArgumentNullException.ThrowIfNull(line);
+        var text = line.Trim();
+        if (text.Length == 0)
+            return LocalLine.Blank.Instance;
+
+        var words = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        var verb = words[0];
+        if (verb == MigrateGrammar.SlashCommand)
+        {
+            var eventId = "local-" + (++_lastEventId).ToString(CultureInfo.InvariantCulture);
+            return new LocalLine.Event(new CommandReceived(text, CurrentUser, ChannelId, eventId));
+        }
+        if (Is(verb, "as"))
+        {
+            if (words.Length != 2)
+                return new LocalLine.Error("usage: as <user-id>");
+            CurrentUser = words[1];
+            return new LocalLine.Notice($"you are now {CurrentUser}");
+        }
+        if (Is(verb, "react") || Is(verb, "unreact"))
+            return Reaction(words, removed: Is(verb, "unreact"));
+
+        return new LocalLine.Error($"not understood: {Echo(text)}\n{Usage}");
+    }
+
+    private LocalLine Reaction(string[] words, bool removed)
+    {
+        var verb = removed ? "unreact" : "react";
+        if (words.Length != 4)
+            return new LocalLine.Error($"usage: {verb} <user-id> <emoji> <D-n>, e.g. {verb} ana ✅ D-3");
+        var (user, emojiName, idText) = (words[1], words[2], words[3]);
+        if (!DeploymentId.TryParse(idText, out var id))
+            return new LocalLine.Error($"'{Echo(idText)}' is not a deployment id: write D-n, e.g. D-3");
+        if (_cardOf(id) is not { } card)
+            return new LocalLine.Error($"no deployment {id}: /migrate list shows them");
+
+        // The raw text is kept for the audit trail ("wrong emoji: :thumbsup:"); Other is still an event the core records.
+        var emoji = ReactionEmojis.Read(emojiName);
+        ChatEvent reaction = removed
+            ? new ReactionRemoved(user, card, emoji, emojiName)
+            : new ReactionAdded(user, card, emoji, emojiName);
+        return new LocalLine.Event(reaction);
+    }
+
+    private static bool Is(string word, string keyword) => string.Equals(word, keyword, StringComparison.OrdinalIgnoreCase);
+
+    // A pasted wall of text should not be echoed back whole.
+    private static string Echo(string text) => text.Length <= 40 ? text : text[..39] + "…";
+
+    private static string OsUser()
+    {
+        var name = Environment.UserName;
+        return string.IsNullOrWhiteSpace(name) ? "local-user" : name;
+    }
+}
