@@ -49,6 +49,18 @@ public sealed class Conductor(
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly ConcurrentDictionary<int, (ExecutionControl Control, Task Run)> _running = new();
     private readonly DeploymentPermissions _permissions = new(holders);
+    private readonly ConcurrentDictionary<int, MessageReference> _cards = new();
+
+    /// <summary>The card of <paramref name="id"/> (what the local channel's <c>react … D-n</c> points at), or null when there is none.</summary>
+    public MessageReference? CardOf(DeploymentId id)
+    {
+        if (_cards.TryGetValue(id.Number, out var card))
+            return card;
+        // A card posted before a restart: read it back once.
+        var deployment = store.LoadAsync(id, CancellationToken.None).GetAwaiter().GetResult();
+        var (message, _) = store.CardAsync(id, CancellationToken.None).GetAwaiter().GetResult();
+        return deployment is null || message is null ? null : _cards.GetOrAdd(id.Number, new MessageReference(deployment.Channel, message));
+    }
 
     private DateTimeOffset Now => time.GetUtcNow();
 
@@ -174,6 +186,7 @@ public sealed class Conductor(
         await store.SaveAsync(deployment, cancellationToken);
         var card = await channel.PostAsync(command.ChannelId, Card(deployment, plan, checks), cancellationToken);
         await store.SetCardAsync(id, card.MessageId, checks, cancellationToken);
+        _cards[id.Number] = card;
         logger.LogInformation("{Deployment} of {Migration} requested by {User}", id, files.Id, command.UserId);
     }
 

@@ -151,7 +151,7 @@ public sealed class Deployment
         Record(at, user, $"sign-off: {outcome.Why}", outcome.Counted);
         if (outcome.Counted && SignOffs.IsApproved(at) && ChecksPass)
         {
-            var who = SignOffs.Assignment(at).Select(a => $"{a.Key.Title()}: {a.Value}");
+            var who = SignOffs.Assignment(at).OrderBy(a => a.Key).Select(a => $"{a.Key.Title()}: {a.Value}");
             Move(DeploymentState.AwaitingApproval, DeploymentState.Approved, at, "bot", $"approved ({string.Join(", ", who)})");
         }
         return outcome;

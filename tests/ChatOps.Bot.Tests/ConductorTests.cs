@@ -1,0 +1,76 @@
+using ChatOps.Bot.Conversation;
+using ChatOps.Bot.Local;
+using ChatOps.Core.Approvals;
+using ChatOps.Core.Runbooks;
+using ChatOps.Postgres.Migrations;
+using ChatOps.Postgres.Options;
+using ChatOps.Postgres.State;
+using ChatOps.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ChatOps.Bot.Tests;
+
+/// <summary>
+/// The conversation end to end, in process: the local channel's lines drive the conductor, the state database keeps the
+/// deployment, and the seed's runbook runs against a real target once four roles have signed.
+/// </summary>
+public class ConductorTests(PostgresDatabase target, EmptyPostgresDatabase state) : IClassFixture<PostgresDatabase>, IClassFixture<EmptyPostgresDatabase>
+{
+    private static readonly RoleHolders Holders = new(new Dictionary<SignOffRole, IReadOnlySet<string>>
+    {
+        [SignOffRole.DatabaseAdministrator] = new HashSet<string> { "ana", "dan" },
+        [SignOffRole.SeniorBackendEngineer] = new HashSet<string> { "sam", "req" },
+        [SignOffRole.DevOpsSreLead] = new HashSet<string> { "olga" },
+        [SignOffRole.ProductOwner] = new HashSet<string> { "ana", "pete" },
+    });
+
+    [Fact]
+    public async Task Start_four_sign_offs_in_any_order_approve_the_runbook_runs_and_the_card_ends_completed()
+    {
+        await StateDatabase.MigrateAsync(state.ConnectionString, CancellationToken.None);
+        var store = new DeploymentStore(state.ConnectionString, Holders, new SignOffPolicy());
+        var output = new StringWriter();
+        var channel = new LocalChannel(output);
+        var conductor = new Conductor(store, channel, new MigrationCatalog(SeedMigration.Directory), new Targets(target.ConnectionString, new Dictionary<string, string>()),
+            Holders, new ExecutionOptions(), new MonitoringOptions { SampleInterval = TimeSpan.FromMilliseconds(500) }, TimeProvider.System, NullLogger<Conductor>.Instance);
+        var input = new LocalInput(conductor.CardOf, initialUser: "req");
+        var loop = new LocalLoop(channel, input, conductor.HandleAsync);
+
+        await loop.RunAsync(new StringReader($"""
+            /migrate strat {SeedMigration.Id}
+            /migrate start ../../etc/passwd
+            as mallory
+            /migrate start {SeedMigration.Id}
+            as req
+            /migrate start {SeedMigration.Id}
+            react req ✅ D-1
+            react mallory ✅ D-1
+            react ana :white_check_mark: D-1
+            react sam :thumbsup: D-1
+            react dan ✅ D-1
+            react sam ✅ D-1
+            /migrate status
+            react olga ✅ D-1
+            """), CancellationToken.None);
+        await Task.WhenAll(conductor.Runs).WaitAsync(TimeSpan.FromMinutes(4));
+        var transcript = output.ToString();
+
+        // Refusals: a typo gets a suggestion, a path is no migration name, a non-holder may not start.
+        Assert.Contains("did you mean `start`", transcript);
+        Assert.Contains("'../../etc/passwd' is not a migration name", transcript);
+        Assert.Contains("⛔ mallory may not start", transcript);
+        // ana (DBA and Product Owner) signed before dan (DBA only): the assignment still covers all four roles.
+        Assert.Contains("🟢 VERDICT: SUCCESS", transcript);
+        Assert.Contains("── phase 2 · execute migration ──", transcript);
+        Assert.Contains("COMPLETED", channel.Message(conductor.CardOf(new(1))!)!.Status);
+
+        Assert.Equal("Completed", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+        var audit = await state.ScalarAsync<string>("SELECT string_agg(who || ': ' || what || CASE WHEN counted THEN '' ELSE ' (not counted)' END, E'\n' ORDER BY seq) FROM chatops_state.audit_events WHERE deployment = 1");
+        Assert.Contains("req: sign-off: req requested this deployment and may not sign it", audit);
+        Assert.Contains("mallory: sign-off: mallory holds none of the four roles (not counted)", audit);
+        Assert.Contains("sam: reaction :thumbsup: on the card: not the sign-off emoji (not counted)", audit);
+        Assert.True(audit.Contains("bot: approved (Database Administrator: dan, Senior Backend Engineer: sam, DevOps/SRE Lead: olga, Product Owner: ana)", StringComparison.Ordinal), audit);
+        Assert.Contains("bot: verdict: success", audit);
+        Assert.Equal(1L, await target.ScalarAsync<long>("SELECT count(*) FROM information_schema.columns WHERE table_name = 'contacts' AND column_name = 'analytics_enabled'"));
+    }
+}
