@@ -12,14 +12,17 @@ public static class ChatOpsProcess
     public static readonly TimeSpan Timeout = TimeSpan.FromMinutes(5);
 
     /// <param name="unset">Environment variables the process must not inherit (PGPASSWORD, say).</param>
-    public static Task<Result> RunAsync(IEnumerable<string> arguments, IDictionary<string, string>? environment = null, IEnumerable<string>? unset = null) =>
-        Start(arguments, environment, unset).WaitAsync();
+    /// <param name="input">What the process reads on standard input (then end of input); null leaves it the console's.</param>
+    public static Task<Result> RunAsync(IEnumerable<string> arguments, IDictionary<string, string>? environment = null, IEnumerable<string>? unset = null,
+        string? input = null) =>
+        Start(arguments, environment, unset, input).WaitAsync();
 
     /// <summary>Starts the process and returns at once: for tests that signal or kill it while it runs.</summary>
-    public static Running Start(IEnumerable<string> arguments, IDictionary<string, string>? environment = null, IEnumerable<string>? unset = null)
+    public static Running Start(IEnumerable<string> arguments, IDictionary<string, string>? environment = null, IEnumerable<string>? unset = null,
+        string? input = null)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "chatops.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = input is not null };
         start.ArgumentList.Add(dll);
         foreach (var a in arguments)
             start.ArgumentList.Add(a);
@@ -27,7 +30,13 @@ public static class ChatOpsProcess
             start.Environment[k] = v;
         foreach (var k in unset ?? [])
             start.Environment.Remove(k);
-        return new Running(Process.Start(start)!, arguments.FirstOrDefault() ?? "");
+        var process = Process.Start(start)!;
+        if (input is not null)
+        {
+            process.StandardInput.Write(input);
+            process.StandardInput.Close();
+        }
+        return new Running(process, arguments.FirstOrDefault() ?? "");
     }
 
     /// <summary>A running <c>chatops</c>: its process (for signals), what it printed so far, and its end.</summary>

@@ -22,6 +22,7 @@ public static class ChatOpsCommandLine
         root.Subcommands.Add(PlanVerb.Create());
         root.Subcommands.Add(RunVerb.Create());
         root.Subcommands.Add(RollbackVerb.Create());
+        root.Subcommands.Add(ServeVerb.Create());
         // Here rather than in each verb: every verb's --help lists the same codes, and every --target says where the
         // password comes from (plan declares its own --target).
         foreach (var verb in root.Subcommands)

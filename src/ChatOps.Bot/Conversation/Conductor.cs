@@ -285,7 +285,12 @@ public sealed class Conductor(
         }
         var outcome = deployment.SignOff(user, Now);
         if (deployment.State == DeploymentState.Approved)
+        {
+            // The card shows the approval (and who covered which role) before execution starts.
+            await store.SaveAsync(deployment, cancellationToken);
+            await EditCardAsync(deployment, cancellationToken);
             StartRun(deployment);
+        }
         return outcome.Why;
     }
 

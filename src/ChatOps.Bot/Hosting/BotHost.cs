@@ -30,7 +30,7 @@ public static class BotHost
     }
 
     /// <summary>Binds and validates every options section; a bad value stops start-up with all problems listed.</summary>
-    public static void AddChatOpsOptions(this HostApplicationBuilder builder)
+    public static void AddChatOpsOptions(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<ExecutionOptions>().BindConfiguration(ExecutionOptions.Section).ValidateOnStart();
         builder.Services.AddOptions<MigrationsOptions>().BindConfiguration(MigrationsOptions.Section).ValidateOnStart();
@@ -42,7 +42,7 @@ public static class BotHost
 
     /// <summary>Serilog to standard error (standard output is the verb's own output), compact JSON when
     /// <c>ChatOps:Logging:Json=true</c>; levels from the <c>Serilog</c> section.</summary>
-    public static void AddChatOpsLogging(this HostApplicationBuilder builder)
+    public static void AddChatOpsLogging(this IHostApplicationBuilder builder)
     {
         // Not GetValue<bool>: a value that is no boolean would throw here, before BuildValidated lists every problem.
         _ = bool.TryParse(builder.Configuration[LoggingJson], out var json);
@@ -65,7 +65,19 @@ public static class BotHost
     public static IHost BuildValidated(this HostApplicationBuilder builder)
     {
         var host = builder.Build();
-        var configuration = host.Services.GetRequiredService<IConfiguration>();
+        var failures = Problems(host.Services);
+        if (failures.Count > 0)
+        {
+            host.Dispose();
+            throw new OptionsValidationException("ChatOps", typeof(BotHost), failures);
+        }
+        return host;
+    }
+
+    /// <summary>Every problem of every options section (values that do not parse as well as values out of range).</summary>
+    public static IReadOnlyList<string> Problems(IServiceProvider services)
+    {
+        var configuration = services.GetRequiredService<IConfiguration>();
         var failures = new List<string>();
         void Check<T>(string section) where T : class, new()
         {
@@ -75,14 +87,14 @@ public static class BotHost
             {
                 // The values that did parse are still judged: one round of fixes, not one per problem.
                 failures.AddRange(unparsed);
-                foreach (var validator in host.Services.GetServices<IValidateOptions<T>>())
+                foreach (var validator in services.GetServices<IValidateOptions<T>>())
                     if (validator.Validate(Options.DefaultName, bound) is { Failed: true } result)
                         failures.AddRange(result.Failures ?? []);
                 return;
             }
             try
             {
-                _ = host.Services.GetRequiredService<IOptions<T>>().Value;
+                _ = services.GetRequiredService<IOptions<T>>().Value;
             }
             catch (OptionsValidationException ex)
             {
@@ -98,11 +110,6 @@ public static class BotHost
         Check<MonitoringOptions>(MonitoringOptions.Section);
         if (configuration[LoggingJson] is { Length: > 0 } json && !bool.TryParse(json, out _))
             failures.Add($"{LoggingJson} is '{json}', not true or false (default false).");
-        if (failures.Count > 0)
-        {
-            host.Dispose();
-            throw new OptionsValidationException("ChatOps", typeof(BotHost), failures);
-        }
-        return host;
+        return failures;
     }
 }
