@@ -74,3 +74,71 @@ public class ConductorTests(PostgresDatabase target, EmptyPostgresDatabase state
         Assert.Equal(1L, await target.ScalarAsync<long>("SELECT count(*) FROM information_schema.columns WHERE table_name = 'contacts' AND column_name = 'analytics_enabled'"));
     }
 }
+
+/// <summary>Control during a run: pause and resume, a rollback refused to a Product Owner, prompted, confirmed with ⏪ — the forward run cancelled first.</summary>
+public class ConductorControlTests(PostgresDatabase target, EmptyPostgresDatabase state) : IClassFixture<PostgresDatabase>, IClassFixture<EmptyPostgresDatabase>
+{
+    private static readonly RoleHolders Holders = new(new Dictionary<SignOffRole, IReadOnlySet<string>>
+    {
+        [SignOffRole.DatabaseAdministrator] = new HashSet<string> { "dan" },
+        [SignOffRole.SeniorBackendEngineer] = new HashSet<string> { "sam", "req" },
+        [SignOffRole.DevOpsSreLead] = new HashSet<string> { "olga" },
+        [SignOffRole.ProductOwner] = new HashSet<string> { "pete" },
+    });
+
+    [Fact]
+    public async Task Pause_resume_and_a_confirmed_rollback_during_the_run_cancel_the_forward_run_then_roll_back()
+    {
+        using var folder = new MigrationFolder().With("ctl_slow", "CREATE TABLE ctl_done (id int);\nSELECT pg_sleep(60);\n", rollback: "DROP TABLE IF EXISTS ctl_done;");
+        await StateDatabase.MigrateAsync(state.ConnectionString, CancellationToken.None);
+        var output = new StringWriter();
+        var channel = new LocalChannel(output);
+        var conductor = new Conductor(new DeploymentStore(state.ConnectionString, Holders, new SignOffPolicy()), channel, new MigrationCatalog(folder.Path),
+            new Targets(target.ConnectionString, new Dictionary<string, string>()), Holders, new ExecutionOptions(),
+            new MonitoringOptions { SampleInterval = TimeSpan.FromMilliseconds(500) }, TimeProvider.System, NullLogger<Conductor>.Instance);
+        var input = new LocalInput(conductor.CardOf, initialUser: "req");
+        async Task Say(string line)
+        {
+            switch (input.Read(line))
+            {
+                case LocalLine.Event e:
+                    await conductor.HandleAsync(e.Value, CancellationToken.None);
+                    break;
+                case LocalLine.Notice:
+                    break;   // "you are now …"
+                case var other:
+                    Assert.Fail($"{line}: {other}");
+                    break;
+            }
+        }
+
+        await Say("/migrate start ctl_slow");
+        foreach (var signer in new[] { "dan", "sam", "olga", "pete" })
+            await Say($"react {signer} ✅ D-1");
+        await Poll.UntilAsync(() => target.ScalarAsync<bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(60)%' AND application_name LIKE 'chatops:%')"),
+            "the migration's long statement to run", TimeSpan.FromMinutes(2));
+
+        await Say("as pete");
+        await Say("/migrate pause");
+        await Say("/migrate resume");
+        await Say("/migrate rollback");
+        await Say("as dan");
+        await Say("/migrate rollback");
+        await Say("react dan ⏪ D-1");
+        await Task.WhenAll(conductor.Runs).WaitAsync(TimeSpan.FromMinutes(2));
+
+        var transcript = output.ToString();
+        Assert.Contains("D-1: paused (at the next statement boundary or phase)", transcript);
+        Assert.Contains("D-1: resumed", transcript);
+        Assert.Contains("pete may not rollback: it needs the Database Administrator or DevOps/SRE Lead role", transcript);
+        Assert.Contains("⏪ Roll back D-1 (ctl_slow)?", transcript);
+        Assert.Contains("⏪ bot reacted on", transcript);
+        Assert.Contains("D-1: cancelling the forward run, then rolling back — rolled back and verified", transcript);
+        Assert.Equal("RolledBack", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+        Assert.Equal(0L, await target.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'ctl_done'"));
+        Assert.Equal(0L, await target.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%'"));
+        Assert.Equal("run cancelled|rollback succeeded", await target.ScalarAsync<string>(
+            "SELECT string_agg(kind || ' ' || outcome, '|' ORDER BY id) FROM chatops.migration_history WHERE migration = 'ctl_slow'"));
+    }
+}

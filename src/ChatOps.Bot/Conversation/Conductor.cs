@@ -50,6 +50,11 @@ public sealed class Conductor(
     private readonly ConcurrentDictionary<int, (ExecutionControl Control, Task Run)> _running = new();
     private readonly DeploymentPermissions _permissions = new(holders);
     private readonly ConcurrentDictionary<int, MessageReference> _cards = new();
+    // Rollback prompts awaiting ⏪ from a permitted person: by deployment, with the prompt's message and when it lapses.
+    private readonly ConcurrentDictionary<int, (string Prompt, DateTimeOffset Until)> _rollbackPrompts = new();
+
+    /// <summary>How long a rollback prompt waits for its ⏪.</summary>
+    public static readonly TimeSpan RollbackPromptValidFor = TimeSpan.FromMinutes(5);
 
     /// <summary>The card of <paramref name="id"/> (what the local channel's <c>react … D-n</c> points at), or null when there is none.</summary>
     public MessageReference? CardOf(DeploymentId id)
@@ -242,7 +247,7 @@ public sealed class Conductor(
                 answer = aborted.Why;
                 break;
             case MigrateCommand.Rollback rollback:
-                answer = await RollbackAsync(deployment, user, rollback.Confirmed, cancellationToken);
+                (answer, deployment) = await RollbackAsync(deployment, user, rollback.Confirmed, cancellationToken);
                 break;
             default:
                 return;
@@ -260,8 +265,26 @@ public sealed class Conductor(
 
     private async Task ReactionAsync(string user, MessageReference message, ReactionEmoji emoji, string emojiName, bool removed, CancellationToken cancellationToken)
     {
-        if (await store.ByCardAsync(message.MessageId, cancellationToken) is not { } id || await store.LoadAsync(id, cancellationToken) is not { } deployment)
+        var prompted = _rollbackPrompts.FirstOrDefault(p => p.Value.Prompt == message.MessageId);
+        var id = prompted.Value.Prompt is not null ? new DeploymentId(prompted.Key) : await store.ByCardAsync(message.MessageId, cancellationToken);
+        if (id is null || await store.LoadAsync(id.Value, cancellationToken) is not { } deployment)
             return;   // a reaction on another message: not ours to count
+        if (emoji == ReactionEmoji.Rollback && !removed)
+        {
+            // ⏪ confirms a pending rollback prompt (on the prompt, or on the card where a platform cannot react on the prompt).
+            var pending = _rollbackPrompts.TryGetValue(deployment.Id.Number, out var prompt) && prompt.Until > Now;
+            var said = "⏪ with no rollback prompt pending (or it lapsed after 5 minutes): type /migrate rollback first";
+            if (pending)
+                (said, deployment) = await RollbackAsync(deployment, user, confirmed: true, cancellationToken);
+            if (!pending)
+                deployment.Ignored(user, $"reaction {emojiName}: {said}", Now);
+            await store.SaveAsync(deployment, cancellationToken);
+            await EditCardAsync(deployment, cancellationToken);
+            await SayAsync(deployment.Channel, $"{deployment.Id}: {said}", cancellationToken);
+            return;
+        }
+        if (prompted.Value.Prompt is not null)
+            return;   // other reactions on a prompt mean nothing
         if (emoji != ReactionEmoji.SignOff)
         {
             deployment.Ignored(user, $"reaction {emojiName} on the card: not the sign-off emoji", Now);
@@ -384,11 +407,29 @@ public sealed class Conductor(
     private string? TargetFor(Deployment deployment) =>
         new[] { targets.Default }.Concat(targets.Named.Values).FirstOrDefault(cs => cs is not null && ConnectionStrings.Describe(cs) == deployment.Target);
 
-    private async Task<string> RollbackAsync(Deployment deployment, string user, bool confirmed, CancellationToken cancellationToken)
+    /// <returns>What to say, and the deployment as it is now (reloaded when a forward run had to end first).</returns>
+    private async Task<(string Answer, Deployment Deployment)> RollbackAsync(Deployment deployment, string user, bool confirmed, CancellationToken cancellationToken)
     {
         var outcome = deployment.Rollback(user, confirmed, Now);
         if (!outcome.Done)
-            return outcome.Why;
+        {
+            if (!confirmed && deployment.Audit[^1].What.StartsWith("rollback requested", StringComparison.Ordinal))
+            {
+                // The prompt people can answer with ⏪; the bot's own ⏪ is there to click.
+                var prompt = await channel.PostAsync(deployment.Channel, new ChatMessage($"⏪ Roll back {deployment.Id} ({deployment.Migration.Id})?",
+                    $"requested by {user}: a Database Administrator or DevOps/SRE Lead reacts ⏪ within 5 minutes, or types /migrate rollback {deployment.Id} --confirm")
+                {
+                    Mentions = [new Mention.RoleGroup(SignOffRole.DatabaseAdministrator), new Mention.RoleGroup(SignOffRole.DevOpsSreLead)],
+                }, cancellationToken);
+                await channel.AddReactionAsync(prompt, ReactionEmoji.Rollback, cancellationToken);
+                _rollbackPrompts[deployment.Id.Number] = (prompt.MessageId, Now + RollbackPromptValidFor);
+            }
+            return (outcome.Why, deployment);
+        }
+        _rollbackPrompts.TryRemove(deployment.Id.Number, out _);
+        // Stored before the forward run is stopped: its end must see that a rollback decides what it means.
+        await store.SaveAsync(deployment, cancellationToken);
+        await EditCardAsync(deployment, cancellationToken);
         // Never both at once: the forward run is cancelled and awaited first.
         if (_running.TryGetValue(deployment.Id.Number, out var running))
         {
@@ -404,7 +445,7 @@ public sealed class Conductor(
             cancellationToken);
         deployment.RollbackFinished(result.Succeeded, result.Succeeded ? $"{result.Checks.Count} effect(s) verified"
             : result.Execution?.Failure?.Message ?? string.Join("; ", result.Checks.Where(c => !c.Holds).Select(c => c.What)), Now);
-        return outcome.Why + (result.Succeeded ? " — rolled back and verified" : " — the rollback failed");
+        return (outcome.Why + (result.Succeeded ? " — rolled back and verified" : " — the rollback failed"), deployment);
     }
 
     private async Task EditCardAsync(Deployment deployment, CancellationToken cancellationToken)
