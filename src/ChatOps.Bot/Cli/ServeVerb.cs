@@ -48,7 +48,7 @@ public static class ServeVerb
                 StateDatabase.CurrentVersion, applied.Count > 0 ? $" (applied {string.Join(", ", applied)})" : "");
 
             var channel = new LocalChannel(Console.Out);
-            var conductor = new Conductor(new DeploymentStore(settings.State, settings.Roles, new SignOffPolicy()), channel,
+            var conductor = new Conductor(new DeploymentStore(settings.State, settings.Roles, settings.Approvals, settings.Permissions), channel,
                 new MigrationCatalog(app.Services.GetRequiredService<IOptions<MigrationsOptions>>().Value.ResolvedDirectory), settings.Targets, settings.Roles,
                 app.Services.GetRequiredService<IOptions<ExecutionOptions>>().Value, app.Services.GetRequiredService<IOptions<MonitoringOptions>>().Value,
                 TimeProvider.System, logger);

@@ -1,4 +1,5 @@
 using ChatOps.Core.Approvals;
+using ChatOps.Core.Deployments;
 using ChatOps.Core.Runbooks;
 
 namespace ChatOps.Bot.Conversation;
@@ -8,7 +9,8 @@ namespace ChatOps.Bot.Conversation;
 /// user ids), the targets (<c>ConnectionStrings:Target</c> and <c>ChatOps:Targets:&lt;name&gt;</c>), the state database
 /// (<c>ConnectionStrings:State</c>) and the platforms (<c>ChatOps:Platforms</c>). Every problem is listed, with how to fix it.
 /// </summary>
-public sealed record BotSettings(RoleHolders Roles, Targets Targets, string State, IReadOnlyList<string> Platforms)
+public sealed record BotSettings(RoleHolders Roles, Targets Targets, string State, IReadOnlyList<string> Platforms, SignOffPolicy Approvals,
+    DeploymentPermissions Permissions)
 {
     /// <summary>The configuration keys of the four roles, as the issue names them.</summary>
     public static readonly IReadOnlyDictionary<string, SignOffRole> RoleKeys = new Dictionary<string, SignOffRole>(StringComparer.OrdinalIgnoreCase)
@@ -62,8 +64,39 @@ public sealed record BotSettings(RoleHolders Roles, Targets Targets, string Stat
         if (platforms.Count == 0)
             platforms.Add("Local");   // the Slack and Discord adapters come with their issues; until then the console is the channel
 
+        // ChatOps:Approvals: separation of duties and how long a sign-off stands.
+        var allowRequester = false;
+        if (configuration["ChatOps:Approvals:AllowRequester"] is { Length: > 0 } allow && !bool.TryParse(allow, out allowRequester))
+            problems.Add($"ChatOps:Approvals:AllowRequester is '{allow}', not true or false (default false)");
+        TimeSpan? validFor = null;
+        if (configuration["ChatOps:Approvals:ValidFor"] is { Length: > 0 } valid)
+        {
+            if (TimeSpan.TryParse(valid, System.Globalization.CultureInfo.InvariantCulture, out var span) && span > TimeSpan.Zero)
+                validFor = span;
+            else
+                problems.Add($"ChatOps:Approvals:ValidFor is '{valid}', not a positive duration: write hh:mm:ss or d.hh:mm:ss (default 1.00:00:00)");
+        }
+
+        // ChatOps:Permissions:<Start|Pause|Resume|Rollback|Abort> = role keys.
+        var allowed = new Dictionary<DeploymentAction, IReadOnlyList<SignOffRole>>();
+        foreach (var section in configuration.GetSection("ChatOps:Permissions").GetChildren())
+        {
+            if (!Enum.TryParse<DeploymentAction>(section.Key, ignoreCase: true, out var action))
+            {
+                problems.Add($"ChatOps:Permissions:{section.Key} is not an action; the actions are {string.Join(", ", Enum.GetNames<DeploymentAction>())}");
+                continue;
+            }
+            var roles = new List<SignOffRole>();
+            foreach (var key in section.GetChildren().Select(c => c.Value ?? "").Concat(section.Value?.Split(',', StringSplitOptions.TrimEntries) ?? []).Where(k => k.Length > 0))
+                if (RoleKeys.TryGetValue(key, out var role)) roles.Add(role);
+                else problems.Add($"ChatOps:Permissions:{section.Key} lists '{key}'; the roles are {string.Join(", ", RoleKeys.Keys)}");
+            allowed[action] = roles;
+        }
+
+        var roleHolders = new RoleHolders(holders);
         return problems.Count > 0
             ? (null, problems)
-            : (new BotSettings(new RoleHolders(holders), new Targets(string.IsNullOrWhiteSpace(target) ? null : target, named), state!, platforms), problems);
+            : (new BotSettings(roleHolders, new Targets(string.IsNullOrWhiteSpace(target) ? null : target, named), state!, platforms,
+                new SignOffPolicy(allowRequester, validFor), new DeploymentPermissions(roleHolders, allowed)), problems);
     }
 }

@@ -48,7 +48,7 @@ public sealed class Conductor(
     // One change at a time: every handler loads, changes and saves a deployment under this gate.
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly ConcurrentDictionary<int, (ExecutionControl Control, Task Run)> _running = new();
-    private readonly DeploymentPermissions _permissions = new(holders);
+    private readonly DeploymentPermissions _permissions = store.Permissions;
     private readonly ConcurrentDictionary<int, MessageReference> _cards = new();
     // Rollback prompts awaiting ⏪ from a permitted person: by deployment, with the prompt's message and when it lapses.
     private readonly ConcurrentDictionary<int, (string Prompt, DateTimeOffset Until)> _rollbackPrompts = new();
@@ -110,7 +110,10 @@ public sealed class Conductor(
                 await SayAsync(command.ChannelId, MigrateGrammar.HelpAsPlainText(), cancellationToken);
                 return;
             case MigrateCommand.List:
-                await SayAsync(command.ChannelId, "Migrations:\n" + string.Join("\n", catalog.List().Select(m => $"  {m.Id}")), cancellationToken);
+                var latest = await store.LatestByMigrationAsync(cancellationToken);
+                await SayAsync(command.ChannelId, "Migrations:\n" + string.Join("\n", catalog.List().Select(m => latest.TryGetValue(m.Id, out var last)
+                    ? $"  {m.Id} — last deployment {last.Id}: {Deployment.Describe(last.State)}"
+                    : $"  {m.Id} — never deployed from here")), cancellationToken);
                 return;
             case MigrateCommand.Plan plan:
                 await PlanAsync(command.ChannelId, plan.Migration, cancellationToken);
@@ -173,7 +176,7 @@ public sealed class Conductor(
             files.RollbackPath is null ? null : await PinAsync(files.RollbackPath, cancellationToken),
             files.RunbookPath is null ? null : await PinAsync(files.RunbookPath, cancellationToken));
         var id = await store.NextIdAsync(cancellationToken);
-        var deployment = new Deployment(id, pinned, ConnectionStrings.Describe(target), command.UserId, command.ChannelId, holders, new SignOffPolicy(), Now);
+        var deployment = new Deployment(id, pinned, ConnectionStrings.Describe(target), command.UserId, command.ChannelId, holders, store.Policy, Now, _permissions);
 
         // The card shows the checks as they are now; the run checks again before it touches anything.
         var plan = MigrationPlan.For(files.Id, pinned.Sql.Sha256, SqlScript.Parse(Encoding.UTF8.GetString(pinned.Sql.Bytes)));

@@ -75,8 +75,9 @@ public sealed class Deployment
     private readonly List<AuditEvent> _audit = [];
     private readonly DeploymentPermissions _permissions;
 
+    /// <param name="permissions">Who may start, pause, resume, roll back and abort (default: <see cref="DeploymentPermissions"/>' defaults).</param>
     public Deployment(DeploymentId id, PinnedMigration migration, string target, string requester, string channel,
-        RoleHolders holders, SignOffPolicy policy, DateTimeOffset at)
+        RoleHolders holders, SignOffPolicy policy, DateTimeOffset at, DeploymentPermissions? permissions = null)
     {
         Id = id;
         Migration = migration;
@@ -84,16 +85,16 @@ public sealed class Deployment
         Requester = requester;
         Channel = channel;
         SignOffs = new SignOffBook(requester, holders, policy);
-        _permissions = new DeploymentPermissions(holders);
+        _permissions = permissions ?? new DeploymentPermissions(holders);
         Record(at, requester, $"requested {migration.Id} (sha256 {Short(migration.Sql.Sha256)}) on {target}");
     }
 
     /// <summary>A deployment as storage kept it: its state, sign-offs and audit trail exactly as recorded (no event is re-recorded).</summary>
     public static Deployment Restore(DeploymentId id, PinnedMigration migration, string target, string requester, string channel,
         RoleHolders holders, SignOffPolicy policy, DeploymentState state, RunbookPhase? phase, string? voidedBecause, bool checksPass,
-        IEnumerable<KeyValuePair<string, DateTimeOffset>> signers, IEnumerable<AuditEvent> audit)
+        IEnumerable<KeyValuePair<string, DateTimeOffset>> signers, IEnumerable<AuditEvent> audit, DeploymentPermissions? permissions = null)
     {
-        var restored = new Deployment(id, migration, target, requester, channel, holders, policy, DateTimeOffset.MinValue);
+        var restored = new Deployment(id, migration, target, requester, channel, holders, policy, DateTimeOffset.MinValue, permissions);
         restored._audit.Clear();
         restored._audit.AddRange(audit);
         restored.State = state;

@@ -11,8 +11,27 @@ namespace ChatOps.Postgres.State;
 /// yet stored, in one transaction; a load gives back the aggregate exactly as saved. The roles and the sign-off policy come
 /// from configuration, not from storage: they are passed in.
 /// </summary>
-public sealed class DeploymentStore(string connectionString, RoleHolders holders, SignOffPolicy policy)
+public sealed class DeploymentStore(string connectionString, RoleHolders holders, SignOffPolicy policy, DeploymentPermissions? permissions = null)
 {
+    /// <summary>The sign-off rules deployments are judged by (configuration, not storage).</summary>
+    public SignOffPolicy Policy => policy;
+
+    /// <summary>Who may control deployments (configuration, not storage).</summary>
+    public DeploymentPermissions Permissions { get; } = permissions ?? new DeploymentPermissions(holders);
+
+    /// <summary>Each migration's latest deployment here: its id and state.</summary>
+    public async Task<IReadOnlyDictionary<string, (DeploymentId Id, DeploymentState State)>> LatestByMigrationAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
+            "SELECT DISTINCT ON (migration) migration, id, state FROM chatops_state.deployments ORDER BY migration, id DESC", connection);
+        await using var r = await command.ExecuteReaderAsync(cancellationToken);
+        var latest = new Dictionary<string, (DeploymentId, DeploymentState)>();
+        while (await r.ReadAsync(cancellationToken))
+            latest[r.GetString(0)] = (new DeploymentId(r.GetInt32(1)), Enum.Parse<DeploymentState>(r.GetString(2)));
+        return latest;
+    }
+
     /// <summary>The next deployment number (D-1, D-2 …), never reused.</summary>
     public async Task<DeploymentId> NextIdAsync(CancellationToken cancellationToken)
     {
@@ -159,7 +178,7 @@ public sealed class DeploymentStore(string connectionString, RoleHolders holders
             while (await r.ReadAsync(cancellationToken))
                 audit.Add(new AuditEvent(r.GetFieldValue<DateTimeOffset>(0), r.GetString(1), r.GetString(2), r.GetBoolean(3)));
         }
-        return Deployment.Restore(id, migration, target, requester, channel, holders, policy, state, phase, voided, checksPass, signers, audit);
+        return Deployment.Restore(id, migration, target, requester, channel, holders, policy, state, phase, voided, checksPass, signers, audit, Permissions);
     }
 
     private Task<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken) =>

@@ -1,0 +1,53 @@
+using ChatOps.Bot.Conversation;
+using ChatOps.Core.Deployments;
+using ChatOps.Core.Runbooks;
+using Microsoft.Extensions.Configuration;
+
+namespace ChatOps.Bot.Tests;
+
+public class BotSettingsTests
+{
+    private static IConfiguration Config(params (string Key, string Value)[] values) =>
+        new ConfigurationBuilder().AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value))).Build();
+
+    private static readonly (string, string)[] Minimal =
+    [
+        ("ConnectionStrings:State", "Host=s"), ("ConnectionStrings:Target", "Host=t"),
+        ("ChatOps:Roles:DatabaseAdministrator:0", "dan"), ("ChatOps:Roles:SeniorBackendEngineer:0", "sam"),
+        ("ChatOps:Roles:DevOpsLead", "olga, oscar"), ("ChatOps:Roles:ProductOwner:0", "pete"),
+    ];
+
+    [Fact]
+    public void Roles_targets_approvals_and_permissions_are_read_with_their_defaults()
+    {
+        var (settings, problems) = BotSettings.Read(Config([.. Minimal, ("ChatOps:Targets:staging", "Host=st"), ("ChatOps:Approvals:ValidFor", "08:00:00"),
+            ("ChatOps:Permissions:Rollback:0", "DatabaseAdministrator")]));
+        Assert.Empty(problems);
+        Assert.NotNull(settings);
+        Assert.Equal([SignOffRole.DevOpsSreLead], settings.Roles.RolesOf("oscar"));
+        Assert.Equal(("Host=st", (string?)null), settings.Targets.Resolve("staging"));
+        Assert.Contains("known: staging", settings.Targets.Resolve("prod").Error);
+        Assert.Equal(TimeSpan.FromHours(8), settings.Approvals.Validity);
+        Assert.False(settings.Approvals.AllowRequester);
+        Assert.Equal(["Local"], settings.Platforms);
+        Assert.Equal([SignOffRole.DatabaseAdministrator], settings.Permissions.RolesFor(DeploymentAction.Rollback));
+        Assert.Contains("needs the Database Administrator role", settings.Permissions.Refusal("olga", DeploymentAction.Rollback));
+        Assert.Null(settings.Permissions.Refusal("olga", DeploymentAction.Abort));   // the default: DBA or DevOps/SRE Lead
+    }
+
+    [Fact]
+    public void Every_problem_is_listed_with_how_to_fix_it()
+    {
+        var (settings, problems) = BotSettings.Read(Config(("ChatOps:Roles:DBA:0", "x"), ("ChatOps:Approvals:ValidFor", "a day"),
+            ("ChatOps:Approvals:AllowRequester", "perhaps"), ("ChatOps:Permissions:Delete:0", "ProductOwner"), ("ChatOps:Platforms:0", "Teams")));
+        Assert.Null(settings);
+        Assert.Contains(problems, p => p.StartsWith("ChatOps:Roles:DBA is not a role; the roles are DatabaseAdministrator", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("nobody holds Product Owner: set ChatOps:Roles:ProductOwner", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("no target database", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("no state database", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("ValidFor is 'a day', not a positive duration", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("AllowRequester is 'perhaps'", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("ChatOps:Permissions:Delete is not an action", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("ChatOps:Platforms lists 'Teams'", StringComparison.Ordinal));
+    }
+}
