@@ -115,6 +115,23 @@ public class InterruptionTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPo
     }
 
     [Fact]
+    public async Task Sigterm_cancels_like_ctrl_c()
+    {
+        await db.ExecuteAsync("CREATE TABLE IF NOT EXISTS intr_t (id int)");
+        using var folder = new MigrationFolder().With("intr_term_signal", Build.Replace("intr_idx", "intr_sigterm_idx"));
+        await using var reporter = await HoldSnapshotAsync();
+        using var run = ChatOpsProcess.Start(["run", "intr_term_signal", "--target", db.ConnectionString], folder.Environment());
+        await BuildWaitingAsync();
+
+        run.Signal("TERM");
+        var result = await run.WaitAsync();
+
+        Assert.True(result.ExitCode == 130, result.Output + result.Error);
+        Assert.Contains("SIGTERM: stopping the run", result.Error);
+        Assert.Equal(0L, await db.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'intr_sigterm_idx'"));
+    }
+
+    [Fact]
     public async Task After_kill_9_the_orphaned_session_is_named_with_its_dead_process_and_the_next_run_resumes()
     {
         await db.ExecuteAsync("CREATE TABLE IF NOT EXISTS intr_t (id int)");

@@ -178,3 +178,64 @@ public class FailingParametersTests(PostgresDatabase db) : IClassFixture<Postgre
         Assert.DoesNotContain(events, e => e is PhaseStarted { Phase: RunbookPhase.Migration });
     }
 }
+
+/// <summary>A runbook validation that does not hold fails the verdict, naming it and its detail.</summary>
+public class FailingValidationTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPostgresDatabase>
+{
+    [Fact]
+    public async Task A_validation_that_does_not_hold_fails_the_verdict_with_its_detail()
+    {
+        var runbook = MigrationRunbook.Parse("""
+            { "validations": [
+                { "name": "table exists", "sql": "SELECT to_regclass('public.fv_t') IS NOT NULL, 'public.fv_t'" },
+                { "name": "has rows", "sql": "SELECT count(*) > 0, count(*) || ' rows' FROM public.fv_t" } ] }
+            """, "fv.runbook.json");
+        var (result, events) = await Runbooks.RunAsync(db.ConnectionString, "CREATE TABLE fv_t (id int);", runbook);
+        Assert.Equal(RunbookOutcome.Failed, result.Outcome);
+        Assert.Contains(events.OfType<CheckCompleted>(), c => c.Check is { Name: "table exists", Status: CheckStatus.Pass });
+        Assert.Contains(events.OfType<CheckCompleted>(), c => c.Check is { Name: "has rows", Status: CheckStatus.Fail, Detail: "0 rows" });
+        Assert.Contains("validation failed: has rows: 0 rows", result.Reasons);
+    }
+}
+
+/// <summary>The server itself stops while a statement runs: a failure event, a failed phase and a verdict, never a crash.</summary>
+public class ServerStoppedTests
+{
+    [LocalPostgresFact]
+    public async Task Stopping_the_server_mid_statement_ends_the_run_with_a_failure_and_a_verdict()
+    {
+        var server = await Launching.LocalCluster.StartAsync(Launching.LocalBinaries.Find().Directory!, Launching.LocalCluster.DefaultRoot, Environment.ProcessId,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, CancellationToken.None);
+        var stopped = false;
+        try
+        {
+            var cs = new Npgsql.NpgsqlConnectionStringBuilder(server.ConnectionString) { Pooling = false }.ConnectionString;
+            var (result, events) = await Runbooks.RunAsync(cs, "CREATE TABLE ss_t (id int); SELECT pg_sleep(120);", MigrationRunbook.Empty, onEvent: e =>
+            {
+                // Once the long statement is running, the whole server goes (as pg_ctl stop -m fast does on a host shutdown).
+                if (e is ExecutionReported { Execution: Core.Execution.StatementStarted { Statement.Number: 2 } } && !stopped)
+                {
+                    stopped = true;
+                    _ = Task.Run(async () =>
+                    {
+                        await Task.Delay(300);
+                        await server.DisposeAsync();
+                    });
+                }
+            });
+
+            Assert.True(stopped);
+            Assert.Equal(RunbookOutcome.Failed, result.Outcome);
+            var failed = Assert.Single(events.OfType<ExecutionReported>().Select(e => e.Execution).OfType<Core.Execution.StatementFailed>());
+            Assert.Equal(2, failed.Statement.Number);
+            Assert.Single(events.OfType<VerdictReached>());
+            Assert.Contains(events, e => e is PhaseFinished { Phase: RunbookPhase.Migration, Ok: false });
+            Assert.Contains(result.Reasons, r => r.Contains("the migration failed at line 1", StringComparison.Ordinal));
+        }
+        finally
+        {
+            if (!stopped)
+                await server.DisposeAsync();
+        }
+    }
+}
