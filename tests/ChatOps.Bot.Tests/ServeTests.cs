@@ -36,10 +36,12 @@ public class ServeTests(PostgresDatabase target, EmptyPostgresDatabase state) : 
         Assert.Contains("🟢 APPROVED FOR DEPLOYMENT", result.Output);
         Assert.Contains("── phase 4 · validation ──", result.Output);
         Assert.Contains("🟢 VERDICT: SUCCESS", result.Output);
+        Assert.Contains("▶️ RUNNING · phase 2 · execute migration", result.Output);
         Assert.Contains("🟢 COMPLETED", result.Output);
         Assert.DoesNotContain("Password", result.Output);
         Assert.Equal("Completed", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
         Assert.Equal(4L, await state.ScalarAsync<long>("SELECT count(*) FROM chatops_state.sign_offs WHERE deployment = 1"));
+        Assert.Equal(1L, await state.ScalarAsync<long>("SELECT count(*) FROM chatops_state.audit_events WHERE deployment = 1 AND what = 'phase 4 · validation started'"));
         Assert.Equal("succeeded", await target.ScalarAsync<string>("SELECT outcome FROM chatops.migration_history WHERE migration = $1", SeedMigration.Id));
     }
 

@@ -371,8 +371,12 @@ public sealed class Conductor(
             var poster = Task.Run(async () =>
             {
                 await foreach (var e in thread.Reader.ReadAllAsync(cancellationToken))
+                {
+                    if (e is PhaseStarted started)
+                        await EnterPhaseAsync(id, started.Phase, cancellationToken);
                     if (ThreadLine(e) is { } line)
                         await channel.ReplyInThreadAsync(card, new ChatMessage(line), cancellationToken);
+                }
             }, cancellationToken);
 
             var pinned = deployment.Migration;
@@ -404,6 +408,24 @@ public sealed class Conductor(
         {
             // A run that dies must still say so where people look.
             logger.LogError(ex, "{Deployment}: the run stopped", id);
+        }
+    }
+
+    /// <summary>The card follows the run's phases (and the audit says when each started).</summary>
+    private async Task EnterPhaseAsync(DeploymentId id, RunbookPhase phase, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (await store.LoadAsync(id, cancellationToken) is not { State: DeploymentState.Running or DeploymentState.Paused } deployment)
+                return;   // a rollback or an abort has taken over: the card says so already
+            deployment.EnterPhase(phase, Now);
+            await store.SaveAsync(deployment, cancellationToken);
+            await EditCardAsync(deployment, cancellationToken);
+        }
+        finally
+        {
+            _gate.Release();
         }
     }
 
