@@ -59,6 +59,9 @@ public class ConductorTests(PostgresDatabase target, EmptyPostgresDatabase state
         Assert.Contains("did you mean `start`", transcript);
         Assert.Contains("'../../etc/passwd' is not a migration name", transcript);
         Assert.Contains("⛔ mallory may not start", transcript);
+        // … each answered to its caller alone.
+        Assert.Contains("── #local · only for req ──\n⚠️ `strat` is", transcript);
+        Assert.Contains("── #local · only for mallory ──\n⛔ mallory may not start", transcript);
         // ana (DBA and Product Owner) signed before dan (DBA only): the assignment still covers all four roles.
         Assert.Contains("🟢 VERDICT: SUCCESS", transcript);
         Assert.Contains("── phase 2 · execute migration ──", transcript);

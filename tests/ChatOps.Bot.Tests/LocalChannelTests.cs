@@ -14,6 +14,19 @@ public class LocalChannelTests
     private static readonly CancellationToken None = CancellationToken.None;
 
     [Fact]
+    public async Task A_reply_for_one_user_says_whom_it_is_for_and_takes_no_message_id()
+    {
+        var writer = new StringWriter();
+        var channel = new LocalChannel(writer);
+
+        await channel.ReplyToUserAsync("ops", "ana", new ChatMessage("⚠️ unknown sub-command"), None);
+        var posted = await channel.PostAsync("ops", new ChatMessage("next"), None);
+
+        Assert.Equal("── #ops · only for ana ──\n⚠️ unknown sub-command\n── #ops · message L1 ──\nnext\n", writer.ToString());
+        Assert.Equal("L1", posted.MessageId);
+    }
+
+    [Fact]
     public async Task Post_prints_a_header_with_channel_and_id_then_the_rendered_message()
     {
         var writer = new StringWriter();

@@ -101,13 +101,13 @@ public sealed class Conductor(
         var parsed = MigrateGrammar.Parse(command.Text);
         if (!parsed.Succeeded)
         {
-            await SayAsync(command.ChannelId, "⚠️ " + parsed.Error.ToPlainText(), cancellationToken);
+            await TellAsync(command, "⚠️ " + parsed.Error.ToPlainText(), cancellationToken);
             return;
         }
         switch (parsed.Command)
         {
             case MigrateCommand.Help:
-                await SayAsync(command.ChannelId, MigrateGrammar.HelpAsPlainText(), cancellationToken);
+                await TellAsync(command, MigrateGrammar.HelpAsPlainText(), cancellationToken);
                 return;
             case MigrateCommand.List:
                 var latest = await store.LatestByMigrationAsync(cancellationToken);
@@ -151,7 +151,7 @@ public sealed class Conductor(
     {
         if (_permissions.Refusal(command.UserId, DeploymentAction.Start) is { } refusal)
         {
-            await SayAsync(command.ChannelId, $"⛔ {refusal}", cancellationToken);
+            await TellAsync(command, $"⛔ {refusal}", cancellationToken);
             return;
         }
         MigrationFiles files;
@@ -161,13 +161,13 @@ public sealed class Conductor(
         }
         catch (MigrationNotFoundException ex)
         {
-            await SayAsync(command.ChannelId, $"⚠️ {ex.Message}", cancellationToken);
+            await TellAsync(command, $"⚠️ {ex.Message}", cancellationToken);
             return;
         }
         var (target, error) = targets.Resolve(start.Target);
         if (target is null)
         {
-            await SayAsync(command.ChannelId, $"⚠️ {error}", cancellationToken);
+            await TellAsync(command, $"⚠️ {error}", cancellationToken);
             return;
         }
 
@@ -208,7 +208,7 @@ public sealed class Conductor(
             var active = await store.ActiveInAsync(command.ChannelId, cancellationToken);
             if (active.Count != 1)
             {
-                await SayAsync(command.ChannelId, active.Count == 0
+                await TellAsync(command, active.Count == 0
                     ? "⚠️ no active deployment in this channel: name one (D-n)"
                     : $"⚠️ several active deployments here: name one of {string.Join(", ", active.Select(d => d.Id))}", cancellationToken);
                 return;
@@ -217,7 +217,7 @@ public sealed class Conductor(
         }
         if (deployment is null)
         {
-            await SayAsync(command.ChannelId, $"⚠️ no deployment {control.Deployment}", cancellationToken);
+            await TellAsync(command, $"⚠️ no deployment {control.Deployment}", cancellationToken);
             return;
         }
 
@@ -547,6 +547,10 @@ public sealed class Conductor(
     }
 
     private static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
+
+    /// <summary>An answer for the caller alone (errors, refusals, help).</summary>
+    private Task TellAsync(CommandReceived command, string text, CancellationToken cancellationToken) =>
+        channel.ReplyToUserAsync(command.ChannelId, command.UserId, new ChatMessage(text), cancellationToken);
 
     private Task SayAsync(string channelId, string text, CancellationToken cancellationToken) =>
         channel.PostAsync(channelId, new ChatMessage(text), cancellationToken);

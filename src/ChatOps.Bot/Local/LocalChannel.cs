@@ -64,6 +64,19 @@ public sealed class LocalChannel : IChatChannel
     }
 
     /// <inheritdoc />
+    /// <remarks>The console has one reader: printed under <c>── #ops · only for ana ──</c>, with no message id (nobody can react on it).</remarks>
+    public Task ReplyToUserAsync(string channelId, string userId, ChatMessage message, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(channelId);
+        ArgumentException.ThrowIfNullOrWhiteSpace(userId);
+        ArgumentNullException.ThrowIfNull(message);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+            PrintLocked($"── #{channelId} · only for {userId} ──\n" + PlainTextRenderer.Render(message));
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
     /// <remarks>The console cannot change what it printed, so the whole message is printed again under
     /// <c>── #ops · message L3 (edited) ──</c> (a thread reply: indented, under <c>↳ in thread of L3 (edited)</c>).</remarks>
     public Task EditAsync(MessageReference posted, ChatMessage message, CancellationToken cancellationToken)

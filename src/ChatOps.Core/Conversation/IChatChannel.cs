@@ -29,6 +29,12 @@ public interface IChatChannel
     /// <summary>Replaces a posted message with <paramref name="message"/>: the card is edited in place.</summary>
     Task EditAsync(MessageReference posted, ChatMessage message, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// A reply only <paramref name="userId"/> sees, where the platform allows (Slack's ephemeral message, Discord's ephemeral
+    /// interaction reply): errors, help and refusals meant for the caller, not the channel.
+    /// </summary>
+    Task ReplyToUserAsync(string channelId, string userId, ChatMessage message, CancellationToken cancellationToken);
+
     /// <summary>Replies in <paramref name="parent"/>'s thread: chatter goes there, only alerts go to the channel.</summary>
     Task<MessageReference> ReplyInThreadAsync(MessageReference parent, ChatMessage message, CancellationToken cancellationToken);
 
