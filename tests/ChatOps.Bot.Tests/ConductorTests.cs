@@ -140,7 +140,7 @@ public class ConductorControlTests(PostgresDatabase target, EmptyPostgresDatabas
         Assert.Contains("D-1: cancelling the forward run, then rolling back — rolled back and verified", transcript);
         Assert.Equal("RolledBack", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
         Assert.Equal(0L, await target.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'ctl_done'"));
-        Assert.Equal(0L, await target.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%'"));
+        Assert.Equal(0L, await target.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(60)%'"));
         Assert.Equal("run cancelled|rollback succeeded", await target.ScalarAsync<string>(
             "SELECT string_agg(kind || ' ' || outcome, '|' ORDER BY id) FROM chatops.migration_history WHERE migration = 'ctl_slow'"));
     }

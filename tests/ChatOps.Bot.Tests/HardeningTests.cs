@@ -239,7 +239,9 @@ public class ThresholdOverrideTests(PostgresDatabase db) : IClassFixture<Postgre
             folder.Environment(("ChatOps__Monitoring__MigrationSampleInterval", "00:00:00.250")));
         // The application queues behind the migration's lock while it sleeps.
         await Poll.UntilAsync(() => db.ScalarAsync<bool>(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.relation = 'public.contacts'::regclass AND l.mode = 'AccessExclusiveLock' AND l.granted AND a.application_name LIKE 'chatops:%')"),
+            // This database's lock only: every test database is a copy of one template, so contacts has the same OID in all of them.
+            "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) " +
+            "AND l.relation = 'public.contacts'::regclass AND l.mode = 'AccessExclusiveLock' AND l.granted AND a.application_name LIKE 'chatops:%')"),
             "the migration to hold contacts", TimeSpan.FromMinutes(2));
         await using var app = await db.OpenAsync("web-1");
         await using (var read = new NpgsqlCommand("SELECT count(*) FROM public.contacts", app))

@@ -153,7 +153,7 @@ public class PreDeploymentCheckTests(PostgresDatabase db) : IClassFixture<Postgr
         control.Pause();
         var (_, warned) = await Runbooks.RunAsync(db.ConnectionString, "ALTER TABLE public.contacts ADD COLUMN pd_note text;", MigrationRunbook.Empty, control,
             e => { if (e is ExecutionReported { Execution: Core.Execution.RunPaused }) control.Cancel(); });
-        var longTx = Assert.Single(warned.OfType<CheckCompleted>(), c => c.Check.Name == "long transaction").Check;
+        var longTx = Assert.Single(warned.OfType<CheckCompleted>(), c => c.Check.Name == "long transaction" && c.Check.Detail.Contains($"pid {app.ProcessID} ", StringComparison.Ordinal)).Check;
         Assert.Equal(CheckStatus.Warn, longTx.Status);
         Assert.Contains($"pid {app.ProcessID} (\"batch-job\"", longTx.Detail);
         Assert.Contains("the run will wait for it", longTx.Detail);

@@ -158,6 +158,8 @@ public static class PreDeploymentChecks
             JOIN pg_locks l ON l.pid = a.pid AND l.locktype = 'relation' AND l.relation = ANY(
                 SELECT to_regclass(t)::oid FROM unnest($1::text[]) t WHERE to_regclass(t) IS NOT NULL)
             WHERE a.pid <> pg_backend_pid() AND a.xact_start < now() - $2::interval
+              -- An ordinary autovacuum is not waited for (the executor cancels it); one preventing wraparound is.
+              AND NOT (a.backend_type = 'autovacuum worker' AND coalesce(a.query, '') NOT LIKE '%to prevent wraparound%')
             """, connection);
         command.Parameters.Add(new NpgsqlParameter { Value = tables.Select(t => t.ToString()).ToArray() });
         command.Parameters.Add(new NpgsqlParameter { Value = olderThan < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : olderThan });
