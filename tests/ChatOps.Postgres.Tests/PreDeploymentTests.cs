@@ -107,7 +107,7 @@ public class OldSnapshotTests(PostgresDatabase db) : IClassFixture<PostgresDatab
 
         var (_, events) = await Runbooks.RunAsync(db.ConnectionString, "SELECT 1;", MigrationRunbook.Empty,
             execution: new ExecutionOptions { OldSnapshotWarning = TimeSpan.FromSeconds(1) });
-        var plain = Assert.Single(events.OfType<CheckCompleted>(), c => c.Check.Name == "old snapshot").Check;
+        var plain = Assert.Single(events.OfType<CheckCompleted>(), c => c.Check.Name == "old snapshot" && c.Check.Detail.Contains($"pid {reporter.ProcessID} ", StringComparison.Ordinal)).Check;
         Assert.Equal(CheckStatus.Warn, plain.Status);
         Assert.Contains($"pid {reporter.ProcessID} (\"nightly-report\"", plain.Detail);
         Assert.Contains("the migration does not wait for it", plain.Detail);
@@ -118,7 +118,7 @@ public class OldSnapshotTests(PostgresDatabase db) : IClassFixture<PostgresDatab
         var (_, buildEvents) = await Runbooks.RunAsync(db.ConnectionString, "SELECT 1; CREATE INDEX CONCURRENTLY IF NOT EXISTS os_idx ON public.contacts (email);",
             MigrationRunbook.Empty, control, e => { if (e is ExecutionReported { Execution: Core.Execution.RunPaused }) control.Cancel(); },
             execution: new ExecutionOptions { OldSnapshotWarning = TimeSpan.FromSeconds(1) });
-        var build = Assert.Single(buildEvents.OfType<CheckCompleted>(), c => c.Check.Name == "old snapshot").Check;
+        var build = Assert.Single(buildEvents.OfType<CheckCompleted>(), c => c.Check.Name == "old snapshot" && c.Check.Detail.Contains($"pid {reporter.ProcessID} ", StringComparison.Ordinal)).Check;
         Assert.Contains("each CONCURRENTLY statement waits for it to end", build.Detail);
     }
 }
