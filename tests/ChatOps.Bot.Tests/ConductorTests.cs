@@ -75,6 +75,22 @@ public class ConductorTests(PostgresDatabase target, EmptyPostgresDatabase state
         Assert.True(audit.Contains("bot: approved (Database Administrator: dan, Senior Backend Engineer: sam, DevOps/SRE Lead: olga, Product Owner: ana)", StringComparison.Ordinal), audit);
         Assert.Contains("bot: verdict: success", audit);
         Assert.Equal(1L, await target.ScalarAsync<long>("SELECT count(*) FROM information_schema.columns WHERE table_name = 'contacts' AND column_name = 'analytics_enabled'"));
+
+        // A rollback while another run holds the target: said to the caller, the deployment can be rolled back once it is free.
+        await using (var other = await target.OpenAsync("chatops:other-run"))
+        {
+            await using (var hold = new Npgsql.NpgsqlCommand("SELECT pg_advisory_lock(1128812368, hashtext(current_database()) & 2147483647)", other))
+                await hold.ExecuteNonQueryAsync();
+            await loop.RunAsync(new StringReader("as dan\n/migrate rollback D-1 --confirm\n"), CancellationToken.None);
+            // The connection goes back to a pool, its session with it: the lock is let go here.
+            await using var release = new Npgsql.NpgsqlCommand("SELECT pg_advisory_unlock_all()", other);
+            await release.ExecuteNonQueryAsync();
+        }
+        Assert.Contains("the rollback could not run: another migration run holds database", output.ToString());
+        Assert.Equal("RollbackFailed", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+        await loop.RunAsync(new StringReader("/migrate rollback D-1 --confirm\n"), CancellationToken.None);
+        Assert.Equal("RolledBack", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+        Assert.Equal(0L, await target.ScalarAsync<long>("SELECT count(*) FROM pg_policies WHERE policyname = 'Analytics access optimized'"));
     }
 }
 

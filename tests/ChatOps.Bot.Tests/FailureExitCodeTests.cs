@@ -100,6 +100,9 @@ public class FailureExitCodeTests(PostgresDatabase db) : IClassFixture<PostgresD
             new Dictionary<string, string> { ["ChatOps__Monitoring__SampleInterval"] = "00:00:00.500" });
         AssertOneClearMessage(result, 3, $"another migration run holds database {db.Name}: server session pid {holder.ProcessID} (chatops:other-run");
         Assert.Contains($"SELECT pg_terminate_backend({holder.ProcessID});", result.Error);
+        // The connection goes back to a pool with its session: let the lock go, or the class's other runs would find the target busy.
+        await using var release = new NpgsqlCommand("SELECT pg_advisory_unlock_all()", holder);
+        await release.ExecuteNonQueryAsync();
     }
 
     [Fact]

@@ -10,6 +10,7 @@ using ChatOps.Core.Planning;
 using ChatOps.Core.Runbooks;
 using ChatOps.Core.Scripts;
 using ChatOps.Postgres;
+using ChatOps.Postgres.Execution;
 using ChatOps.Postgres.Migrations;
 using ChatOps.Postgres.Options;
 using ChatOps.Postgres.Probes;
@@ -47,6 +48,7 @@ public sealed class Conductor(
 {
     // One change at a time: every handler loads, changes and saves a deployment under this gate.
     private readonly SemaphoreSlim _gate = new(1, 1);
+    // One replica for now: the runs this process started (issue 13 makes the running deployment survive a restart).
     private readonly ConcurrentDictionary<int, (ExecutionControl Control, Task Run)> _running = new();
     private readonly DeploymentPermissions _permissions = store.Permissions;
     private readonly ConcurrentDictionary<int, MessageReference> _cards = new();
@@ -89,6 +91,13 @@ public sealed class Conductor(
                     await ReactionAsync(removedReaction.UserId, removedReaction.Message, removedReaction.Emoji, removedReaction.EmojiName, removed: true, cancellationToken);
                     break;
             }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // One event that fails (the target busy, the state database gone) must not take the bot down: it is said where it was asked.
+            var why = ex is Npgsql.NpgsqlException npgsql ? TargetFailure.Classify(npgsql)?.Message ?? npgsql.Message : ex.Message;
+            logger.LogError(ex, "handling {Event} failed", chatEvent.GetType().Name);
+            await channel.ReplyToUserAsync(chatEvent.ChannelId, chatEvent.UserId, new ChatMessage($"⚠️ that did not work: {why}"), CancellationToken.None);
         }
         finally
         {
@@ -465,9 +474,20 @@ public sealed class Conductor(
         }
         var target = TargetFor(deployment);
         var rollback = deployment.Migration.Rollback!;
-        var result = await new RollbackRunner(execution, time).RunAsync(new RollbackRequest(target!, deployment.Migration.Id, rollback.Sha256,
-            SqlScript.Parse(Encoding.UTF8.GetString(rollback.Bytes)), $"{deployment.Id}-rollback", _ => { }, AppliedBy: $"{user} ({deployment.Id})", Force: true),
-            cancellationToken);
+        RollbackResult result;
+        try
+        {
+            result = await new RollbackRunner(execution, time).RunAsync(new RollbackRequest(target!, deployment.Migration.Id, rollback.Sha256,
+                SqlScript.Parse(Encoding.UTF8.GetString(rollback.Bytes)), $"{deployment.Id}-rollback", _ => { }, AppliedBy: $"{user} ({deployment.Id})", Force: true),
+                cancellationToken);
+        }
+        catch (Exception ex) when (ex is TargetBusyException or Npgsql.NpgsqlException)
+        {
+            // It never started (another run holds the target, or the target is gone): said, and a rollback can be asked again.
+            var why = ex is Npgsql.NpgsqlException npgsql ? TargetFailure.Classify(npgsql)?.Message ?? npgsql.Message : ex.Message;
+            deployment.RollbackFinished(false, $"the rollback could not run: {why}", Now);
+            return ($"the rollback could not run: {why}. Ask again with /migrate rollback {deployment.Id} --confirm", deployment);
+        }
         deployment.RollbackFinished(result.Succeeded, result.Succeeded ? $"{result.Checks.Count} effect(s) verified"
             : result.Execution?.Failure?.Message ?? string.Join("; ", result.Checks.Where(c => !c.Holds).Select(c => c.What)), Now);
         return (outcome.Why + (result.Succeeded ? " — rolled back and verified" : " — the rollback failed"), deployment);

@@ -225,7 +225,8 @@ public sealed class Deployment
             return Refuse(user, "rollback", refusal, at);
         if (Migration.Rollback is null)
             return Refuse(user, "rollback", $"{Migration.Id} has no rollback script", at);
-        if (State is not (DeploymentState.Running or DeploymentState.Paused or DeploymentState.Failed or DeploymentState.Completed))
+        // A rollback that failed (or could not start) may be asked again: the rollback scripts are written to be re-run.
+        if (State is not (DeploymentState.Running or DeploymentState.Paused or DeploymentState.Failed or DeploymentState.Completed or DeploymentState.RollbackFailed))
             return Refuse(user, "rollback", $"{Id} is {Describe(State)}: nothing to roll back", at);
         if (!confirmed)
         {
