@@ -44,6 +44,7 @@ public class ConductorTests(PostgresDatabase target, EmptyPostgresDatabase state
             as req
             /migrate start {SeedMigration.Id}
             react req ✅ D-1
+            react bot ✅ D-1
             react mallory ✅ D-1
             react ana :white_check_mark: D-1
             react sam :thumbsup: D-1
@@ -71,6 +72,7 @@ public class ConductorTests(PostgresDatabase target, EmptyPostgresDatabase state
         var audit = await state.ScalarAsync<string>("SELECT string_agg(who || ': ' || what || CASE WHEN counted THEN '' ELSE ' (not counted)' END, E'\n' ORDER BY seq) FROM chatops_state.audit_events WHERE deployment = 1");
         Assert.Contains("req: sign-off: req requested this deployment and may not sign it", audit);
         Assert.Contains("mallory: sign-off: mallory holds none of the four roles (not counted)", audit);
+        Assert.DoesNotContain("bot: sign-off", audit);   // the bot's own reaction is not even a candidate
         Assert.Contains("sam: reaction :thumbsup: on the card: not the sign-off emoji (not counted)", audit);
         Assert.True(audit.Contains("bot: approved (Database Administrator: dan, Senior Backend Engineer: sam, DevOps/SRE Lead: olga, Product Owner: ana)", StringComparison.Ordinal), audit);
         Assert.Contains("bot: verdict: success", audit);

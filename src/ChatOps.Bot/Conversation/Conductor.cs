@@ -277,6 +277,8 @@ public sealed class Conductor(
 
     private async Task ReactionAsync(string user, MessageReference message, ReactionEmoji emoji, string emojiName, bool removed, CancellationToken cancellationToken)
     {
+        if (user == channel.BotUserId)
+            return;   // the bot's own reactions (the ⏪ it puts on a prompt) sign and confirm nothing
         var prompted = _rollbackPrompts.FirstOrDefault(p => p.Value.Prompt == message.MessageId);
         var id = prompted.Value.Prompt is not null ? new DeploymentId(prompted.Key) : await store.ByCardAsync(message.MessageId, cancellationToken);
         if (id is null || await store.LoadAsync(id.Value, cancellationToken) is not { } deployment)

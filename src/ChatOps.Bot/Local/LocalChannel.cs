@@ -12,6 +12,9 @@ public sealed class LocalChannel : IChatChannel
     /// <summary>Who the channel shows as reacting when the bot adds its own reaction.</summary>
     public const string BotUser = "bot";
 
+    /// <inheritdoc />
+    public string BotUserId => BotUser;
+
     private readonly TextWriter _writer;
     // One lock for the writer, the counter, the messages and the transcript: the conductor posts from background tasks,
     // and a header must never be separated from its body by another thread's lines.

@@ -23,6 +23,9 @@ public enum ReactionEmoji
 /// </summary>
 public interface IChatChannel
 {
+    /// <summary>The bot's own user id on the platform: its reactions (the ⏪ it adds to a prompt) never count.</summary>
+    string BotUserId { get; }
+
     /// <summary>Posts <paramref name="message"/> as a bot message in the channel (never as a command reply, which cannot be edited later).</summary>
     Task<MessageReference> PostAsync(string channelId, ChatMessage message, CancellationToken cancellationToken);
 
