@@ -1,3 +1,4 @@
+using System.Globalization;
 using ChatOps.Core.Runbooks;
 using ChatOps.Postgres.Options;
 using ChatOps.Postgres.Runbooks;
@@ -236,6 +237,133 @@ public class ServerStoppedTests
         {
             if (!stopped)
                 await server.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>The replication-lag check against a real streaming replica whose replay is paused.</summary>
+public class ReplicationLagTests
+{
+    [LocalPostgresFact]
+    public async Task A_replica_lagging_past_the_limit_fails_the_check_and_one_in_step_passes_it()
+    {
+        var bin = Launching.LocalBinaries.Find().Directory!;
+        await using var primary = await Launching.LocalCluster.StartAsync(bin, Launching.LocalCluster.DefaultRoot, Environment.ProcessId,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, CancellationToken.None);
+        var cs = new Npgsql.NpgsqlConnectionStringBuilder(primary.ConnectionString) { Pooling = false };
+        await using var standby = await Standby.StartAsync(bin, cs.Host!, cs.Port);
+        var standbyCs = new Npgsql.NpgsqlConnectionStringBuilder(cs.ConnectionString) { Port = standby.Port }.ConnectionString;
+        await Poll.UntilAsync(async () => await ScalarAsync<long>(cs.ConnectionString, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == 1,
+            "the standby to stream", TimeSpan.FromSeconds(60));
+        var plan = Core.Planning.MigrationPlan.For("lag", "", Core.Scripts.SqlScript.Parse("SELECT 1;"));
+
+        // In step (the checklist's 10 s: a loaded machine's idle replica is well inside it).
+        var inStep = await CheckAsync(cs.ConnectionString, plan, TimeSpan.FromSeconds(10));
+        Assert.Equal(CheckStatus.Pass, inStep.Status);
+        Assert.Contains("over 1 replica(s) (limit 10 s)", inStep.Detail);
+
+        // Replay paused on the standby while the primary writes: its replay lag grows past the limit.
+        await ScalarAsync<object>(standbyCs, "SELECT pg_wal_replay_pause()");
+        await Poll.UntilAsync(async () =>
+        {
+            await ScalarAsync<object>(cs.ConnectionString, "SELECT pg_current_xact_id()");
+            return await ScalarAsync<double>(cs.ConnectionString, "SELECT coalesce(extract(epoch FROM max(replay_lag)), 0)::float8 FROM pg_stat_replication") > 1.5;
+        }, "the replica's replay lag to pass 1.5 s", TimeSpan.FromSeconds(60));
+
+        var behind = await CheckAsync(cs.ConnectionString, plan, TimeSpan.FromSeconds(1));
+        Assert.Equal(CheckStatus.Fail, behind.Status);
+        Assert.Matches(@"^\d+\.\d s over 1 replica\(s\) \(limit 1 s\)$", behind.Detail);
+    }
+
+    private static async Task<CheckResult> CheckAsync(string connectionString, Core.Planning.MigrationPlan plan, TimeSpan limit)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        var checks = await Probes.PreDeploymentChecks.RunAsync(connection, plan, MigrationRunbook.Empty, TimeSpan.FromMilliseconds(200), CancellationToken.None,
+            lagLimit: limit);
+        return Assert.Single(checks, c => c.Name == "replication lag");
+    }
+
+    private static async Task<T> ScalarAsync<T>(string connectionString, string sql)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>A streaming standby of the primary (pg_basebackup -R), in its own folder and port; stopped and removed on dispose.</summary>
+    private sealed class Standby : IAsyncDisposable
+    {
+        private readonly string _bin;
+        private readonly string _folder;
+
+        private Standby(string bin, string folder, int port) => (_bin, _folder, Port) = (bin, folder, port);
+
+        public int Port { get; }
+
+        public static async Task<Standby> StartAsync(string bin, string host, int primaryPort)
+        {
+            var folder = Path.Combine(Path.GetTempPath(), $"chatops-standby-{Guid.NewGuid():N}");
+            Directory.CreateDirectory(folder);
+            var asRoot = Environment.UserName == "root";
+            if (asRoot) await RunAsync("chown", ["postgres", folder]);
+            var port = FreePort();
+            var standby = new Standby(bin, folder, port);
+            try
+            {
+                await standby.StartServerAsync(host, primaryPort);
+            }
+            catch
+            {
+                // Nothing to stop when it did not start; the folder goes, with what the log said in the exception above.
+                Directory.Delete(folder, recursive: true);
+                throw;
+            }
+            return standby;
+        }
+
+        private async Task StartServerAsync(string host, int primaryPort)
+        {
+            var (bin, folder, port, standby) = (_bin, _folder, Port, this);
+            await standby.AsServerUserAsync(Path.Combine(bin, "pg_basebackup"), ["-h", host, "-p", primaryPort.ToString(CultureInfo.InvariantCulture), "-U", "postgres", "-D", Path.Combine(folder, "data"), "-R", "-X", "stream"]);
+            await standby.AsServerUserAsync(Path.Combine(bin, "pg_ctl"), ["-D", Path.Combine(folder, "data"), "-l", Path.Combine(folder, "log"), "-w", "-t", "60",
+                // A standby needs max_connections at least the primary's.
+                "-o", $"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={folder} -c fsync=off -c max_connections={Launching.LocalCluster.MaxConnections}", "start"]);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                await AsServerUserAsync(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(_folder, "data"), "-m", "immediate", "stop"]);
+            }
+            finally
+            {
+                Directory.Delete(_folder, recursive: true);
+            }
+        }
+
+        private Task AsServerUserAsync(string program, IReadOnlyList<string> arguments) =>
+            Environment.UserName == "root" ? RunAsync("runuser", ["-u", "postgres", "--", program, .. arguments]) : RunAsync(program, arguments);
+
+        private static async Task RunAsync(string program, IReadOnlyList<string> arguments)
+        {
+            var start = new System.Diagnostics.ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var a in arguments) start.ArgumentList.Add(a);
+            using var process = System.Diagnostics.Process.Start(start)!;
+            var error = process.StandardError.ReadToEndAsync();
+            await process.StandardOutput.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            if (process.ExitCode != 0)
+                throw new InvalidOperationException($"{Path.GetFileName(program)} exited {process.ExitCode}: {await error}");
+        }
+
+        private static int FreePort()
+        {
+            using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+            listener.Start();
+            return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
         }
     }
 }

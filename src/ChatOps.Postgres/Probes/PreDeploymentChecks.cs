@@ -10,7 +10,7 @@ namespace ChatOps.Postgres.Probes;
 public static class PreDeploymentChecks
 {
     public static async Task<IReadOnlyList<CheckResult>> RunAsync(NpgsqlConnection connection, MigrationPlan plan, MigrationRunbook runbook,
-        TimeSpan lockTimeout, CancellationToken cancellationToken, TimeSpan? oldSnapshot = null)
+        TimeSpan lockTimeout, CancellationToken cancellationToken, TimeSpan? oldSnapshot = null, TimeSpan? lagLimit = null)
     {
         var results = new List<CheckResult>();
         // The tables the migration changes: it must own them. Tables it only reads or references need no ownership.
@@ -73,7 +73,8 @@ public static class PreDeploymentChecks
             r => (r.GetInt32(0), r.GetDouble(1)), cancellationToken);
         results.Add(replicas == 0
             ? new("replication lag", CheckStatus.Pass, "no replicas attached")
-            : new("replication lag", lag < 10 ? CheckStatus.Pass : CheckStatus.Fail, $"{lag:0.0} s over {replicas} replica(s) (limit 10 s)"));
+            : new("replication lag", lag < Limit(lagLimit).TotalSeconds ? CheckStatus.Pass : CheckStatus.Fail,
+                $"{lag:0.0} s over {replicas} replica(s) (limit {Limit(lagLimit).TotalSeconds:0.#} s)"));
 
         var indexBytes = 0L;
         foreach (var table in tables.Where(t => !missing.Contains(t.ToString())))
@@ -103,6 +104,9 @@ public static class PreDeploymentChecks
         results.AddRange(Checklist.ManualItems);
         return results;
     }
+
+    /// <summary>The checklist's limit on replica lag before a migration: 10 s.</summary>
+    private static TimeSpan Limit(TimeSpan? lagLimit) => lagLimit ?? TimeSpan.FromSeconds(10);
 
     /// <summary>The tables the script creates (CREATE TABLE, CREATE TABLE AS): they need not exist before it runs.</summary>
     private static HashSet<DbObjectName> CreatedTables(MigrationPlan plan)
