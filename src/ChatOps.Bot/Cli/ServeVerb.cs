@@ -54,6 +54,7 @@ public static class ServeVerb
                 TimeProvider.System, logger);
             app.MapGet("/healthz", () => Results.Ok(new { status = "ok", platforms = settings.Platforms }));
 
+            await conductor.LoadCardsAsync(cancellationToken);
             await app.StartAsync(cancellationToken);
             var input = new LocalInput(conductor.CardOf);
             await new LocalLoop(channel, input, conductor.HandleAsync).RunAsync(Console.In, cancellationToken);

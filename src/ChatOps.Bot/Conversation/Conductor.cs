@@ -59,14 +59,13 @@ public sealed class Conductor(
     public static readonly TimeSpan RollbackPromptValidFor = TimeSpan.FromMinutes(5);
 
     /// <summary>The card of <paramref name="id"/> (what the local channel's <c>react … D-n</c> points at), or null when there is none.</summary>
-    public MessageReference? CardOf(DeploymentId id)
+    public MessageReference? CardOf(DeploymentId id) => _cards.TryGetValue(id.Number, out var card) ? card : null;
+
+    /// <summary>Reads the cards of deployments still active (posted before a restart) once, at start-up: <see cref="CardOf"/> never waits on the database.</summary>
+    public async Task LoadCardsAsync(CancellationToken cancellationToken)
     {
-        if (_cards.TryGetValue(id.Number, out var card))
-            return card;
-        // A card posted before a restart: read it back once.
-        var deployment = store.LoadAsync(id, CancellationToken.None).GetAwaiter().GetResult();
-        var (message, _) = store.CardAsync(id, CancellationToken.None).GetAwaiter().GetResult();
-        return deployment is null || message is null ? null : _cards.GetOrAdd(id.Number, new MessageReference(deployment.Channel, message));
+        foreach (var (id, card) in await store.ActiveCardsAsync(cancellationToken))
+            _cards[id.Number] = card;
     }
 
     private DateTimeOffset Now => time.GetUtcNow();
@@ -248,10 +247,14 @@ public sealed class Conductor(
                 answer = deployment.Revoke(user, Now).Why;
                 break;
             case MigrateCommand.Pause:
-                answer = deployment.Pause(user, Now) is { Done: true } paused && Control(deployment) is { } c1 ? Do(() => c1.Pause(), paused.Why) : deployment.Audit[^1].What;
+                var paused = deployment.Pause(user, Now);
+                if (paused.Done) Control(deployment)?.Pause();
+                answer = paused.Done ? paused.Why : $"pause refused: {paused.Why}";
                 break;
             case MigrateCommand.Resume:
-                answer = deployment.Resume(user, Now) is { Done: true } resumed && Control(deployment) is { } c2 ? Do(() => c2.Resume(), resumed.Why) : deployment.Audit[^1].What;
+                var resumed = deployment.Resume(user, Now);
+                if (resumed.Done) Control(deployment)?.Resume();
+                answer = resumed.Done ? resumed.Why : $"resume refused: {resumed.Why}";
                 break;
             case MigrateCommand.Abort:
                 var aborted = deployment.Abort(user, Now);
@@ -267,12 +270,6 @@ public sealed class Conductor(
         await store.SaveAsync(deployment, cancellationToken);
         await EditCardAsync(deployment, cancellationToken);
         await SayAsync(command.ChannelId, $"{deployment.Id}: {answer}", cancellationToken);
-    }
-
-    private static string Do(Action action, string answer)
-    {
-        action();
-        return answer;
     }
 
     private async Task ReactionAsync(string user, MessageReference message, ReactionEmoji emoji, string emojiName, bool removed, CancellationToken cancellationToken)
@@ -374,8 +371,7 @@ public sealed class Conductor(
                 _gate.Release();
             }
             var card = new MessageReference(deployment.Channel, cardId);
-            var (target, _) = targets.Resolve(null);
-            target = TargetFor(deployment) ?? target!;
+            var target = TargetFor(deployment);
 
             // The runner calls back on its own threads: events queue here and are posted in order by one reader.
             var thread = System.Threading.Channels.Channel.CreateUnbounded<RunbookEvent>(new() { SingleReader = true });
@@ -440,8 +436,10 @@ public sealed class Conductor(
         }
     }
 
-    private string? TargetFor(Deployment deployment) =>
-        new[] { targets.Default }.Concat(targets.Named.Values).FirstOrDefault(cs => cs is not null && ConnectionStrings.Describe(cs) == deployment.Target);
+    /// <summary>The configured target the deployment was started on. Never a fallback: a target no longer configured is an error, not another database.</summary>
+    private string TargetFor(Deployment deployment) =>
+        new[] { targets.Default }.Concat(targets.Named.Values).FirstOrDefault(cs => cs is not null && ConnectionStrings.Describe(cs) == deployment.Target)
+        ?? throw new InvalidOperationException($"{deployment.Id}'s target {deployment.Target} is no longer configured (ConnectionStrings:Target, ChatOps:Targets)");
 
     /// <returns>What to say, and the deployment as it is now (reloaded when a forward run had to end first).</returns>
     private async Task<(string Answer, Deployment Deployment)> RollbackAsync(Deployment deployment, string user, bool confirmed, CancellationToken cancellationToken)
@@ -479,7 +477,7 @@ public sealed class Conductor(
         RollbackResult result;
         try
         {
-            result = await new RollbackRunner(execution, time).RunAsync(new RollbackRequest(target!, deployment.Migration.Id, rollback.Sha256,
+            result = await new RollbackRunner(execution, time).RunAsync(new RollbackRequest(target, deployment.Migration.Id, rollback.Sha256,
                 SqlScript.Parse(Encoding.UTF8.GetString(rollback.Bytes)), $"{deployment.Id}-rollback", _ => { }, AppliedBy: $"{user} ({deployment.Id})", Force: true),
                 cancellationToken);
         }

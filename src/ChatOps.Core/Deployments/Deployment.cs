@@ -102,8 +102,13 @@ public sealed class Deployment
         restored.VoidedBecause = voidedBecause;
         restored.ChecksPass = checksPass;
         restored.SignOffs.Restore(signers);
+        // An aborted deployment may or may not have run: its trail says.
+        restored.ExecutionStarted = state is not (DeploymentState.Requested or DeploymentState.AwaitingApproval or DeploymentState.Approved or DeploymentState.Aborted)
+                                    || restored._audit.Any(a => a.What == ExecutionStartedLine);
         return restored;
     }
+
+    private const string ExecutionStartedLine = "execution started";
 
     public DeploymentId Id { get; }
     public PinnedMigration Migration { get; }
@@ -126,8 +131,7 @@ public sealed class Deployment
     public IReadOnlyList<AuditEvent> Audit => _audit;
 
     /// <summary>True from the moment execution starts: sign-offs no longer change anything.</summary>
-    public bool ExecutionStarted => State is not (DeploymentState.Requested or DeploymentState.AwaitingApproval or DeploymentState.Approved or DeploymentState.Aborted)
-                                    || _audit.Any(a => a.What.StartsWith("execution started", StringComparison.Ordinal));
+    public bool ExecutionStarted { get; private set; }
 
     /// <summary>Active: not in a final state.</summary>
     public bool IsActive => State is not (DeploymentState.Completed or DeploymentState.RolledBack or DeploymentState.RollbackFailed or DeploymentState.Aborted);
@@ -183,7 +187,8 @@ public sealed class Deployment
     /// <summary>Execution starts (after approval).</summary>
     public void Begin(DateTimeOffset at)
     {
-        Move(DeploymentState.Approved, DeploymentState.Running, at, "bot", "execution started");
+        Move(DeploymentState.Approved, DeploymentState.Running, at, "bot", ExecutionStartedLine);
+        ExecutionStarted = true;
         Phase = RunbookPhase.PreDeployment;
     }
 

@@ -52,11 +52,7 @@ public sealed class RollbackRunner(ExecutionOptions options, TimeProvider timePr
                 return new RollbackResult(null, [], nothing.Why);
             // No record at all: a migration applied with psql, or before the history existed, is still in the catalog.
             // The rollback's own postconditions say whether it would change anything.
-            var pending = new List<string>();
-            var before = new TargetCatalog(session);
-            foreach (var postcondition in StatementAnalyzer.AnalyzeScript(request.Script).SelectMany(a => a.Postconditions))
-                if (await before.JudgeAsync([postcondition], cancellationToken) != PostconditionVerdict.Done)
-                    pending.Add(postcondition.Describe());
+            var pending = (await EffectsAsync(session, request.Script, cancellationToken)).Where(c => !c.Holds).Select(c => c.What).ToList();
             if (pending.Count == 0)
                 return new RollbackResult(null, [], nothing.Why + "; the catalog agrees (every effect of the rollback script holds already)");
             note = $"no entry in chatops.migration_history, but the catalog shows what the rollback undoes (not yet: {string.Join("; ", pending)}): rolling back";
@@ -73,9 +69,7 @@ public sealed class RollbackRunner(ExecutionOptions options, TimeProvider timePr
             try
             {
                 await using var connection = await TargetSession.OpenAsync(request.TargetConnectionString, $"chatops:{request.RunId}:verify", cancellationToken);
-                var catalog = new TargetCatalog(connection);
-                foreach (var postcondition in StatementAnalyzer.AnalyzeScript(request.Script).SelectMany(a => a.Postconditions))
-                    checks.Add(new RollbackCheck(postcondition.Describe(), await catalog.JudgeAsync([postcondition], cancellationToken) == PostconditionVerdict.Done));
+                checks.AddRange(await EffectsAsync(connection, request.Script, cancellationToken));
             }
             catch (NpgsqlException ex) when (!cancellationToken.IsCancellationRequested)
             {
@@ -98,5 +92,15 @@ public sealed class RollbackRunner(ExecutionOptions options, TimeProvider timePr
             // The target went away after the rollback: the entry stays "running" and the next run marks it interrupted.
         }
         return rolledBack;
+    }
+
+    /// <summary>Each effect the rollback script has (its statements' postconditions), and whether the catalog shows it now.</summary>
+    private static async Task<List<RollbackCheck>> EffectsAsync(NpgsqlConnection connection, SqlScript script, CancellationToken cancellationToken)
+    {
+        var catalog = new TargetCatalog(connection);
+        var effects = new List<RollbackCheck>();
+        foreach (var postcondition in StatementAnalyzer.AnalyzeScript(script).SelectMany(a => a.Postconditions))
+            effects.Add(new RollbackCheck(postcondition.Describe(), await catalog.JudgeAsync([postcondition], cancellationToken) == PostconditionVerdict.Done));
+        return effects;
     }
 }

@@ -97,6 +97,21 @@ public sealed class DeploymentStore(string connectionString, RoleHolders holders
         return (r.IsDBNull(0) ? null : r.GetString(0), checks);
     }
 
+    /// <summary>The cards a reaction can still act on (a completed or failed deployment can be rolled back), by deployment.</summary>
+    public async Task<IReadOnlyList<(DeploymentId Id, MessageReference Card)>> ActiveCardsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("""
+            SELECT id, channel, card_message FROM chatops_state.deployments
+            WHERE card_message IS NOT NULL AND state NOT IN ('RolledBack', 'Aborted')
+            """, connection);
+        await using var r = await command.ExecuteReaderAsync(cancellationToken);
+        var cards = new List<(DeploymentId, MessageReference)>();
+        while (await r.ReadAsync(cancellationToken))
+            cards.Add((new DeploymentId(r.GetInt32(0)), new MessageReference(r.GetString(1), r.GetString(2))));
+        return cards;
+    }
+
     /// <summary>The deployment whose card is <paramref name="cardMessage"/>, if any.</summary>
     public async Task<DeploymentId?> ByCardAsync(string cardMessage, CancellationToken cancellationToken)
     {
