@@ -19,7 +19,7 @@ public class LocalChannelTests
         var writer = new StringWriter();
         var channel = new LocalChannel(writer);
 
-        await channel.ReplyToUserAsync("ops", "ana", new ChatMessage("⚠️ unknown sub-command"), None);
+        await channel.ReplyToUserAsync(new Caller("ops", "ana"), new ChatMessage("⚠️ unknown sub-command"), None);
         var posted = await channel.PostAsync("ops", new ChatMessage("next"), None);
 
         Assert.Equal("── #ops · only for ana ──\n⚠️ unknown sub-command\n── #ops · message L1 ──\nnext\n", writer.ToString());
@@ -187,7 +187,7 @@ public class LocalInputTests
     private static readonly MessageReference CardOfD3 = new("local", "L7");
 
     private static LocalInput Input(string user = "ana") =>
-        new(id => id == new DeploymentId(3) ? CardOfD3 : null, user);
+        new(id => id == new DeploymentId(3) ? CardOfD3 : null, user, session: "s1");
 
     private static ChatEvent EventOf(LocalLine line) => Assert.IsType<LocalLine.Event>(line).Value;
 
@@ -199,8 +199,8 @@ public class LocalInputTests
         var first = EventOf(input.Read("/migrate start add_index --target prod"));
         var second = EventOf(input.Read("  /migrate status D-3  "));
 
-        Assert.Equal(new CommandReceived("/migrate start add_index --target prod", "ana", "local", "local-1"), first);
-        Assert.Equal(new CommandReceived("/migrate status D-3", "ana", "local", "local-2"), second);
+        Assert.Equal(new CommandReceived("/migrate start add_index --target prod", "ana", "local", "local-s1-1"), first);
+        Assert.Equal(new CommandReceived("/migrate status D-3", "ana", "local", "local-s1-2"), second);
         Assert.IsType<CommandReceived>(EventOf(input.Read("/migrate")));
     }
 
@@ -228,8 +228,18 @@ public class LocalInputTests
     {
         var input = Input();
 
-        Assert.Equal(new ReactionAdded("carol", CardOfD3, emoji, typed), EventOf(input.Read($"react carol {typed} D-3")));
-        Assert.Equal(new ReactionRemoved("carol", CardOfD3, emoji, typed), EventOf(input.Read($"unreact carol {typed} d-3")));
+        Assert.Equal(new ReactionAdded("carol", CardOfD3, emoji, typed, "local-s1-1"), EventOf(input.Read($"react carol {typed} D-3")));
+        Assert.Equal(new ReactionRemoved("carol", CardOfD3, emoji, typed, "local-s1-2"), EventOf(input.Read($"unreact carol {typed} d-3")));
+    }
+
+    [Fact]
+    public void Two_sessions_never_share_an_event_id()
+    {
+        var first = EventOf(new LocalInput(_ => null, "ana").Read("/migrate help"));
+        var second = EventOf(new LocalInput(_ => null, "ana").Read("/migrate help"));
+
+        Assert.NotEqual(first.EventId, second.EventId);
+        Assert.StartsWith("local-", first.EventId);
     }
 
     [Fact]
@@ -312,7 +322,7 @@ public class LocalLoopTests
         var writer = new StringWriter();
         var channel = new LocalChannel(writer);
         var card = await channel.PostAsync("local", new ChatMessage("🗄️ D-1 · add_index"), CancellationToken.None);
-        var input = new LocalInput(id => id.Number == 1 ? card : null, "ana");
+        var input = new LocalInput(id => id.Number == 1 ? card : null, "ana", session: "s1");
         var received = new List<ChatEvent>();
         var loop = new LocalLoop(channel, input, async (e, ct) =>
         {
@@ -333,9 +343,9 @@ public class LocalLoopTests
 
         Assert.Equal(
             [
-                new CommandReceived("/migrate start add_index", "ana", "local", "local-1"),
-                new ReactionAdded("bob", card, ReactionEmoji.SignOff, "✅"),
-                new CommandReceived("/migrate status", "bob", "local", "local-2"),
+                new CommandReceived("/migrate start add_index", "ana", "local", "local-s1-1"),
+                new ReactionAdded("bob", card, ReactionEmoji.SignOff, "✅", "local-s1-2"),
+                new CommandReceived("/migrate status", "bob", "local", "local-s1-3"),
             ],
             received);
         Assert.Equal(

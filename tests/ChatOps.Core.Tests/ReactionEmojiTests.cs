@@ -34,7 +34,7 @@ public class ReactionEmojiTests
     [Fact]
     public void A_reaction_event_is_in_its_message_s_channel()
     {
-        var reaction = new ReactionAdded("ana", new MessageReference("C042", "1732755060.000200"), ReactionEmoji.SignOff, "white_check_mark");
+        var reaction = new ReactionAdded("ana", new MessageReference("C042", "1732755060.000200"), ReactionEmoji.SignOff, "white_check_mark", "Ev042");
 
         Assert.Equal("C042", reaction.ChannelId);
         Assert.Equal("ana", reaction.UserId);

@@ -96,7 +96,7 @@ public sealed class Conductor(
             // One event that fails (the target busy, the state database gone) must not take the bot down: it is said where it was asked.
             var why = ex is Npgsql.NpgsqlException npgsql ? TargetFailure.Classify(npgsql)?.Message ?? npgsql.Message : ex.Message;
             logger.LogError(ex, "handling {Event} failed", chatEvent.GetType().Name);
-            await channel.ReplyToUserAsync(chatEvent.ChannelId, chatEvent.UserId, new ChatMessage($"⚠️ that did not work: {why}"), CancellationToken.None);
+            await channel.ReplyToUserAsync(chatEvent is CommandReceived c ? c.Caller : new Caller(chatEvent.ChannelId, chatEvent.UserId), new ChatMessage($"⚠️ that did not work: {why}"), CancellationToken.None);
         }
         finally
         {
@@ -570,7 +570,7 @@ public sealed class Conductor(
 
     /// <summary>An answer for the caller alone (errors, refusals, help).</summary>
     private Task TellAsync(CommandReceived command, string text, CancellationToken cancellationToken) =>
-        channel.ReplyToUserAsync(command.ChannelId, command.UserId, new ChatMessage(text), cancellationToken);
+        channel.ReplyToUserAsync(command.Caller, new ChatMessage(text), cancellationToken);
 
     private Task SayAsync(string channelId, string text, CancellationToken cancellationToken) =>
         channel.PostAsync(channelId, new ChatMessage(text), cancellationToken);

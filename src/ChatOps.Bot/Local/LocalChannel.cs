@@ -68,16 +68,20 @@ public sealed class LocalChannel : IChatChannel
 
     /// <inheritdoc />
     /// <remarks>The console has one reader: printed under <c>── #ops · only for ana ──</c>, with no message id (nobody can react on it).</remarks>
-    public Task ReplyToUserAsync(string channelId, string userId, ChatMessage message, CancellationToken cancellationToken)
+    public Task ReplyToUserAsync(Caller caller, ChatMessage message, CancellationToken cancellationToken)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(channelId);
-        ArgumentException.ThrowIfNullOrWhiteSpace(userId);
+        ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(message);
         cancellationToken.ThrowIfCancellationRequested();
         lock (_gate)
-            PrintLocked($"── #{channelId} · only for {userId} ──\n" + PlainTextRenderer.Render(message));
+            PrintLocked($"── #{caller.ChannelId} · only for {caller.UserId} ──\n" + PlainTextRenderer.Render(message));
         return Task.CompletedTask;
     }
+
+    /// <inheritdoc />
+    /// <remarks>The console has no groups: role entries name users.</remarks>
+    public Task<IReadOnlySet<string>> GroupsOfAsync(string userId, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlySet<string>>(new HashSet<string>());
 
     /// <inheritdoc />
     /// <remarks>The console cannot change what it printed, so the whole message is printed again under

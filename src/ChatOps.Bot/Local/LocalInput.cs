@@ -48,12 +48,17 @@ public sealed class LocalInput
         """;
 
     private readonly Func<DeploymentId, MessageReference?> _cardOf;
+    private readonly string _session;
     private int _lastEventId;
 
     /// <param name="cardOf">The deployment's card message, or null when there is no such deployment (the conductor knows).</param>
     /// <param name="initialUser">Who types until <c>as</c> says otherwise; the OS user name when null.</param>
     /// <param name="channelId">The channel every command comes from.</param>
-    public LocalInput(Func<DeploymentId, MessageReference?> cardOf, string? initialUser = null, string channelId = DefaultChannelId)
+    /// <param name="session">
+    /// What makes this input's event ids its own (<c>local-&lt;session&gt;-1</c>…): the inbox handles an id once, so a second
+    /// session against the same state database must not reuse the first one's ids. A fresh random one when null.
+    /// </param>
+    public LocalInput(Func<DeploymentId, MessageReference?> cardOf, string? initialUser = null, string channelId = DefaultChannelId, string? session = null)
     {
         ArgumentNullException.ThrowIfNull(cardOf);
         ArgumentException.ThrowIfNullOrWhiteSpace(channelId);
@@ -62,6 +67,7 @@ public sealed class LocalInput
         _cardOf = cardOf;
         CurrentUser = initialUser ?? OsUser();
         ChannelId = channelId;
+        _session = session ?? Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4));
     }
 
     /// <summary>Who a <c>/migrate</c> line is from.</summary>
@@ -82,8 +88,7 @@ public sealed class LocalInput
         var verb = words[0];
         if (verb == MigrateGrammar.SlashCommand)
         {
-            var eventId = "local-" + (++_lastEventId).ToString(CultureInfo.InvariantCulture);
-            return new LocalLine.Event(new CommandReceived(text, CurrentUser, ChannelId, eventId));
+            return new LocalLine.Event(new CommandReceived(text, CurrentUser, ChannelId, NextEventId()));
         }
         if (Is(verb, "as"))
         {
@@ -112,10 +117,12 @@ public sealed class LocalInput
         // The raw text is kept for the audit trail ("wrong emoji: :thumbsup:"); Other is still an event the core records.
         var emoji = ReactionEmojis.Read(emojiName);
         ChatEvent reaction = removed
-            ? new ReactionRemoved(user, card, emoji, emojiName)
-            : new ReactionAdded(user, card, emoji, emojiName);
+            ? new ReactionRemoved(user, card, emoji, emojiName, NextEventId())
+            : new ReactionAdded(user, card, emoji, emojiName, NextEventId());
         return new LocalLine.Event(reaction);
     }
+
+    private string NextEventId() => $"local-{_session}-{(++_lastEventId).ToString(CultureInfo.InvariantCulture)}";
 
     private static bool Is(string word, string keyword) => string.Equals(word, keyword, StringComparison.OrdinalIgnoreCase);
 

@@ -33,10 +33,10 @@ public interface IChatChannel
     Task EditAsync(MessageReference posted, ChatMessage message, CancellationToken cancellationToken);
 
     /// <summary>
-    /// A reply only <paramref name="userId"/> sees, where the platform allows (Slack's ephemeral message, Discord's ephemeral
+    /// A reply only the caller sees, where the platform allows (Slack's ephemeral message, Discord's ephemeral
     /// interaction reply): errors, help and refusals meant for the caller, not the channel.
     /// </summary>
-    Task ReplyToUserAsync(string channelId, string userId, ChatMessage message, CancellationToken cancellationToken);
+    Task ReplyToUserAsync(Caller caller, ChatMessage message, CancellationToken cancellationToken);
 
     /// <summary>Replies in <paramref name="parent"/>'s thread: chatter goes there, only alerts go to the channel.</summary>
     Task<MessageReference> ReplyInThreadAsync(MessageReference parent, ChatMessage message, CancellationToken cancellationToken);
@@ -44,26 +44,56 @@ public interface IChatChannel
     /// <summary>Adds the bot's own reaction (the rollback emoji on a rollback prompt, say) so people can click it.
     /// <see cref="ReactionEmoji.Other"/> has no platform name: adapters refuse it with <see cref="ArgumentOutOfRangeException"/>.</summary>
     Task AddReactionAsync(MessageReference posted, ReactionEmoji emoji, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The platform groups <paramref name="userId"/> belongs to (Slack user-group ids, Discord role ids), for role entries
+    /// written <c>group:&lt;id&gt;</c> in <c>ChatOps:Roles</c>. Adapters cache it briefly; a platform without groups answers empty.
+    /// </summary>
+    Task<IReadOnlySet<string>> GroupsOfAsync(string userId, CancellationToken cancellationToken);
+}
+
+/// <summary>Who to answer, and how: the channel and person a command came from, with the platform's handle for a private reply.</summary>
+/// <param name="ReplyHandle">
+/// Opaque to the core: what the adapter needs to answer this command privately (Slack's <c>response_url</c>, Discord's
+/// interaction token); null where the adapter can answer without one.
+/// </param>
+public sealed record Caller(string ChannelId, string UserId, string? ReplyHandle = null);
+
+/// <summary>
+/// Where an adapter hands what people did: it acknowledges the platform only after <see cref="AcceptAsync"/> returned, so an
+/// event is either durably taken (and handled once, even when the platform delivers it twice or a replica dies) or the
+/// platform is told to deliver it again.
+/// </summary>
+public interface IChatInbox
+{
+    /// <summary>Takes <paramref name="chatEvent"/> for handling; false when its <see cref="ChatEvent.EventId"/> was taken before (a redelivery).</summary>
+    Task<bool> AcceptAsync(ChatEvent chatEvent, CancellationToken cancellationToken);
 }
 
 /// <summary>Something a person did in a channel that the core has to answer.</summary>
 /// <param name="UserId">The platform's id for the person.</param>
-public abstract record ChatEvent(string UserId, string ChannelId);
+/// <param name="EventId">The platform's id for the event (Slack's <c>event_id</c>, Discord's interaction id), so a redelivered one is handled once.</param>
+public abstract record ChatEvent(string UserId, string ChannelId, string EventId);
 
 /// <summary>A <c>/migrate …</c> command, from a slash command, an interaction or a console line.</summary>
 /// <param name="Text">The command line as typed, <c>/migrate</c> included or not (the grammar reads the rest).</param>
-/// <param name="EventId">The platform's id for the event, so a redelivered one is answered once.</param>
-public sealed record CommandReceived(string Text, string UserId, string ChannelId, string EventId) : ChatEvent(UserId, ChannelId);
+/// <param name="ReplyHandle">What the adapter needs to answer the caller privately (see <see cref="Caller.ReplyHandle"/>).</param>
+public sealed record CommandReceived(string Text, string UserId, string ChannelId, string EventId, string? ReplyHandle = null)
+    : ChatEvent(UserId, ChannelId, EventId)
+{
+    /// <summary>Where the answer meant for the caller alone goes.</summary>
+    public Caller Caller => new(ChannelId, UserId, ReplyHandle);
+}
 
 /// <summary>A reaction added to a message.</summary>
 /// <param name="Emoji">What it means to the core.</param>
 /// <param name="EmojiName">The platform's name or character, for the audit trail ("wrong emoji: :thumbsup:").</param>
-public sealed record ReactionAdded(string UserId, MessageReference Message, ReactionEmoji Emoji, string EmojiName)
-    : ChatEvent(UserId, Message.ChannelId);
+public sealed record ReactionAdded(string UserId, MessageReference Message, ReactionEmoji Emoji, string EmojiName, string EventId)
+    : ChatEvent(UserId, Message.ChannelId, EventId);
 
 /// <summary>A reaction removed from a message (a sign-off revoked, until execution starts).</summary>
-public sealed record ReactionRemoved(string UserId, MessageReference Message, ReactionEmoji Emoji, string EmojiName)
-    : ChatEvent(UserId, Message.ChannelId);
+public sealed record ReactionRemoved(string UserId, MessageReference Message, ReactionEmoji Emoji, string EmojiName, string EventId)
+    : ChatEvent(UserId, Message.ChannelId, EventId);
 
 /// <summary>Reads an emoji as a character (✅) or as a Slack-style name (<c>white_check_mark</c>, <c>:rewind:</c>).</summary>
 public static class ReactionEmojis

@@ -1,0 +1,1 @@
+// The Slack adapter: built under its issue. This file keeps the empty project buildable.
