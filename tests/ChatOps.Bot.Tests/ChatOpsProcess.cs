@@ -18,11 +18,12 @@ public static class ChatOpsProcess
         Start(arguments, environment, unset, input).WaitAsync();
 
     /// <summary>Starts the process and returns at once: for tests that signal or kill it while it runs.</summary>
+    /// <param name="keepInputOpen">Leave standard input open after <paramref name="input"/>: the test writes more lines later (<see cref="Running.WriteLine"/>).</param>
     public static Running Start(IEnumerable<string> arguments, IDictionary<string, string>? environment = null, IEnumerable<string>? unset = null,
-        string? input = null)
+        string? input = null, bool keepInputOpen = false)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "chatops.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = input is not null };
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = input is not null || keepInputOpen };
         start.ArgumentList.Add(dll);
         foreach (var a in arguments)
             start.ArgumentList.Add(a);
@@ -32,10 +33,11 @@ public static class ChatOpsProcess
             start.Environment.Remove(k);
         var process = Process.Start(start)!;
         if (input is not null)
-        {
             process.StandardInput.Write(input);
+        if (input is not null && !keepInputOpen)
             process.StandardInput.Close();
-        }
+        else if (keepInputOpen)
+            process.StandardInput.Flush();
         return new Running(process, arguments.FirstOrDefault() ?? "");
     }
 
@@ -59,6 +61,16 @@ public static class ChatOpsProcess
         }
 
         public int Pid => _process.Id;
+
+        /// <summary>One more line of standard input (started with <c>keepInputOpen</c>).</summary>
+        public void WriteLine(string line)
+        {
+            _process.StandardInput.WriteLine(line);
+            _process.StandardInput.Flush();
+        }
+
+        /// <summary>Ends standard input: a <c>serve</c> with the local channel finishes its runs and exits.</summary>
+        public void CloseInput() => _process.StandardInput.Close();
 
         /// <summary>Standard output so far.</summary>
         public string Output

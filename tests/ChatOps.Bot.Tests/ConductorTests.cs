@@ -27,34 +27,27 @@ public class ConductorTests(PostgresDatabase target, EmptyPostgresDatabase state
     [Fact]
     public async Task Start_four_sign_offs_in_any_order_approve_the_runbook_runs_and_the_card_ends_completed()
     {
-        await StateDatabase.MigrateAsync(state.ConnectionString, CancellationToken.None);
-        var store = new DeploymentStore(state.ConnectionString, Holders, new SignOffPolicy());
-        var output = new StringWriter();
-        var channel = new LocalChannel(output);
-        var conductor = new Conductor(store, channel, new MigrationCatalog(SeedMigration.Directory), new Targets(target.ConnectionString, new Dictionary<string, string>()),
-            Holders, new ExecutionOptions(), new MonitoringOptions { SampleInterval = TimeSpan.FromMilliseconds(500) }, TimeProvider.System, NullLogger<Conductor>.Instance);
-        var input = new LocalInput(conductor.CardOf, initialUser: "req");
-        var loop = new LocalLoop(channel, input, conductor.HandleAsync);
+        await using var bot = new LocalBot(state.ConnectionString, target.ConnectionString, SeedMigration.Directory, Holders);
+        await bot.StartAsync();
 
-        await loop.RunAsync(new StringReader($"""
-            /migrate strat {SeedMigration.Id}
-            /migrate start ../../etc/passwd
-            as mallory
-            /migrate start {SeedMigration.Id}
-            as req
-            /migrate start {SeedMigration.Id}
-            react req ✅ D-1
-            react bot ✅ D-1
-            react mallory ✅ D-1
-            react ana :white_check_mark: D-1
-            react sam :thumbsup: D-1
-            react dan ✅ D-1
-            react sam ✅ D-1
-            /migrate status
-            react olga ✅ D-1
-            """), CancellationToken.None);
-        await Task.WhenAll(conductor.Runs).WaitAsync(TimeSpan.FromMinutes(4));
-        var transcript = output.ToString();
+        await bot.SayAsync(
+            $"/migrate strat {SeedMigration.Id}",
+            "/migrate start ../../etc/passwd",
+            "as mallory",
+            $"/migrate start {SeedMigration.Id}",
+            "as req",
+            $"/migrate start {SeedMigration.Id}",
+            "react req ✅ D-1",
+            "react bot ✅ D-1",
+            "react mallory ✅ D-1",
+            "react ana :white_check_mark: D-1",
+            "react sam :thumbsup: D-1",
+            "react dan ✅ D-1",
+            "react sam ✅ D-1",
+            "/migrate status",
+            "react olga ✅ D-1");
+        await bot.SettleAsync();
+        var transcript = bot.Transcript;
 
         // Refusals: a typo gets a suggestion, a path is no migration name, a non-holder may not start.
         Assert.Contains("did you mean `start`", transcript);
@@ -66,7 +59,7 @@ public class ConductorTests(PostgresDatabase target, EmptyPostgresDatabase state
         // ana (DBA and Product Owner) signed before dan (DBA only): the assignment still covers all four roles.
         Assert.Contains("🟢 VERDICT: SUCCESS", transcript);
         Assert.Contains("── phase 2 · execute migration ──", transcript);
-        Assert.Contains("COMPLETED", channel.Message(conductor.CardOf(new(1))!)!.Status);
+        Assert.Contains("COMPLETED", bot.Card(1)!.Status);
 
         Assert.Equal("Completed", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
         var audit = await state.ScalarAsync<string>("SELECT string_agg(who || ': ' || what || CASE WHEN counted THEN '' ELSE ' (not counted)' END, E'\n' ORDER BY seq) FROM chatops_state.audit_events WHERE deployment = 1");
@@ -83,14 +76,16 @@ public class ConductorTests(PostgresDatabase target, EmptyPostgresDatabase state
         {
             await using (var hold = new Npgsql.NpgsqlCommand("SELECT pg_advisory_lock(1128812368, hashtext(current_database()) & 2147483647)", other))
                 await hold.ExecuteNonQueryAsync();
-            await loop.RunAsync(new StringReader("as dan\n/migrate rollback D-1 --confirm\n"), CancellationToken.None);
+            await bot.SayAsync("as dan", "/migrate rollback D-1 --confirm");
+            await bot.SettleAsync();
             // The connection goes back to a pool, its session with it: the lock is let go here.
             await using var release = new Npgsql.NpgsqlCommand("SELECT pg_advisory_unlock_all()", other);
             await release.ExecuteNonQueryAsync();
         }
-        Assert.Contains("the rollback could not run: another migration run holds database", output.ToString());
+        Assert.Contains("the rollback could not run: another migration run holds database", bot.Transcript);
         Assert.Equal("RollbackFailed", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
-        await loop.RunAsync(new StringReader("/migrate rollback D-1 --confirm\n"), CancellationToken.None);
+        await bot.SayAsync("/migrate rollback D-1 --confirm");
+        await bot.SettleAsync();
         Assert.Equal("RolledBack", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
         Assert.Equal(0L, await target.ScalarAsync<long>("SELECT count(*) FROM pg_policies WHERE policyname = 'Analytics access optimized'"));
     }
@@ -111,27 +106,9 @@ public class ConductorControlTests(PostgresDatabase target, EmptyPostgresDatabas
     public async Task Pause_resume_and_a_confirmed_rollback_during_the_run_cancel_the_forward_run_then_roll_back()
     {
         using var folder = new MigrationFolder().With("ctl_slow", "CREATE TABLE ctl_done (id int);\nSELECT pg_sleep(60);\n", rollback: "DROP TABLE IF EXISTS ctl_done;");
-        await StateDatabase.MigrateAsync(state.ConnectionString, CancellationToken.None);
-        var output = new StringWriter();
-        var channel = new LocalChannel(output);
-        var conductor = new Conductor(new DeploymentStore(state.ConnectionString, Holders, new SignOffPolicy()), channel, new MigrationCatalog(folder.Path),
-            new Targets(target.ConnectionString, new Dictionary<string, string>()), Holders, new ExecutionOptions(),
-            new MonitoringOptions { SampleInterval = TimeSpan.FromMilliseconds(500) }, TimeProvider.System, NullLogger<Conductor>.Instance);
-        var input = new LocalInput(conductor.CardOf, initialUser: "req");
-        async Task Say(string line)
-        {
-            switch (input.Read(line))
-            {
-                case LocalLine.Event e:
-                    await conductor.HandleAsync(e.Value, CancellationToken.None);
-                    break;
-                case LocalLine.Notice:
-                    break;   // "you are now …"
-                case var other:
-                    Assert.Fail($"{line}: {other}");
-                    break;
-            }
-        }
+        await using var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders);
+        await bot.StartAsync();
+        Task Say(string line) => bot.SayAsync(line);
 
         await Say("/migrate start ctl_slow");
         foreach (var signer in new[] { "dan", "sam", "olga", "pete" })
@@ -147,15 +124,16 @@ public class ConductorControlTests(PostgresDatabase target, EmptyPostgresDatabas
         await Say("as dan");
         await Say("/migrate rollback");
         await Say("react dan ⏪ D-1");
-        await Task.WhenAll(conductor.Runs).WaitAsync(TimeSpan.FromMinutes(2));
+        await bot.SettleAsync(TimeSpan.FromMinutes(2));
 
-        var transcript = output.ToString();
+        var transcript = bot.Transcript;
         Assert.Contains("D-1: paused (at the next statement boundary or phase)", transcript);
         Assert.Contains("D-1: resumed", transcript);
         Assert.Contains("pete may not rollback: it needs the Database Administrator or DevOps/SRE Lead role", transcript);
         Assert.Contains("⏪ Roll back D-1 (ctl_slow)?", transcript);
         Assert.Contains("⏪ bot reacted on", transcript);
-        Assert.Contains("D-1: cancelling the forward run, then rolling back — rolled back and verified", transcript);
+        Assert.Contains("D-1: cancelling the forward run, then rolling back", transcript);
+        Assert.Contains("D-1: rolled back and verified", transcript);
         Assert.Equal("RolledBack", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
         Assert.Equal(0L, await target.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'ctl_done'"));
         Assert.Equal(0L, await target.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(60)%'"));

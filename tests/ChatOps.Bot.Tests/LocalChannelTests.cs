@@ -277,7 +277,7 @@ public class LocalInputTests
         var input = Input();
 
         Assert.Same(LocalLine.Blank.Instance, input.Read(line));
-        Assert.Equal("local-1", Assert.IsType<CommandReceived>(EventOf(input.Read("/migrate list"))).EventId);
+        Assert.Equal("local-s1-1", Assert.IsType<CommandReceived>(EventOf(input.Read("/migrate list"))).EventId);
     }
 
     [Theory]

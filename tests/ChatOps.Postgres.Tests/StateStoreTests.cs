@@ -25,7 +25,7 @@ public class StateStoreTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPost
         await db.ExecuteAsync("DROP SCHEMA IF EXISTS chatops_state CASCADE");   // the other test of this class may have run first
         var results = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => StateDatabase.MigrateAsync(db.ConnectionString, CancellationToken.None)));
         Assert.Equal(1, results.Count(r => r.Count > 0));
-        Assert.Equal([1], results.Single(r => r.Count > 0));
+        Assert.Equal(Enumerable.Range(1, StateDatabase.CurrentVersion), results.Single(r => r.Count > 0));
         Assert.Equal(StateDatabase.CurrentVersion, await db.ScalarAsync<int>("SELECT max(version) FROM chatops_state.schema_version"));
         Assert.Empty(await StateDatabase.MigrateAsync(db.ConnectionString, CancellationToken.None));
     }

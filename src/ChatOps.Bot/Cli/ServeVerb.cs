@@ -2,7 +2,7 @@ using System.CommandLine;
 using ChatOps.Bot.Conversation;
 using ChatOps.Bot.Hosting;
 using ChatOps.Bot.Local;
-using ChatOps.Core.Approvals;
+using ChatOps.Core.Conversation;
 using ChatOps.Postgres;
 using ChatOps.Postgres.Migrations;
 using ChatOps.Postgres.Options;
@@ -13,19 +13,19 @@ namespace ChatOps.Bot.Cli;
 
 /// <summary>
 /// <c>chatops serve</c>: the bot. An ASP.NET Core host (same configuration, validated options and Serilog as the other verbs)
-/// with a health endpoint, the state database migrated at start-up, the conductor, and the enabled platforms — today the
-/// local channel, which prints the conversation and reads commands and reactions from standard input.
+/// with health, readiness and metrics endpoints, the state database migrated at start-up, and one replica of the bot — inbox,
+/// conductors, outbox dispatchers, the deployments' owner — on the enabled platforms.
 /// </summary>
 public static class ServeVerb
 {
     public static Command Create()
     {
-        var urls = new Option<string>("--urls") { Description = "Where the HTTP endpoints listen (health today; Slack and Discord with their adapters).", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
+        var urls = new Option<string>("--urls") { Description = "Where the HTTP endpoints listen (/healthz, /readyz, /metrics; Slack and Discord with their adapters).", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
         var command = new Command("serve", "Run the bot: /migrate commands, the deployment card, four-role sign-off, the runbook with its events in the card's thread. " +
-            "Needs ConnectionStrings:State (the bot's own database: deployments, sign-offs, audit; tables created at start-up), a target " +
+            "Needs ConnectionStrings:State (the bot's own database: deployments, sign-offs, audit, inbox, outbox; tables created at start-up), a target " +
             "(ConnectionStrings:Target or ChatOps:Targets:<name>) and the role holders (ChatOps:Roles:<DatabaseAdministrator|SeniorBackendEngineer|DevOpsLead|ProductOwner>, " +
-            "lists of user ids). The local channel reads `/migrate …`, `as <user>`, `react <user> <emoji> <D-n>`, `unreact …` from standard input; " +
-            "at its end the bot waits for running deployments and stops.")
+            "lists of user ids). Several replicas may share one state database. The local channel reads `/migrate …`, `as <user>`, `react <user> <emoji> <D-n>`, " +
+            "`unreact …` from standard input; at its end the bot waits for running deployments and stops.")
         {
             urls,
         };
@@ -42,25 +42,48 @@ public static class ServeVerb
             if (settings is null)
                 throw new OptionsValidationException("ChatOps", typeof(ServeVerb), settingsProblems);
 
+            var logger = app.Services.GetRequiredService<ILogger<ChatOpsBot>>();
+            await using var state = new StateConnections(settings.State);
             var applied = await StateDatabase.MigrateAsync(settings.State, cancellationToken);
-            var logger = app.Services.GetRequiredService<ILogger<Conductor>>();
             logger.LogInformation("state database {State}: schema version {Version}{Applied}", ConnectionStrings.Describe(settings.State),
                 StateDatabase.CurrentVersion, applied.Count > 0 ? $" (applied {string.Join(", ", applied)})" : "");
 
-            var channel = new LocalChannel(Console.Out);
-            var conductor = new Conductor(new DeploymentStore(settings.State, settings.Roles, settings.Approvals, settings.Permissions), channel,
+            var local = new LocalChannel(Console.Out);
+            var platforms = new Dictionary<string, IChatChannel>();
+            if (settings.Platforms.Contains("Local", StringComparer.OrdinalIgnoreCase))
+                platforms["Local"] = local;
+            var bot = new ChatOpsBot(new BotParts(state,
                 new MigrationCatalog(app.Services.GetRequiredService<IOptions<MigrationsOptions>>().Value.ResolvedDirectory), settings.Targets, settings.Roles,
-                app.Services.GetRequiredService<IOptions<ExecutionOptions>>().Value, app.Services.GetRequiredService<IOptions<MonitoringOptions>>().Value,
-                TimeProvider.System, logger);
-            app.MapGet("/healthz", () => Results.Ok(new { status = "ok", platforms = settings.Platforms }));
+                settings.Approvals, settings.Permissions, app.Services.GetRequiredService<IOptions<ExecutionOptions>>().Value,
+                app.Services.GetRequiredService<IOptions<MonitoringOptions>>().Value, TimeProvider.System, app.Services.GetRequiredService<ILoggerFactory>()), platforms);
+            app.MapBotHealth(bot, settings);
 
-            await conductor.LoadCardsAsync(cancellationToken);
+            await bot.StartAsync(cancellationToken);
             await app.StartAsync(cancellationToken);
-            var input = new LocalInput(conductor.CardOf);
-            await new LocalLoop(channel, input, conductor.HandleAsync).RunAsync(Console.In, cancellationToken);
-            // Standard input ended: the session is over once the deployments it started have run.
-            await Task.WhenAll(conductor.Runs);
-            await app.StopAsync(CancellationToken.None);
+            try
+            {
+                if (platforms.ContainsKey("Local"))
+                {
+                    var conductor = bot.Conductors["Local"];
+                    var inbox = bot.Inbox.For("Local");
+                    var input = new LocalInput(conductor.CardOf);
+                    // Each line's answer is printed before the next line is read; runs go on in the background.
+                    await new LocalLoop(local, input, async (e, ct) =>
+                    {
+                        await inbox.AcceptAsync(e, ct);
+                        await bot.SettleAsync(TimeSpan.FromMinutes(5), ct, runs: false);
+                    }).RunAsync(Console.In, cancellationToken);
+                    // Standard input ended: the session is over once the deployments it started have run.
+                    await bot.SettleAsync(TimeSpan.FromHours(24), cancellationToken);
+                }
+                else
+                    await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            finally
+            {
+                await bot.StopAsync();
+                await app.StopAsync(CancellationToken.None);
+            }
             return ExitCodes.Done;
         }));
         return command;

@@ -30,33 +30,40 @@ public sealed record Targets(string? Default, IReadOnlyDictionary<string, string
 }
 
 /// <summary>
-/// The conversation: reads <c>/migrate</c> commands and reactions, drives each <see cref="Deployment"/> (state in the state
-/// database), posts and edits its card through the platform's <see cref="IChatChannel"/>, and runs the runbook once four
-/// roles have signed — rendering the engine's events into the card's thread. It re-implements none of the engine: the
-/// runbook runner, the rollback runner and <see cref="ExecutionControl"/> do the work.
+/// The conversation on one platform: reads <c>/migrate</c> commands and reactions and changes each <see cref="Deployment"/> in the
+/// state database, writing what people should see to the outbox in the same transaction (nothing lost, nothing said twice). It
+/// never runs anything itself: approved, paused, resumed, aborted and rolled-back deployments are the <see cref="DeploymentOwner"/>'s
+/// to act on, on whichever replica holds them.
 /// </summary>
 public sealed class Conductor(
+    string platform,
     DeploymentStore store,
+    Outbox outbox,
+    DeploymentCards cards,
     IChatChannel channel,
     MigrationCatalog catalog,
     Targets targets,
     RoleHolders holders,
     ExecutionOptions execution,
-    MonitoringOptions monitoring,
     TimeProvider time,
     ILogger<Conductor> logger)
 {
-    // One change at a time: every handler loads, changes and saves a deployment under this gate.
-    private readonly SemaphoreSlim _gate = new(1, 1);
-    // One replica for now: the runs this process started (issue 13 makes the running deployment survive a restart).
-    private readonly ConcurrentDictionary<int, (ExecutionControl Control, Task Run)> _running = new();
     private readonly DeploymentPermissions _permissions = store.Permissions;
     private readonly ConcurrentDictionary<int, MessageReference> _cards = new();
-    // Rollback prompts awaiting ⏪ from a permitted person: by deployment, with the prompt's message and when it lapses.
-    private readonly ConcurrentDictionary<int, (string Prompt, DateTimeOffset Until)> _rollbackPrompts = new();
 
     /// <summary>How long a rollback prompt waits for its ⏪.</summary>
     public static readonly TimeSpan RollbackPromptValidFor = TimeSpan.FromMinutes(5);
+
+    /// <summary>The platform this conductor speaks on (<c>Local</c>, <c>Slack</c>, <c>Discord</c>).</summary>
+    public string Platform => platform;
+
+    /// <summary>
+    /// Answer every command privately too, even one answered in the channel (Discord's deferred interaction waits for it).
+    /// </summary>
+    public bool AcknowledgeEveryCommand { get; init; }
+
+    /// <summary>Raised after a change the deployment's owner has to act on (approved, paused, resumed, aborted, rolling back) was committed.</summary>
+    public event Action? OwnerWanted;
 
     /// <summary>The card of <paramref name="id"/> (what the local channel's <c>react … D-n</c> points at), or null when there is none.</summary>
     public MessageReference? CardOf(DeploymentId id) => _cards.TryGetValue(id.Number, out var card) ? card : null;
@@ -70,72 +77,71 @@ public sealed class Conductor(
 
     private DateTimeOffset Now => time.GetUtcNow();
 
-    /// <summary>The runs started by sign-offs, for a caller that waits for them (tests, shutdown).</summary>
-    public IReadOnlyCollection<Task> Runs => _running.Values.Select(r => r.Run).ToList();
-
-    public async Task HandleAsync(ChatEvent chatEvent, CancellationToken cancellationToken)
+    // Per event: whether the caller got a private answer, and whether the owner must look.
+    private sealed class Handling(StateScope scope, ChatEvent chatEvent)
     {
-        await _gate.WaitAsync(cancellationToken);
-        try
-        {
-            switch (chatEvent)
-            {
-                case CommandReceived command:
-                    await CommandAsync(command, cancellationToken);
-                    break;
-                case ReactionAdded added:
-                    await ReactionAsync(added.UserId, added.Message, added.Emoji, added.EmojiName, removed: false, cancellationToken);
-                    break;
-                case ReactionRemoved removedReaction:
-                    await ReactionAsync(removedReaction.UserId, removedReaction.Message, removedReaction.Emoji, removedReaction.EmojiName, removed: true, cancellationToken);
-                    break;
-            }
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            // One event that fails (the target busy, the state database gone) must not take the bot down: it is said where it was asked.
-            var why = ex is Npgsql.NpgsqlException npgsql ? TargetFailure.Classify(npgsql)?.Message ?? npgsql.Message : ex.Message;
-            logger.LogError(ex, "handling {Event} failed", chatEvent.GetType().Name);
-            await channel.ReplyToUserAsync(chatEvent is CommandReceived c ? c.Caller : new Caller(chatEvent.ChannelId, chatEvent.UserId), new ChatMessage($"⚠️ that did not work: {why}"), CancellationToken.None);
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        public StateScope Scope => scope;
+        public ChatEvent Event => chatEvent;
+        public bool Told { get; set; }
+        public bool WakeOwner { get; set; }
     }
 
-    private async Task CommandAsync(CommandReceived command, CancellationToken cancellationToken)
+    /// <summary>
+    /// Handles one event inside <paramref name="scope"/> (the caller commits it with the inbox's mark): state changes and the
+    /// messages they cause go in together. Returns what became of it, for the inbox's record.
+    /// </summary>
+    public async Task<string> HandleAsync(StateScope scope, ChatEvent chatEvent, CancellationToken cancellationToken)
+    {
+        var handling = new Handling(scope, chatEvent);
+        var outcome = chatEvent switch
+        {
+            CommandReceived command => await CommandAsync(handling, command, cancellationToken),
+            ReactionAdded added => await ReactionAsync(handling, added.UserId, added.Message, added.Emoji, added.EmojiName, removed: false, cancellationToken),
+            ReactionRemoved removed => await ReactionAsync(handling, removed.UserId, removed.Message, removed.Emoji, removed.EmojiName, removed: true, cancellationToken),
+            _ => "not an event the conductor knows",
+        };
+        if (chatEvent is CommandReceived asked && AcknowledgeEveryCommand && !handling.Told)
+            await outbox.PrivateAsync(scope, platform, asked.Caller, new ChatMessage($"✓ {outcome}"), cancellationToken);
+        if (handling.WakeOwner)
+            scope.Committed += () => OwnerWanted?.Invoke();
+        return outcome;
+    }
+
+    /// <summary>An event whose handling failed (its changes rolled back): said to whoever did it, in a scope of its own.</summary>
+    public async Task FailedAsync(StateScope scope, ChatEvent chatEvent, Exception failure, CancellationToken cancellationToken)
+    {
+        var why = failure is Npgsql.NpgsqlException npgsql ? TargetFailure.Classify(npgsql)?.Message ?? npgsql.Message : failure.Message;
+        logger.LogError(failure, "handling {Event} failed", chatEvent.GetType().Name);
+        await outbox.PrivateAsync(scope, platform, chatEvent is CommandReceived c ? c.Caller : new Caller(chatEvent.ChannelId, chatEvent.UserId),
+            new ChatMessage($"⚠️ that did not work: {why}"), cancellationToken);
+    }
+
+    private async Task<string> CommandAsync(Handling h, CommandReceived command, CancellationToken cancellationToken)
     {
         var parsed = MigrateGrammar.Parse(command.Text);
         if (!parsed.Succeeded)
-        {
-            await TellAsync(command, "⚠️ " + parsed.Error.ToPlainText(), cancellationToken);
-            return;
-        }
+            return await TellAsync(h, command, "⚠️ " + parsed.Error.ToPlainText(), cancellationToken);
         switch (parsed.Command)
         {
             case MigrateCommand.Help:
-                await TellAsync(command, MigrateGrammar.HelpAsPlainText(), cancellationToken);
-                return;
+                return await TellAsync(h, command, MigrateGrammar.HelpAsPlainText(), cancellationToken);
             case MigrateCommand.List:
-                var latest = await store.LatestByMigrationAsync(cancellationToken);
-                await SayAsync(command.ChannelId, "Migrations:\n" + string.Join("\n", catalog.List().Select(m => latest.TryGetValue(m.Id, out var last)
+                var latest = await store.LatestByMigrationAsync(cancellationToken, h.Scope);
+                return await SayAsync(h, command.ChannelId, "Migrations:\n" + string.Join("\n", catalog.List().Select(m => latest.TryGetValue(m.Id, out var last)
                     ? $"  {m.Id} — last deployment {last.Id}: {Deployment.Describe(last.State)}"
                     : $"  {m.Id} — never deployed from here")), cancellationToken);
-                return;
             case MigrateCommand.Plan plan:
-                await PlanAsync(command.ChannelId, plan.Migration, cancellationToken);
-                return;
+                return await PlanAsync(h, command, plan.Migration, cancellationToken);
             case MigrateCommand.Start start:
-                await StartAsync(command, start, cancellationToken);
-                return;
+                return await StartAsync(h, command, start, cancellationToken);
             case DeploymentCommand control:
-                await ControlAsync(command, control, cancellationToken);
-                return;
+                return await ControlAsync(h, command, control, cancellationToken);
+            default:
+                return "nothing to do";
         }
     }
 
-    private async Task PlanAsync(string channelId, string migration, CancellationToken cancellationToken)
+    private async Task<string> PlanAsync(Handling h, CommandReceived command, string migration, CancellationToken cancellationToken)
     {
         MigrationFiles files;
         try
@@ -144,24 +150,18 @@ public sealed class Conductor(
         }
         catch (MigrationNotFoundException ex)
         {
-            await SayAsync(channelId, $"⚠️ {ex.Message}", cancellationToken);
-            return;
+            return await TellAsync(h, command, $"⚠️ {ex.Message}", cancellationToken);
         }
         var script = await MigrationCatalog.ReadAsync(files.SqlPath, cancellationToken);
         var plan = MigrationPlan.For(files.Id, script.Sha256, SqlScript.Parse(script.Text));
-        var lines = plan.Statements.Select(s => $"  #{s.Statement.Number} line {s.Statement.Line}: {s.Statement.Summary(60)} — {s.StrongestLock}");
-        var warnings = plan.Warnings.Select(w => $"  {w.Warning.Level.ToString().ToLowerInvariant()} line {w.Statement.Statement.Line} [{w.Warning.Rule}] {w.Warning.Message}");
-        await SayAsync(channelId, $"Plan for {files.Id}: {plan.Statements.Count} statements · strongest lock {plan.StrongestLock}\n" +
-                                  string.Join("\n", lines.Concat(warnings)), cancellationToken);
+        await outbox.PostAsync(h.Scope, platform, command.ChannelId, PlanMessage.Render(plan), cancellationToken);
+        return $"plan of {files.Id} posted";
     }
 
-    private async Task StartAsync(CommandReceived command, MigrateCommand.Start start, CancellationToken cancellationToken)
+    private async Task<string> StartAsync(Handling h, CommandReceived command, MigrateCommand.Start start, CancellationToken cancellationToken)
     {
         if (_permissions.Refusal(command.UserId, DeploymentAction.Start) is { } refusal)
-        {
-            await TellAsync(command, $"⛔ {refusal}", cancellationToken);
-            return;
-        }
+            return await TellAsync(h, command, $"⛔ {refusal}", cancellationToken);
         MigrationFiles files;
         try
         {
@@ -169,22 +169,19 @@ public sealed class Conductor(
         }
         catch (MigrationNotFoundException ex)
         {
-            await TellAsync(command, $"⚠️ {ex.Message}", cancellationToken);
-            return;
+            return await TellAsync(h, command, $"⚠️ {ex.Message}", cancellationToken);
         }
         var (target, error) = targets.Resolve(start.Target);
         if (target is null)
-        {
-            await TellAsync(command, $"⚠️ {error}", cancellationToken);
-            return;
-        }
+            return await TellAsync(h, command, $"⚠️ {error}", cancellationToken);
 
         // What runs is exactly these bytes, whatever happens to the files later.
         var pinned = new PinnedMigration(files.Id, await PinAsync(files.SqlPath, cancellationToken),
             files.RollbackPath is null ? null : await PinAsync(files.RollbackPath, cancellationToken),
             files.RunbookPath is null ? null : await PinAsync(files.RunbookPath, cancellationToken));
-        var id = await store.NextIdAsync(cancellationToken);
-        var deployment = new Deployment(id, pinned, ConnectionStrings.Describe(target), command.UserId, command.ChannelId, holders, store.Policy, Now, _permissions);
+        var id = await store.NextIdAsync(cancellationToken, h.Scope);
+        var deployment = new Deployment(id, pinned, ConnectionStrings.Describe(target), command.UserId, command.ChannelId, holders, store.Policy, Now,
+            _permissions, platform);
 
         // The card shows the checks as they are now; the run checks again before it touches anything.
         var plan = MigrationPlan.For(files.Id, pinned.Sql.Sha256, SqlScript.Parse(Encoding.UTF8.GetString(pinned.Sql.Bytes)));
@@ -192,124 +189,127 @@ public sealed class Conductor(
         try
         {
             await using var session = await TargetSession.OpenAsync(target, $"chatops:{id}:card", cancellationToken);
-            checks = await PreDeploymentChecks.RunAsync(session, plan, Runbook(pinned), execution.LockTimeout, cancellationToken, execution.OldSnapshotWarning);
+            checks = await PreDeploymentChecks.RunAsync(session, plan, DeploymentOwner.Runbook(pinned), execution.LockTimeout, cancellationToken, execution.OldSnapshotWarning);
         }
         catch (Npgsql.NpgsqlException ex)
         {
             checks = [new CheckResult("target reachable", CheckStatus.Fail, TargetFailure.Classify(ex)?.Message ?? ex.Message), .. Checklist.ManualItems];
         }
         deployment.AwaitApproval(Now, checks.All(c => c.Status != CheckStatus.Fail));
-        await store.SaveAsync(deployment, cancellationToken);
-        var card = await channel.PostAsync(command.ChannelId, Card(deployment, plan, checks), cancellationToken);
-        await store.SetCardAsync(id, card.MessageId, checks, cancellationToken);
-        _cards[id.Number] = card;
+        await store.SaveAsync(h.Scope, deployment, cancellationToken);
+        var card = await outbox.PostAsync(h.Scope, platform, command.ChannelId, cards.Render(deployment, plan, checks), cancellationToken, id.Number);
+        await store.SetCardAsync(id, card.MessageId, checks, cancellationToken, h.Scope);
+        // The bot's own ✅ on its card is there for people to click (it never counts).
+        await outbox.ReactAsync(h.Scope, platform, card, ReactionEmoji.SignOff, cancellationToken);
+        h.Scope.Committed += () => _cards[id.Number] = card;
         logger.LogInformation("{Deployment} of {Migration} requested by {User}", id, files.Id, command.UserId);
+        return $"{id} requested: its card is in the channel";
     }
 
-    private async Task ControlAsync(CommandReceived command, DeploymentCommand control, CancellationToken cancellationToken)
+    private async Task<string> ControlAsync(Handling h, CommandReceived command, DeploymentCommand control, CancellationToken cancellationToken)
     {
-        Deployment? deployment;
-        if (control.Deployment is { } id)
-            deployment = await store.LoadAsync(id, cancellationToken);
+        DeploymentId id;
+        if (control.Deployment is { } named)
+            id = named;
         else
         {
-            var active = await store.ActiveInAsync(command.ChannelId, cancellationToken);
+            var active = await store.ActiveInAsync(command.ChannelId, cancellationToken, h.Scope);
             if (active.Count != 1)
-            {
-                await TellAsync(command, active.Count == 0
+                return await TellAsync(h, command, active.Count == 0
                     ? "⚠️ no active deployment in this channel: name one (D-n)"
                     : $"⚠️ several active deployments here: name one of {string.Join(", ", active.Select(d => d.Id))}", cancellationToken);
-                return;
-            }
-            deployment = active[0];
+            id = active[0].Id;
         }
-        if (deployment is null)
-        {
-            await TellAsync(command, $"⚠️ no deployment {control.Deployment}", cancellationToken);
-            return;
-        }
+        if (await store.LoadForUpdateAsync(h.Scope, id, cancellationToken) is not { } deployment)
+            return await TellAsync(h, command, $"⚠️ no deployment {id}", cancellationToken);
 
         var user = command.UserId;
         string answer;
         switch (control)
         {
             case MigrateCommand.Status:
-                await SayAsync(command.ChannelId, PlainTextRenderer.Render(await CardAsync(deployment, cancellationToken)), cancellationToken);
-                return;
+                await outbox.PostAsync(h.Scope, platform, command.ChannelId, await cards.RenderAsync(deployment, cancellationToken, h.Scope), cancellationToken);
+                return $"{deployment.Id} status posted";
             case MigrateCommand.History:
-                await SayAsync(command.ChannelId, $"{deployment.Id} audit trail, most recent first:\n" + string.Join("\n",
+                return await SayAsync(h, command.ChannelId, $"{deployment.Id} audit trail, most recent first:\n" + string.Join("\n",
                     deployment.Audit.Reverse().Select(a => $"  {a.At:yyyy-MM-dd HH:mm:ss}Z {a.Who}: {a.What}{(a.Counted ? "" : " (not counted)")}")), cancellationToken);
-                return;
             case MigrateCommand.Approve:
-                answer = await SignAsync(deployment, user, cancellationToken);
+                answer = await SignAsync(h, deployment, user, cancellationToken);
                 break;
             case MigrateCommand.Revoke:
                 answer = deployment.Revoke(user, Now).Why;
                 break;
             case MigrateCommand.Pause:
                 var paused = deployment.Pause(user, Now);
-                if (paused.Done) Control(deployment)?.Pause();
+                h.WakeOwner |= paused.Done;
                 answer = paused.Done ? paused.Why : $"pause refused: {paused.Why}";
                 break;
             case MigrateCommand.Resume:
                 var resumed = deployment.Resume(user, Now);
-                if (resumed.Done) Control(deployment)?.Resume();
+                h.WakeOwner |= resumed.Done;
                 answer = resumed.Done ? resumed.Why : $"resume refused: {resumed.Why}";
                 break;
             case MigrateCommand.Abort:
                 var aborted = deployment.Abort(user, Now);
-                if (aborted.Done) Control(deployment)?.Cancel();
+                h.WakeOwner |= aborted.Done;
                 answer = aborted.Why;
                 break;
             case MigrateCommand.Rollback rollback:
-                (answer, deployment) = await RollbackAsync(deployment, user, rollback.Confirmed, cancellationToken);
+                answer = await RollbackAsync(h, deployment, user, rollback.Confirmed, cancellationToken);
                 break;
             default:
-                return;
+                return "nothing to do";
         }
-        await store.SaveAsync(deployment, cancellationToken);
-        await EditCardAsync(deployment, cancellationToken);
-        await SayAsync(command.ChannelId, $"{deployment.Id}: {answer}", cancellationToken);
+        await store.SaveAsync(h.Scope, deployment, cancellationToken);
+        await cards.EditAsync(h.Scope, deployment, cancellationToken);
+        return await SayAsync(h, command.ChannelId, $"{deployment.Id}: {answer}", cancellationToken);
     }
 
-    private async Task ReactionAsync(string user, MessageReference message, ReactionEmoji emoji, string emojiName, bool removed, CancellationToken cancellationToken)
+    private async Task<string> ReactionAsync(Handling h, string user, MessageReference message, ReactionEmoji emoji, string emojiName, bool removed,
+        CancellationToken cancellationToken)
     {
         if (user == channel.BotUserId)
-            return;   // the bot's own reactions (the ⏪ it puts on a prompt) sign and confirm nothing
-        var prompted = _rollbackPrompts.FirstOrDefault(p => p.Value.Prompt == message.MessageId);
-        var id = prompted.Value.Prompt is not null ? new DeploymentId(prompted.Key) : await store.ByCardAsync(message.MessageId, cancellationToken);
-        if (id is null || await store.LoadAsync(id.Value, cancellationToken) is not { } deployment)
-            return;   // a reaction on another message: not ours to count
+            return "the bot's own reaction";   // the ✅ and ⏪ it puts on its messages sign and confirm nothing
+        // The platform names its own message id; the card and prompts are known by their outbox keys.
+        var key = Outbox.IsKey(message.MessageId) ? message.MessageId : await outbox.KeyOfAsync(platform, message.MessageId, cancellationToken) ?? message.MessageId;
+        var prompt = await store.ByRollbackPromptAsync(key, cancellationToken, h.Scope);
+        var id = prompt?.Id ?? await store.ByCardAsync(key, cancellationToken, h.Scope);
+        if (id is null || await store.LoadForUpdateAsync(h.Scope, id.Value, cancellationToken) is not { } deployment)
+            return "a reaction on another message";   // not ours to count
         if (emoji == ReactionEmoji.Rollback && !removed)
         {
             // ⏪ confirms a pending rollback prompt (on the prompt, or on the card where a platform cannot react on the prompt).
-            var pending = _rollbackPrompts.TryGetValue(deployment.Id.Number, out var prompt) && prompt.Until > Now;
-            var said = "⏪ with no rollback prompt pending (or it lapsed after 5 minutes): type /migrate rollback first";
-            if (pending)
-                (said, deployment) = await RollbackAsync(deployment, user, confirmed: true, cancellationToken);
-            if (!pending)
+            var until = await store.RollbackPromptUntilAsync(deployment.Id, cancellationToken, h.Scope);
+            string said;
+            if (until > Now)
+                said = await RollbackAsync(h, deployment, user, confirmed: true, cancellationToken);
+            else
+            {
+                said = "⏪ with no rollback prompt pending (or it lapsed after 5 minutes): type /migrate rollback first";
                 deployment.Ignored(user, $"reaction {emojiName}: {said}", Now);
-            await store.SaveAsync(deployment, cancellationToken);
-            await EditCardAsync(deployment, cancellationToken);
-            await SayAsync(deployment.Channel, $"{deployment.Id}: {said}", cancellationToken);
-            return;
+            }
+            await store.SaveAsync(h.Scope, deployment, cancellationToken);
+            await cards.EditAsync(h.Scope, deployment, cancellationToken);
+            await SayAsync(h, deployment.Channel, $"{deployment.Id}: {said}", cancellationToken);
+            return said;
         }
-        if (prompted.Value.Prompt is not null)
-            return;   // other reactions on a prompt mean nothing
+        if (prompt is not null)
+            return "another reaction on a rollback prompt";
         if (emoji != ReactionEmoji.SignOff)
         {
             deployment.Ignored(user, $"reaction {emojiName} on the card: not the sign-off emoji", Now);
-            await store.SaveAsync(deployment, cancellationToken);
-            return;
+            await store.SaveAsync(h.Scope, deployment, cancellationToken);
+            return "not the sign-off emoji";
         }
-        var answer = removed ? deployment.Revoke(user, Now).Why : await SignAsync(deployment, user, cancellationToken);
-        await store.SaveAsync(deployment, cancellationToken);
-        await EditCardAsync(deployment, cancellationToken);
+        var answer = removed ? deployment.Revoke(user, Now).Why : await SignAsync(h, deployment, user, cancellationToken);
+        await store.SaveAsync(h.Scope, deployment, cancellationToken);
+        await cards.EditAsync(h.Scope, deployment, cancellationToken);
         logger.LogInformation("{Deployment}: {Answer}", deployment.Id, answer);
+        return answer;
     }
 
-    /// <summary>A sign-off; the fourth role covered (with the checks passing) starts the run.</summary>
-    private async Task<string> SignAsync(Deployment deployment, string user, CancellationToken cancellationToken)
+    /// <summary>A sign-off; the fourth role covered (with the checks passing) approves, and the owner starts the run.</summary>
+    private async Task<string> SignAsync(Handling h, Deployment deployment, string user, CancellationToken cancellationToken)
     {
         // A file changed on disk before execution voids every sign-off: the card says why.
         foreach (var (file, path) in Files(deployment))
@@ -318,13 +318,7 @@ public sealed class Conductor(
                 deployment.FileChanged(file.Name, now, Now);
         }
         var outcome = deployment.SignOff(user, Now);
-        if (deployment.State == DeploymentState.Approved)
-        {
-            // The card shows the approval (and who covered which role) before execution starts.
-            await store.SaveAsync(deployment, cancellationToken);
-            await EditCardAsync(deployment, cancellationToken);
-            StartRun(deployment);
-        }
+        h.WakeOwner |= deployment.State == DeploymentState.Approved;
         return outcome.Why;
     }
 
@@ -338,111 +332,8 @@ public sealed class Conductor(
             yield return (runbook, runbookPath);
     }
 
-    private void StartRun(Deployment approved)
-    {
-        var id = approved.Id;
-        var control = new ExecutionControl();
-        approved.Begin(Now);
-        var run = Task.Run(() => RunAsync(id, control));
-        _running[id.Number] = (control, run);
-    }
-
-    private ExecutionControl? Control(Deployment deployment) =>
-        _running.TryGetValue(deployment.Id.Number, out var running) ? running.Control : null;
-
-    /// <summary>The runbook, its events in the card's thread, its verdict on the card.</summary>
-    private async Task RunAsync(DeploymentId id, ExecutionControl control)
-    {
-        var cancellationToken = CancellationToken.None;
-        try
-        {
-            Deployment deployment;
-            string cardId;
-            await _gate.WaitAsync(cancellationToken);
-            try
-            {
-                deployment = (await store.LoadAsync(id, cancellationToken))!;
-                cardId = (await store.CardAsync(id, cancellationToken)).CardMessage!;
-                await store.SaveAsync(deployment, cancellationToken);
-                await EditCardAsync(deployment, cancellationToken);
-            }
-            finally
-            {
-                _gate.Release();
-            }
-            var card = new MessageReference(deployment.Channel, cardId);
-            var target = TargetFor(deployment);
-
-            // The runner calls back on its own threads: events queue here and are posted in order by one reader.
-            var thread = System.Threading.Channels.Channel.CreateUnbounded<RunbookEvent>(new() { SingleReader = true });
-            var poster = Task.Run(async () =>
-            {
-                await foreach (var e in thread.Reader.ReadAllAsync(cancellationToken))
-                {
-                    if (e is PhaseStarted started)
-                        await EnterPhaseAsync(id, started.Phase, cancellationToken);
-                    if (ThreadLine(e) is { } line)
-                        await channel.ReplyInThreadAsync(card, new ChatMessage(line), cancellationToken);
-                }
-            }, cancellationToken);
-
-            var pinned = deployment.Migration;
-            var result = await new RunbookRunner(execution, monitoring, time).RunAsync(new RunbookRequest(target, pinned.Id, pinned.Sql.Sha256,
-                SqlScript.Parse(Encoding.UTF8.GetString(pinned.Sql.Bytes)), Runbook(pinned), $"{id}-{Now:HHmmss}", e => thread.Writer.TryWrite(e),
-                control, AppliedBy: $"{deployment.Requester} ({id}, signed by {string.Join(", ", deployment.SignOffs.Signers.Keys)})"), cancellationToken);
-            thread.Writer.Complete();
-            await poster;
-
-            await _gate.WaitAsync(cancellationToken);
-            try
-            {
-                deployment = (await store.LoadAsync(id, cancellationToken))!;
-                deployment.Finished(result.Succeeded, result.Reasons, Now);
-                await store.SaveAsync(deployment, cancellationToken);
-                await EditCardAsync(deployment, cancellationToken);
-            }
-            finally
-            {
-                _gate.Release();
-            }
-            await channel.ReplyInThreadAsync(card, new ChatMessage(result.Succeeded ? "🟢 VERDICT: SUCCESS" : "🔴 VERDICT: FAILED")
-            {
-                Fields = result.Reasons.Select(r => new MessageField("reason", r)).ToList(),
-                Footer = result.Succeeded || pinned.Rollback is null ? null : $"To roll back: /migrate rollback {id} --confirm",
-            }, cancellationToken);
-        }
-        catch (Exception ex)
-        {
-            // A run that dies must still say so where people look.
-            logger.LogError(ex, "{Deployment}: the run stopped", id);
-        }
-    }
-
-    /// <summary>The card follows the run's phases (and the audit says when each started).</summary>
-    private async Task EnterPhaseAsync(DeploymentId id, RunbookPhase phase, CancellationToken cancellationToken)
-    {
-        await _gate.WaitAsync(cancellationToken);
-        try
-        {
-            if (await store.LoadAsync(id, cancellationToken) is not { State: DeploymentState.Running or DeploymentState.Paused } deployment)
-                return;   // a rollback or an abort has taken over: the card says so already
-            deployment.EnterPhase(phase, Now);
-            await store.SaveAsync(deployment, cancellationToken);
-            await EditCardAsync(deployment, cancellationToken);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
-    /// <summary>The configured target the deployment was started on. Never a fallback: a target no longer configured is an error, not another database.</summary>
-    private string TargetFor(Deployment deployment) =>
-        new[] { targets.Default }.Concat(targets.Named.Values).FirstOrDefault(cs => cs is not null && ConnectionStrings.Describe(cs) == deployment.Target)
-        ?? throw new InvalidOperationException($"{deployment.Id}'s target {deployment.Target} is no longer configured (ConnectionStrings:Target, ChatOps:Targets)");
-
-    /// <returns>What to say, and the deployment as it is now (reloaded when a forward run had to end first).</returns>
-    private async Task<(string Answer, Deployment Deployment)> RollbackAsync(Deployment deployment, string user, bool confirmed, CancellationToken cancellationToken)
+    /// <summary>An unconfirmed request posts the prompt people answer with ⏪; a confirmed one hands the deployment to its owner to roll back.</summary>
+    private async Task<string> RollbackAsync(Handling h, Deployment deployment, string user, bool confirmed, CancellationToken cancellationToken)
     {
         var outcome = deployment.Rollback(user, confirmed, Now);
         if (!outcome.Done)
@@ -450,115 +341,21 @@ public sealed class Conductor(
             if (!confirmed && deployment.Audit[^1].What.StartsWith("rollback requested", StringComparison.Ordinal))
             {
                 // The prompt people can answer with ⏪; the bot's own ⏪ is there to click.
-                var prompt = await channel.PostAsync(deployment.Channel, new ChatMessage($"⏪ Roll back {deployment.Id} ({deployment.Migration.Id})?",
+                var prompt = await outbox.PostAsync(h.Scope, platform, deployment.Channel, new ChatMessage($"⏪ Roll back {deployment.Id} ({deployment.Migration.Id})?",
                     $"requested by {user}: a Database Administrator or DevOps/SRE Lead reacts ⏪ within 5 minutes, or types /migrate rollback {deployment.Id} --confirm")
                 {
                     Mentions = [new Mention.RoleGroup(SignOffRole.DatabaseAdministrator), new Mention.RoleGroup(SignOffRole.DevOpsSreLead)],
-                }, cancellationToken);
-                await channel.AddReactionAsync(prompt, ReactionEmoji.Rollback, cancellationToken);
-                _rollbackPrompts[deployment.Id.Number] = (prompt.MessageId, Now + RollbackPromptValidFor);
+                }, cancellationToken, deployment.Id.Number);
+                await outbox.ReactAsync(h.Scope, platform, prompt, ReactionEmoji.Rollback, cancellationToken);
+                await store.SetRollbackPromptAsync(h.Scope, deployment.Id, prompt.MessageId, Now + RollbackPromptValidFor, cancellationToken);
             }
-            return (outcome.Why, deployment);
+            return outcome.Why;
         }
-        _rollbackPrompts.TryRemove(deployment.Id.Number, out _);
-        // Stored before the forward run is stopped: its end must see that a rollback decides what it means.
-        await store.SaveAsync(deployment, cancellationToken);
-        await EditCardAsync(deployment, cancellationToken);
-        // Never both at once: the forward run is cancelled and awaited first.
-        if (_running.TryGetValue(deployment.Id.Number, out var running))
-        {
-            running.Control.Cancel();
-            _gate.Release();
-            try { await running.Run; } finally { await _gate.WaitAsync(cancellationToken); }
-            deployment = (await store.LoadAsync(deployment.Id, cancellationToken))!;
-        }
-        var target = TargetFor(deployment);
-        var rollback = deployment.Migration.Rollback!;
-        RollbackResult result;
-        try
-        {
-            result = await new RollbackRunner(execution, time).RunAsync(new RollbackRequest(target, deployment.Migration.Id, rollback.Sha256,
-                SqlScript.Parse(Encoding.UTF8.GetString(rollback.Bytes)), $"{deployment.Id}-rollback", _ => { }, AppliedBy: $"{user} ({deployment.Id})", Force: true),
-                cancellationToken);
-        }
-        catch (Exception ex) when (ex is TargetBusyException or Npgsql.NpgsqlException)
-        {
-            // It never started (another run holds the target, or the target is gone): said, and a rollback can be asked again.
-            var why = ex is Npgsql.NpgsqlException npgsql ? TargetFailure.Classify(npgsql)?.Message ?? npgsql.Message : ex.Message;
-            deployment.RollbackFinished(false, $"the rollback could not run: {why}", Now);
-            return ($"the rollback could not run: {why}. Ask again with /migrate rollback {deployment.Id} --confirm", deployment);
-        }
-        deployment.RollbackFinished(result.Succeeded, result.Succeeded ? $"{result.Checks.Count} effect(s) verified"
-            : result.Execution?.Failure?.Message ?? string.Join("; ", result.Checks.Where(c => !c.Holds).Select(c => c.What)), Now);
-        return (outcome.Why + (result.Succeeded ? " — rolled back and verified" : " — the rollback failed"), deployment);
+        await store.SetRollbackPromptAsync(h.Scope, deployment.Id, null, null, cancellationToken);
+        // The owner cancels the forward run (if one is going) and awaits it before the rollback starts: never both at once.
+        h.WakeOwner = true;
+        return outcome.Why;
     }
-
-    private async Task EditCardAsync(Deployment deployment, CancellationToken cancellationToken)
-    {
-        var (cardId, _) = await store.CardAsync(deployment.Id, cancellationToken);
-        if (cardId is not null)
-            await channel.EditAsync(new MessageReference(deployment.Channel, cardId), await CardAsync(deployment, cancellationToken), cancellationToken);
-    }
-
-    private async Task<ChatMessage> CardAsync(Deployment deployment, CancellationToken cancellationToken)
-    {
-        var (_, checks) = await store.CardAsync(deployment.Id, cancellationToken);
-        var plan = MigrationPlan.For(deployment.Migration.Id, deployment.Migration.Sql.Sha256, SqlScript.Parse(Encoding.UTF8.GetString(deployment.Migration.Sql.Bytes)));
-        return Card(deployment, plan, checks);
-    }
-
-    private ChatMessage Card(Deployment deployment, MigrationPlan plan, IReadOnlyList<CheckResult> checks)
-    {
-        var now = Now;
-        var assignment = deployment.SignOffs.Assignment(now);
-        var signers = assignment.ToDictionary(a => a.Key, a => new RoleSigner(a.Value, deployment.SignOffs.Signers[a.Value]));
-        var signing = deployment.State is DeploymentState.AwaitingApproval or DeploymentState.Approved;
-        return CardRenderer.Render(new DeploymentCard(deployment.Id, deployment.Migration.Id, deployment.Migration.Sql.Sha256, deployment.Target,
-            deployment.Requester, signing ? null : StateLine(deployment), Next(deployment), PlanSummary.Of(plan), checks, signers, deployment.VoidedBecause));
-    }
-
-    private static string StateLine(Deployment d) => d.State switch
-    {
-        DeploymentState.Running => $"▶️ RUNNING · {d.Phase?.Title() ?? "starting"}",
-        DeploymentState.Paused => $"⏸️ PAUSED · {d.Phase?.Title()}",
-        DeploymentState.Completed => "🟢 COMPLETED",
-        DeploymentState.Failed => "🔴 FAILED",
-        DeploymentState.RollingBack => "⏪ ROLLING BACK",
-        DeploymentState.RolledBack => "⏪ ROLLED BACK",
-        DeploymentState.RollbackFailed => "❌ ROLLBACK FAILED",
-        DeploymentState.Aborted => "⏹️ ABORTED",
-        _ => Deployment.Describe(d.State).ToUpperInvariant(),
-    };
-
-    private static string Next(Deployment d) => d.State switch
-    {
-        DeploymentState.AwaitingApproval => "runs as soon as the four roles have signed and the checks pass",
-        DeploymentState.Approved => "starting the runbook",
-        DeploymentState.Running or DeploymentState.Paused => "events in this card's thread; /migrate pause | resume | abort | rollback",
-        DeploymentState.Failed => "see the reasons in the thread; /migrate rollback --confirm to undo",
-        DeploymentState.Completed => "done: the verdict is in the thread",
-        _ => "nothing more happens",
-    };
-
-    /// <summary>What the thread shows of a runbook event (samples and threshold noise stay out; the card shows the state).</summary>
-    private static string? ThreadLine(RunbookEvent e) => e switch
-    {
-        PhaseStarted p => $"── {p.Phase.Title()} ──",
-        PhaseFinished p => $"{(p.Ok ? "✓" : "✗")} {p.Phase.Title()} in {Durations.Short(p.Duration)}: {p.Summary}",
-        CheckCompleted { Check.Status: CheckStatus.Fail or CheckStatus.Warn } c => $"{(c.Check.Status == CheckStatus.Fail ? "❌" : "⚠️")} {c.Check.Name}: {c.Check.Detail}",
-        ExecutionReported { Execution: StatementFinished f } => $"✓ #{f.Statement.Number} line {f.Statement.Line} in {Durations.Short(f.Duration)}" +
-            (f.LockWait > TimeSpan.Zero ? $" (waited {Durations.Short(f.LockWait)} for locks)" : "") + $": {f.Statement.Summary(60)}",
-        ExecutionReported { Execution: WaitingForBlockers w } => $"⏳ #{w.Statement.Number} waits for {string.Join("; ", w.Blockers.Select(b => b.Describe()))}",
-        ExecutionReported { Execution: NoticeReceived n } => $"  {n.Severity}: {n.Message}",
-        ExecutionReported { Execution: StatementFailed f } => $"✗ #{f.Statement.Number} line {f.Statement.Line} failed: {f.Message}",
-        ThresholdReported { Threshold: ThresholdBreached b } => $"🚨 {b.Rule.Describe()}",
-        HistoryConsulted h => $"📜 {h.Decision.Describe()}",
-        _ => null,
-    };
-
-    private static MigrationRunbook Runbook(PinnedMigration pinned) => pinned.Runbook is { } runbook
-        ? MigrationRunbook.Parse(Encoding.UTF8.GetString(runbook.Bytes), runbook.Name)
-        : MigrationRunbook.Empty;
 
     private static async Task<PinnedFile> PinAsync(string path, CancellationToken cancellationToken)
     {
@@ -568,10 +365,17 @@ public sealed class Conductor(
 
     private static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 
-    /// <summary>An answer for the caller alone (errors, refusals, help).</summary>
-    private Task TellAsync(CommandReceived command, string text, CancellationToken cancellationToken) =>
-        channel.ReplyToUserAsync(command.Caller, new ChatMessage(text), cancellationToken);
+    /// <summary>An answer for the caller alone (errors, refusals, help); returns it as the event's outcome.</summary>
+    private async Task<string> TellAsync(Handling h, CommandReceived command, string text, CancellationToken cancellationToken)
+    {
+        await outbox.PrivateAsync(h.Scope, platform, command.Caller, new ChatMessage(text), cancellationToken);
+        h.Told = true;
+        return text;
+    }
 
-    private Task SayAsync(string channelId, string text, CancellationToken cancellationToken) =>
-        channel.PostAsync(channelId, new ChatMessage(text), cancellationToken);
+    private async Task<string> SayAsync(Handling h, string channelId, string text, CancellationToken cancellationToken)
+    {
+        await outbox.PostAsync(h.Scope, platform, channelId, new ChatMessage(text), cancellationToken);
+        return text;
+    }
 }

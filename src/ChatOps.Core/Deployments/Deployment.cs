@@ -76,10 +76,12 @@ public sealed class Deployment
     private readonly DeploymentPermissions _permissions;
 
     /// <param name="permissions">Who may start, pause, resume, roll back and abort (default: <see cref="DeploymentPermissions"/>' defaults).</param>
+    /// <param name="platform">Where the deployment's channel is (<c>Slack</c>, <c>Discord</c>, <c>Local</c>).</param>
     public Deployment(DeploymentId id, PinnedMigration migration, string target, string requester, string channel,
-        RoleHolders holders, SignOffPolicy policy, DateTimeOffset at, DeploymentPermissions? permissions = null)
+        RoleHolders holders, SignOffPolicy policy, DateTimeOffset at, DeploymentPermissions? permissions = null, string platform = "Local")
     {
         Id = id;
+        Platform = platform;
         Migration = migration;
         Target = target;
         Requester = requester;
@@ -92,9 +94,10 @@ public sealed class Deployment
     /// <summary>A deployment as storage kept it: its state, sign-offs and audit trail exactly as recorded (no event is re-recorded).</summary>
     public static Deployment Restore(DeploymentId id, PinnedMigration migration, string target, string requester, string channel,
         RoleHolders holders, SignOffPolicy policy, DeploymentState state, RunbookPhase? phase, string? voidedBecause, bool checksPass,
-        IEnumerable<KeyValuePair<string, DateTimeOffset>> signers, IEnumerable<AuditEvent> audit, DeploymentPermissions? permissions = null)
+        IEnumerable<KeyValuePair<string, DateTimeOffset>> signers, IEnumerable<AuditEvent> audit, DeploymentPermissions? permissions = null,
+        string platform = "Local")
     {
-        var restored = new Deployment(id, migration, target, requester, channel, holders, policy, DateTimeOffset.MinValue, permissions);
+        var restored = new Deployment(id, migration, target, requester, channel, holders, policy, DateTimeOffset.MinValue, permissions, platform);
         restored._audit.Clear();
         restored._audit.AddRange(audit);
         restored.State = state;
@@ -115,6 +118,9 @@ public sealed class Deployment
     public string Target { get; }
     public string Requester { get; }
     public string Channel { get; }
+
+    /// <summary>The platform the channel is on: its card, thread and prompts go there.</summary>
+    public string Platform { get; }
     public SignOffBook SignOffs { get; }
     public DeploymentState State { get; private set; } = DeploymentState.Requested;
 
@@ -242,6 +248,18 @@ public sealed class Deployment
         State = DeploymentState.RollingBack;
         Record(at, user, running ? "rolling back: the forward run is cancelled first" : "rolling back");
         return new ControlOutcome(true, running ? "cancelling the forward run, then rolling back" : "rolling back");
+    }
+
+    /// <summary>
+    /// The process running this deployment died (or was killed) mid-run, and another one took it over: the deployment waits, paused,
+    /// for a person to <c>resume</c> (the run continues after what the journal shows as done) or <c>rollback</c>.
+    /// </summary>
+    public void Interrupted(string what, DateTimeOffset at)
+    {
+        if (State is not (DeploymentState.Running or DeploymentState.Paused))
+            throw new InvalidOperationException($"{Id} is {Describe(State)}: no run to have been interrupted");
+        State = DeploymentState.Paused;
+        Record(at, "bot", $"interrupted: {what}; paused until someone resumes or rolls back");
     }
 
     /// <summary>The runbook's verdict.</summary>

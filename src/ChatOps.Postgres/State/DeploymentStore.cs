@@ -11,8 +11,20 @@ namespace ChatOps.Postgres.State;
 /// yet stored, in one transaction; a load gives back the aggregate exactly as saved. The roles and the sign-off policy come
 /// from configuration, not from storage: they are passed in.
 /// </summary>
-public sealed class DeploymentStore(string connectionString, RoleHolders holders, SignOffPolicy policy, DeploymentPermissions? permissions = null)
+public sealed class DeploymentStore(StateConnections state, RoleHolders holders, SignOffPolicy policy, DeploymentPermissions? permissions = null)
 {
+    /// <summary>A store on its own pool (tests, and callers outside the bot's host).</summary>
+    public DeploymentStore(string connectionString, RoleHolders holders, SignOffPolicy policy, DeploymentPermissions? permissions = null)
+        : this(new StateConnections(connectionString), holders, policy, permissions)
+    {
+    }
+
+    /// <summary>The state database this store keeps deployments in.</summary>
+    public StateConnections State => state;
+
+    /// <summary>Begins a transaction for one change: load (locked), change, save, and the messages it causes.</summary>
+    public Task<StateScope> BeginAsync(CancellationToken cancellationToken) => StateScope.BeginAsync(state, cancellationToken);
+
     /// <summary>The sign-off rules deployments are judged by (configuration, not storage).</summary>
     public SignOffPolicy Policy => policy;
 
@@ -20,9 +32,10 @@ public sealed class DeploymentStore(string connectionString, RoleHolders holders
     public DeploymentPermissions Permissions { get; } = permissions ?? new DeploymentPermissions(holders);
 
     /// <summary>Each migration's latest deployment here: its id and state.</summary>
-    public async Task<IReadOnlyDictionary<string, (DeploymentId Id, DeploymentState State)>> LatestByMigrationAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyDictionary<string, (DeploymentId Id, DeploymentState State)>> LatestByMigrationAsync(CancellationToken cancellationToken, StateScope? scope = null)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var lease = await LeaseAsync(scope, cancellationToken);
+        var connection = lease.Connection;
         await using var command = new NpgsqlCommand(
             "SELECT DISTINCT ON (migration) migration, id, state FROM chatops_state.deployments ORDER BY migration, id DESC", connection);
         await using var r = await command.ExecuteReaderAsync(cancellationToken);
@@ -33,22 +46,30 @@ public sealed class DeploymentStore(string connectionString, RoleHolders holders
     }
 
     /// <summary>The next deployment number (D-1, D-2 …), never reused.</summary>
-    public async Task<DeploymentId> NextIdAsync(CancellationToken cancellationToken)
+    public async Task<DeploymentId> NextIdAsync(CancellationToken cancellationToken, StateScope? scope = null)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var lease = await LeaseAsync(scope, cancellationToken);
+        var connection = lease.Connection;
         await using var command = new NpgsqlCommand("SELECT nextval('chatops_state.deployment_numbers')::int", connection);
         return new DeploymentId((int)(await command.ExecuteScalarAsync(cancellationToken))!);
     }
 
     public async Task SaveAsync(Deployment deployment, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var scope = await BeginAsync(cancellationToken);
+        await SaveAsync(scope, deployment, cancellationToken);
+        await scope.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>Writes the deployment's row, its current sign-offs and the audit lines not yet stored, in <paramref name="scope"/>.</summary>
+    public async Task SaveAsync(StateScope scope, Deployment deployment, CancellationToken cancellationToken)
+    {
+        var connection = scope.Connection;
         var m = deployment.Migration;
         await ExecAsync(connection, """
             INSERT INTO chatops_state.deployments (id, migration, sql_name, sql_sha256, sql_bytes, rollback_name, rollback_sha256, rollback_bytes,
-                runbook_name, runbook_sha256, runbook_bytes, target, requester, channel, state, phase, voided_because, checks_pass)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                runbook_name, runbook_sha256, runbook_bytes, target, requester, channel, state, phase, voided_because, checks_pass, platform)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
             ON CONFLICT (id) DO UPDATE SET state = excluded.state, phase = excluded.phase, voided_because = excluded.voided_because,
                 checks_pass = excluded.checks_pass, updated_at = now()
             """, cancellationToken,
@@ -56,7 +77,7 @@ public sealed class DeploymentStore(string connectionString, RoleHolders holders
             Text(m.Rollback?.Name), Text(m.Rollback?.Sha256), Bytes(m.Rollback?.Bytes),
             Text(m.Runbook?.Name), Text(m.Runbook?.Sha256), Bytes(m.Runbook?.Bytes),
             deployment.Target, deployment.Requester, deployment.Channel, deployment.State.ToString(), Text(deployment.Phase?.ToString()),
-            Text(deployment.VoidedBecause), deployment.ChecksPass);
+            Text(deployment.VoidedBecause), deployment.ChecksPass, deployment.Platform);
 
         await ExecAsync(connection, "DELETE FROM chatops_state.sign_offs WHERE deployment = $1", cancellationToken, deployment.Id.Number);
         foreach (var (user, at) in deployment.SignOffs.Signers)
@@ -73,21 +94,22 @@ public sealed class DeploymentStore(string connectionString, RoleHolders holders
             await ExecAsync(connection, "INSERT INTO chatops_state.audit_events (deployment, seq, at, who, what, counted) VALUES ($1, $2, $3, $4, $5, $6)",
                 cancellationToken, deployment.Id.Number, seq, a.At, a.Who, a.What, a.Counted);
         }
-        await transaction.CommitAsync(cancellationToken);
     }
 
     /// <summary>Where the deployment's card was posted, and the pre-deployment checks it shows (kept as JSON).</summary>
-    public async Task SetCardAsync(DeploymentId id, string? cardMessage, IReadOnlyList<CheckResult> checks, CancellationToken cancellationToken)
+    public async Task SetCardAsync(DeploymentId id, string? cardMessage, IReadOnlyList<CheckResult> checks, CancellationToken cancellationToken, StateScope? scope = null)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var lease = await LeaseAsync(scope, cancellationToken);
+        var connection = lease.Connection;
         await ExecAsync(connection, "UPDATE chatops_state.deployments SET card_message = $2, checks = $3::jsonb, updated_at = now() WHERE id = $1",
             cancellationToken, id.Number, Text(cardMessage), System.Text.Json.JsonSerializer.Serialize(checks));
     }
 
     /// <summary>The card's message id and checks, as <see cref="SetCardAsync"/> left them.</summary>
-    public async Task<(string? CardMessage, IReadOnlyList<CheckResult> Checks)> CardAsync(DeploymentId id, CancellationToken cancellationToken)
+    public async Task<(string? CardMessage, IReadOnlyList<CheckResult> Checks)> CardAsync(DeploymentId id, CancellationToken cancellationToken, StateScope? scope = null)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var lease = await LeaseAsync(scope, cancellationToken);
+        var connection = lease.Connection;
         await using var command = new NpgsqlCommand("SELECT card_message, checks::text FROM chatops_state.deployments WHERE id = $1", connection);
         command.Parameters.Add(new NpgsqlParameter { Value = id.Number });
         await using var r = await command.ExecuteReaderAsync(cancellationToken);
@@ -98,9 +120,10 @@ public sealed class DeploymentStore(string connectionString, RoleHolders holders
     }
 
     /// <summary>The cards a reaction can still act on (a completed or failed deployment can be rolled back), by deployment.</summary>
-    public async Task<IReadOnlyList<(DeploymentId Id, MessageReference Card)>> ActiveCardsAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<(DeploymentId Id, MessageReference Card)>> ActiveCardsAsync(CancellationToken cancellationToken, StateScope? scope = null)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var lease = await LeaseAsync(scope, cancellationToken);
+        var connection = lease.Connection;
         await using var command = new NpgsqlCommand("""
             SELECT id, channel, card_message FROM chatops_state.deployments
             WHERE card_message IS NOT NULL AND state NOT IN ('RolledBack', 'Aborted')
@@ -113,25 +136,94 @@ public sealed class DeploymentStore(string connectionString, RoleHolders holders
     }
 
     /// <summary>The deployment whose card is <paramref name="cardMessage"/>, if any.</summary>
-    public async Task<DeploymentId?> ByCardAsync(string cardMessage, CancellationToken cancellationToken)
+    public async Task<DeploymentId?> ByCardAsync(string cardMessage, CancellationToken cancellationToken, StateScope? scope = null)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var lease = await LeaseAsync(scope, cancellationToken);
+        var connection = lease.Connection;
         await using var command = new NpgsqlCommand("SELECT id FROM chatops_state.deployments WHERE card_message = $1", connection);
         command.Parameters.Add(new NpgsqlParameter { Value = cardMessage });
         return await command.ExecuteScalarAsync(cancellationToken) is int id ? new DeploymentId(id) : null;
     }
 
+    /// <summary>The rollback prompt awaiting ⏪ (its message key, and when it lapses), kept across restarts and replicas.</summary>
+    public Task SetRollbackPromptAsync(StateScope scope, DeploymentId id, string? promptKey, DateTimeOffset? until, CancellationToken cancellationToken) =>
+        scope.ExecuteAsync("UPDATE chatops_state.deployments SET rollback_prompt = $2, rollback_prompt_until = $3 WHERE id = $1", cancellationToken,
+            id.Number, StateScope.Text(promptKey), until is { } u ? u : new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+
+    /// <summary>The deployment whose rollback prompt is <paramref name="promptKey"/>, and when the prompt lapses.</summary>
+    public async Task<(DeploymentId Id, DateTimeOffset Until)?> ByRollbackPromptAsync(string promptKey, CancellationToken cancellationToken, StateScope? scope = null)
+    {
+        await using var lease = await LeaseAsync(scope, cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT id, rollback_prompt_until FROM chatops_state.deployments WHERE rollback_prompt = $1", lease.Connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = promptKey });
+        await using var r = await command.ExecuteReaderAsync(cancellationToken);
+        return await r.ReadAsync(cancellationToken) ? (new DeploymentId(r.GetInt32(0)), r.GetFieldValue<DateTimeOffset>(1)) : null;
+    }
+
+    /// <summary>When the deployment's pending rollback prompt lapses; null when none is pending.</summary>
+    public async Task<DateTimeOffset?> RollbackPromptUntilAsync(DeploymentId id, CancellationToken cancellationToken, StateScope? scope = null)
+    {
+        await using var lease = await LeaseAsync(scope, cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT rollback_prompt_until FROM chatops_state.deployments WHERE id = $1 AND rollback_prompt IS NOT NULL", lease.Connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = id.Number });
+        return await command.ExecuteScalarAsync(cancellationToken) is DateTime at ? new DateTimeOffset(at, TimeSpan.Zero) : null;
+    }
+
+    /// <summary>What a resumed run needs from the phases before (the runbook's checkpoint, as JSON).</summary>
+    public Task SetCheckpointAsync(DeploymentId id, string checkpointJson, CancellationToken cancellationToken) =>
+        state.ExecuteAsync("UPDATE chatops_state.deployments SET checkpoint = $2::jsonb, updated_at = now() WHERE id = $1", cancellationToken, id.Number, checkpointJson);
+
+    public Task<string?> CheckpointAsync(DeploymentId id, CancellationToken cancellationToken) =>
+        state.ScalarAsync<string>("SELECT checkpoint::text FROM chatops_state.deployments WHERE id = $1", cancellationToken, id.Number);
+
+    /// <summary>What the database holds of the deployment's migration, in words (after an abort or an interruption): the card shows it.</summary>
+    public Task SetDatabaseStateAsync(StateScope scope, DeploymentId id, string? description, CancellationToken cancellationToken) =>
+        scope.ExecuteAsync("UPDATE chatops_state.deployments SET database_state = $2 WHERE id = $1", cancellationToken, id.Number, StateScope.Text(description));
+
+    public Task<string?> DatabaseStateAsync(DeploymentId id, CancellationToken cancellationToken) =>
+        state.ScalarAsync<string>("SELECT database_state FROM chatops_state.deployments WHERE id = $1", cancellationToken, id.Number);
+
+    /// <summary>Deployments some replica has to work on: approved (to start), running or paused (to run or recover), rolling back.</summary>
+    public async Task<IReadOnlyList<DeploymentId>> UnfinishedAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await state.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
+            "SELECT id FROM chatops_state.deployments WHERE state IN ('Approved', 'Running', 'Paused', 'RollingBack') ORDER BY id", connection);
+        await using var r = await command.ExecuteReaderAsync(cancellationToken);
+        var ids = new List<DeploymentId>();
+        while (await r.ReadAsync(cancellationToken))
+            ids.Add(new DeploymentId(r.GetInt32(0)));
+        return ids;
+    }
+
+    /// <summary>How many deployments are in each state (for <c>/metrics</c>).</summary>
+    public async Task<IReadOnlyDictionary<DeploymentState, long>> CountByStateAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await state.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT state, count(*) FROM chatops_state.deployments GROUP BY state", connection);
+        await using var r = await command.ExecuteReaderAsync(cancellationToken);
+        var counts = Enum.GetValues<DeploymentState>().ToDictionary(s => s, _ => 0L);
+        while (await r.ReadAsync(cancellationToken))
+            counts[Enum.Parse<DeploymentState>(r.GetString(0))] = r.GetInt64(1);
+        return counts;
+    }
+
     /// <summary>The deployment, or null when there is no such one.</summary>
     public async Task<Deployment?> LoadAsync(DeploymentId id, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await state.OpenAsync(cancellationToken);
         return await LoadAsync(connection, id, cancellationToken);
     }
 
+    /// <summary>The deployment, locked in <paramref name="scope"/> until it commits (another replica's change waits); null when there is none.</summary>
+    public Task<Deployment?> LoadForUpdateAsync(StateScope scope, DeploymentId id, CancellationToken cancellationToken) =>
+        LoadAsync(scope.Connection, id, cancellationToken, forUpdate: true);
+
     /// <summary>The channel's deployments that are not finished, oldest first.</summary>
-    public async Task<IReadOnlyList<Deployment>> ActiveInAsync(string channel, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<Deployment>> ActiveInAsync(string channel, CancellationToken cancellationToken, StateScope? scope = null)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var lease = await LeaseAsync(scope, cancellationToken);
+        var connection = lease.Connection;
         var ids = new List<int>();
         await using (var command = new NpgsqlCommand("""
             SELECT id FROM chatops_state.deployments
@@ -149,7 +241,7 @@ public sealed class DeploymentStore(string connectionString, RoleHolders holders
         return active;
     }
 
-    private async Task<Deployment?> LoadAsync(NpgsqlConnection connection, DeploymentId id, CancellationToken cancellationToken)
+    private async Task<Deployment?> LoadAsync(NpgsqlConnection connection, DeploymentId id, CancellationToken cancellationToken, bool forUpdate = false)
     {
         PinnedMigration migration;
         string target, requester, channel;
@@ -157,11 +249,12 @@ public sealed class DeploymentStore(string connectionString, RoleHolders holders
         RunbookPhase? phase;
         string? voided;
         bool checksPass;
+        string platform;
         await using (var command = new NpgsqlCommand("""
             SELECT migration, sql_name, sql_sha256, sql_bytes, rollback_name, rollback_sha256, rollback_bytes, runbook_name, runbook_sha256, runbook_bytes,
-                   target, requester, channel, state, phase, voided_because, checks_pass
+                   target, requester, channel, state, phase, voided_because, checks_pass, platform
             FROM chatops_state.deployments WHERE id = $1
-            """, connection))
+            """ + (forUpdate ? " FOR UPDATE" : ""), connection))
         {
             command.Parameters.Add(new NpgsqlParameter { Value = id.Number });
             await using var r = await command.ExecuteReaderAsync(cancellationToken);
@@ -176,6 +269,7 @@ public sealed class DeploymentStore(string connectionString, RoleHolders holders
             phase = r.IsDBNull(14) ? null : Enum.Parse<RunbookPhase>(r.GetString(14));
             voided = r.IsDBNull(15) ? null : r.GetString(15);
             checksPass = r.GetBoolean(16);
+            platform = r.GetString(17);
         }
         var signers = new List<KeyValuePair<string, DateTimeOffset>>();
         await using (var command = new NpgsqlCommand("SELECT user_id, signed_at FROM chatops_state.sign_offs WHERE deployment = $1 ORDER BY signed_at, user_id", connection))
@@ -193,11 +287,18 @@ public sealed class DeploymentStore(string connectionString, RoleHolders holders
             while (await r.ReadAsync(cancellationToken))
                 audit.Add(new AuditEvent(r.GetFieldValue<DateTimeOffset>(0), r.GetString(1), r.GetString(2), r.GetBoolean(3)));
         }
-        return Deployment.Restore(id, migration, target, requester, channel, holders, policy, state, phase, voided, checksPass, signers, audit, Permissions);
+        return Deployment.Restore(id, migration, target, requester, channel, holders, policy, state, phase, voided, checksPass, signers, audit, Permissions, platform);
     }
 
-    private Task<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken) =>
-        TargetSession.OpenAsync(connectionString, "chatops:state", cancellationToken);
+    // A scope's session (inside its transaction), or a pooled one of the call's own.
+    private sealed class Lease(NpgsqlConnection connection, bool own) : IAsyncDisposable
+    {
+        public NpgsqlConnection Connection => connection;
+        public ValueTask DisposeAsync() => own ? connection.DisposeAsync() : ValueTask.CompletedTask;
+    }
+
+    private async Task<Lease> LeaseAsync(StateScope? scope, CancellationToken cancellationToken) =>
+        scope is null ? new Lease(await state.OpenAsync(cancellationToken), true) : new Lease(scope.Connection, false);
 
     private static object Text(string? value) => value is null ? new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text } : value;
 

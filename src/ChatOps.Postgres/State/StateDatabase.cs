@@ -3,7 +3,8 @@ using Npgsql;
 namespace ChatOps.Postgres.State;
 
 /// <summary>
-/// The bot's own database (<c>ConnectionStrings:State</c>): deployments, their pinned files, sign-offs and audit trail.
+/// The bot's own database (<c>ConnectionStrings:State</c>): deployments, their pinned files, sign-offs and audit trail, the inbox
+/// and the outbox (and Quartz's tables, which Quartz provisions itself).
 /// Its schema is versioned and migrated at start-up under an advisory lock, so replicas starting together do not race.
 /// </summary>
 public static class StateDatabase
@@ -59,6 +60,52 @@ public static class StateDatabase
                 counted    boolean NOT NULL,
                 PRIMARY KEY (deployment, seq))
             """,
+        ],
+        [
+            // Issue 13: several platforms, prompts and run checkpoints that survive a restart, the inbox and the outbox.
+            "ALTER TABLE chatops_state.deployments ADD COLUMN platform text NOT NULL DEFAULT 'Local'",
+            "ALTER TABLE chatops_state.deployments ADD COLUMN rollback_prompt text",
+            "ALTER TABLE chatops_state.deployments ADD COLUMN rollback_prompt_until timestamptz",
+            "ALTER TABLE chatops_state.deployments ADD COLUMN checkpoint jsonb",
+            "ALTER TABLE chatops_state.deployments ADD COLUMN database_state text",
+            """
+            CREATE TABLE chatops_state.inbox (
+                seq         bigserial PRIMARY KEY,
+                platform    text NOT NULL,
+                event_id    text NOT NULL,
+                kind        text NOT NULL,
+                event       jsonb NOT NULL,
+                received_at timestamptz NOT NULL,
+                attempts    int NOT NULL DEFAULT 0,
+                handled_at  timestamptz,
+                outcome     text,
+                UNIQUE (platform, event_id))
+            """,
+            "CREATE INDEX inbox_unhandled ON chatops_state.inbox (seq) WHERE handled_at IS NULL",
+            """
+            CREATE TABLE chatops_state.outbox (
+                id               bigserial PRIMARY KEY,
+                platform         text NOT NULL,
+                channel          text NOT NULL,
+                kind             text NOT NULL,
+                key              text,
+                target           text,
+                caller           jsonb,
+                message          jsonb,
+                emoji            text,
+                deployment       int,
+                created_at       timestamptz NOT NULL,
+                attempts         int NOT NULL DEFAULT 0,
+                not_before       timestamptz NOT NULL,
+                sent_at          timestamptz,
+                platform_channel text,
+                platform_id      text,
+                parked_at        timestamptz,
+                last_error       text)
+            """,
+            "CREATE UNIQUE INDEX outbox_key ON chatops_state.outbox (platform, key) WHERE key IS NOT NULL",
+            "CREATE INDEX outbox_pending ON chatops_state.outbox (platform, channel, id) WHERE sent_at IS NULL AND parked_at IS NULL",
+            "CREATE INDEX outbox_platform_id ON chatops_state.outbox (platform, platform_id) WHERE platform_id IS NOT NULL",
         ],
     ];
 

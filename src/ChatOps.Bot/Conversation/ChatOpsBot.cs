@@ -1,0 +1,124 @@
+using ChatOps.Core.Approvals;
+using ChatOps.Core.Conversation;
+using ChatOps.Core.Deployments;
+using ChatOps.Postgres.Migrations;
+using ChatOps.Postgres.Options;
+using ChatOps.Postgres.State;
+
+namespace ChatOps.Bot.Conversation;
+
+/// <summary>What the bot needs besides its platforms: where migrations are, where they go, who signs, how the engine runs.</summary>
+public sealed record BotParts(
+    StateConnections State,
+    MigrationCatalog Catalog,
+    Targets Targets,
+    RoleHolders Roles,
+    SignOffPolicy Approvals,
+    DeploymentPermissions Permissions,
+    ExecutionOptions Execution,
+    MonitoringOptions Monitoring,
+    TimeProvider Time,
+    ILoggerFactory Logging);
+
+/// <summary>
+/// One replica of the bot: the inbox handler, a conductor and an outbox dispatcher per platform, and the deployments' owner,
+/// all on one state database. Several replicas may run against the same state database: the inbox is handled by one at a time,
+/// each message is sent by one, and each deployment is run by the one holding it.
+/// </summary>
+public sealed class ChatOpsBot
+{
+    private readonly List<Task> _loops = [];
+    private CancellationTokenSource? _stopping;
+
+    /// <param name="firstRetry">The outbox's first retry delay (default 1 s; tests make it short).</param>
+    public ChatOpsBot(BotParts parts, IReadOnlyDictionary<string, IChatChannel> platforms, TimeSpan? firstRetry = null)
+    {
+        Parts = parts;
+        Store = new DeploymentStore(parts.State, parts.Roles, parts.Approvals, parts.Permissions);
+        Inbox = new Inbox(parts.State, parts.Time);
+        Outbox = new Outbox(parts.State, parts.Time);
+        var cards = new DeploymentCards(Store, Outbox, parts.Time);
+        Owner = new DeploymentOwner(Store, Outbox, cards, parts.Targets, parts.Execution, parts.Monitoring, parts.Time, parts.Logging.CreateLogger<DeploymentOwner>());
+        Conductors = platforms.ToDictionary(p => p.Key, p =>
+        {
+            var conductor = new Conductor(p.Key, Store, Outbox, cards, p.Value, parts.Catalog, parts.Targets, parts.Roles, parts.Execution, parts.Time,
+                parts.Logging.CreateLogger<Conductor>())
+            {
+                AcknowledgeEveryCommand = p.Key == "Discord",
+            };
+            conductor.OwnerWanted += Owner.Wake;
+            return conductor;
+        });
+        Dispatchers = platforms.ToDictionary(p => p.Key, p => new OutboxDispatcher(p.Key, Outbox, p.Value, parts.Time, parts.Logging.CreateLogger<OutboxDispatcher>())
+        {
+            FirstBackoff = firstRetry ?? TimeSpan.FromSeconds(1),
+            MaxBackoff = firstRetry is { } fast ? fast * 4 : TimeSpan.FromMinutes(1),
+        });
+        Handler = new InboxHandler(Inbox, Store, Conductors, parts.Logging.CreateLogger<InboxHandler>());
+        Inbox.Accepted += Handler.Wake;
+        Outbox.Written += () =>
+        {
+            foreach (var dispatcher in Dispatchers.Values)
+                dispatcher.Wake();
+        };
+    }
+
+    public BotParts Parts { get; }
+    public DeploymentStore Store { get; }
+    public Inbox Inbox { get; }
+    public Outbox Outbox { get; }
+    public DeploymentOwner Owner { get; }
+    public InboxHandler Handler { get; }
+    public IReadOnlyDictionary<string, Conductor> Conductors { get; }
+    public IReadOnlyDictionary<string, OutboxDispatcher> Dispatchers { get; }
+
+    /// <summary>Migrates the state schema, reads the open cards, and starts the loops.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await StateDatabase.MigrateAsync(Parts.State.ConnectionString, cancellationToken);
+        foreach (var conductor in Conductors.Values)
+            await conductor.LoadCardsAsync(cancellationToken);
+        _stopping = new CancellationTokenSource();
+        var stopping = _stopping.Token;
+        _loops.Add(Task.Run(() => Handler.RunAsync(stopping), CancellationToken.None));
+        _loops.AddRange(Dispatchers.Values.Select(d => Task.Run(() => d.RunAsync(stopping), CancellationToken.None)));
+        _loops.Add(Task.Run(() => Owner.RunAsync(stopping), CancellationToken.None));
+    }
+
+    /// <summary>
+    /// Waits until nothing is left to do here: the inbox handled, no run or rollback going, the outbox sent (or parked). What the
+    /// local channel waits for between lines, and what tests wait for; a deployment waiting for a person counts as settled.
+    /// </summary>
+    /// <param name="runs">Wait for runs and rollbacks to end too; without it, only for the events handled and their messages sent.</param>
+    public async Task SettleAsync(TimeSpan timeout, CancellationToken cancellationToken, bool runs = true)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(timeout);
+        var quietSince = (DateTimeOffset?)null;
+        while (true)
+        {
+            var quiet = await Inbox.PendingAsync(limit.Token) == 0 && (await Outbox.DepthAsync(limit.Token)).Pending == 0
+                        && (!runs || (!Owner.Busy && !await AwaitingOwnerAsync(limit.Token)));
+            // Quiet twice in a row a little apart: a run that just finished may still be writing its last messages.
+            if (quiet && quietSince is { } since && DateTimeOffset.UtcNow - since >= TimeSpan.FromMilliseconds(100))
+                return;
+            quietSince = quiet ? quietSince ?? DateTimeOffset.UtcNow : null;
+            await Task.Delay(TimeSpan.FromMilliseconds(25), limit.Token);
+        }
+    }
+
+    // An approved, running or rolling-back deployment is work going on or about to start (its owner may not have looked yet).
+    private async Task<bool> AwaitingOwnerAsync(CancellationToken cancellationToken) =>
+        await Parts.State.ScalarAsync<long>("SELECT count(*) FROM chatops_state.deployments WHERE state IN ('Approved', 'Running', 'RollingBack')", cancellationToken) > 0;
+
+    /// <summary>Stops the loops; deployments held here are let go for another replica (or the next start) to take over.</summary>
+    public async Task StopAsync()
+    {
+        if (_stopping is null)
+            return;
+        await _stopping.CancelAsync();
+        await Task.WhenAll(_loops).ContinueWith(_ => { }, TaskScheduler.Default);
+        _stopping.Dispose();
+        _stopping = null;
+    }
+}

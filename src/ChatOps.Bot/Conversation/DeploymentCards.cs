@@ -1,0 +1,68 @@
+using System.Text;
+using ChatOps.Core.Conversation;
+using ChatOps.Core.Deployments;
+using ChatOps.Core.Planning;
+using ChatOps.Core.Runbooks;
+using ChatOps.Core.Scripts;
+using ChatOps.Postgres.State;
+
+namespace ChatOps.Bot.Conversation;
+
+/// <summary>
+/// The deployment's card as it is now, written to the outbox: the conversation (after a command or a reaction) and the owner of a
+/// run (after a phase, a verdict, a rollback) both edit it through here, in the transaction of the change it shows.
+/// </summary>
+public sealed class DeploymentCards(DeploymentStore store, Outbox outbox, TimeProvider time)
+{
+    /// <summary>Writes the card's new version to the outbox in <paramref name="scope"/>; nothing when it has no card yet.</summary>
+    public async Task EditAsync(StateScope scope, Deployment deployment, CancellationToken cancellationToken)
+    {
+        var (cardKey, _) = await store.CardAsync(deployment.Id, cancellationToken, scope);
+        if (cardKey is not null)
+            await outbox.EditAsync(scope, deployment.Platform, new MessageReference(deployment.Channel, cardKey), await RenderAsync(deployment, cancellationToken, scope),
+                cancellationToken, deployment.Id.Number);
+    }
+
+    /// <summary>The card's message for the deployment as stored (its checks, what the database holds).</summary>
+    public async Task<ChatMessage> RenderAsync(Deployment deployment, CancellationToken cancellationToken, StateScope? scope = null)
+    {
+        var (_, checks) = await store.CardAsync(deployment.Id, cancellationToken, scope);
+        var plan = MigrationPlan.For(deployment.Migration.Id, deployment.Migration.Sql.Sha256, SqlScript.Parse(Encoding.UTF8.GetString(deployment.Migration.Sql.Bytes)));
+        return Render(deployment, plan, checks, await store.DatabaseStateAsync(deployment.Id, cancellationToken));
+    }
+
+    public ChatMessage Render(Deployment deployment, MigrationPlan plan, IReadOnlyList<CheckResult> checks, string? databaseState = null)
+    {
+        var now = time.GetUtcNow();
+        var assignment = deployment.SignOffs.Assignment(now);
+        var signers = assignment.ToDictionary(a => a.Key, a => new RoleSigner(a.Value, deployment.SignOffs.Signers[a.Value]));
+        var signing = deployment.State is DeploymentState.AwaitingApproval or DeploymentState.Approved;
+        var state = signing ? null : StateLine(deployment) + (databaseState is null ? "" : $" · {databaseState}");
+        return CardRenderer.Render(new DeploymentCard(deployment.Id, deployment.Migration.Id, deployment.Migration.Sql.Sha256, deployment.Target,
+            deployment.Requester, state, Next(deployment), PlanSummary.Of(plan), checks, signers, deployment.VoidedBecause));
+    }
+
+    private static string StateLine(Deployment d) => d.State switch
+    {
+        DeploymentState.Running => $"▶️ RUNNING · {d.Phase?.Title() ?? "starting"}",
+        DeploymentState.Paused => $"⏸️ PAUSED · {d.Phase?.Title()}",
+        DeploymentState.Completed => "🟢 COMPLETED",
+        DeploymentState.Failed => "🔴 FAILED",
+        DeploymentState.RollingBack => "⏪ ROLLING BACK",
+        DeploymentState.RolledBack => "⏪ ROLLED BACK",
+        DeploymentState.RollbackFailed => "❌ ROLLBACK FAILED",
+        DeploymentState.Aborted => "⏹️ ABORTED",
+        _ => Deployment.Describe(d.State).ToUpperInvariant(),
+    };
+
+    private static string Next(Deployment d) => d.State switch
+    {
+        DeploymentState.AwaitingApproval => "runs as soon as the four roles have signed and the checks pass",
+        DeploymentState.Approved => "starting the runbook",
+        DeploymentState.Running or DeploymentState.Paused => "events in this card's thread; /migrate pause | resume | abort | rollback",
+        DeploymentState.Failed => "see the reasons in the thread; /migrate rollback --confirm to undo",
+        DeploymentState.Completed => "done: the verdict is in the thread",
+        DeploymentState.Aborted when d.ExecutionStarted && d.Migration.Rollback is not null => "stopped without rolling back; /migrate rollback --confirm to undo what ran",
+        _ => "nothing more happens",
+    };
+}

@@ -1,0 +1,411 @@
+using System.Collections.Concurrent;
+using System.Text;
+using ChatOps.Core.Conversation;
+using ChatOps.Core.Deployments;
+using ChatOps.Core.Execution;
+using ChatOps.Core.Monitoring;
+using ChatOps.Core.Runbooks;
+using ChatOps.Core.Scripts;
+using ChatOps.Postgres;
+using ChatOps.Postgres.Execution;
+using ChatOps.Postgres.History;
+using ChatOps.Postgres.Options;
+using ChatOps.Postgres.Runbooks;
+using ChatOps.Postgres.State;
+using Npgsql;
+
+namespace ChatOps.Bot.Conversation;
+
+/// <summary>
+/// Runs deployments: on every replica it looks for deployments that need work (approved, running, paused, rolling back), takes
+/// each one it can own — a replica owns a deployment only while it holds that deployment's advisory lock on the state database,
+/// so exactly one runs it and another takes over when it dies — and drives the engine: the runbook with its events in the card's
+/// thread, pause/resume/abort through <see cref="ExecutionControl"/> as the state database says, the rollback runner. A deployment
+/// found running with nobody holding it was interrupted: it is reported and waits, paused, for a person.
+/// </summary>
+public sealed class DeploymentOwner(
+    DeploymentStore store,
+    Outbox outbox,
+    DeploymentCards cards,
+    Targets targets,
+    ExecutionOptions execution,
+    MonitoringOptions monitoring,
+    TimeProvider time,
+    ILogger<DeploymentOwner> logger)
+{
+    // 'CHDO': a deployment's owner lock, (class, deployment number).
+    private const int OwnerLock = 0x4348444F;
+    private readonly ConcurrentDictionary<int, Task> _owned = new();
+    private readonly ConcurrentDictionary<int, ExecutionControl> _controls = new();
+    private readonly SemaphoreSlim _wake = new(0);
+    private int _busy;
+
+    /// <summary>How often it looks for work when nobody wakes it (another replica's change, a dead replica's deployments).</summary>
+    public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>True while a run, a rollback or a hand-over is in progress here (a deployment waiting, paused, for a person is not work).</summary>
+    public bool Busy => Volatile.Read(ref _busy) > 0;
+
+    /// <summary>The deployments this replica holds.</summary>
+    public IReadOnlyCollection<int> Owned => _owned.Keys.ToList();
+
+    /// <summary>Looks now rather than at the next sweep (a change was committed in this process).</summary>
+    public void Wake() => _wake.Release();
+
+    /// <summary>Sweeps until <paramref name="stopping"/>; the deployments it holds are let go (another replica takes them over).</summary>
+    public async Task RunAsync(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await SweepAsync(stopping);
+            }
+            catch (Exception ex) when (!stopping.IsCancellationRequested)
+            {
+                logger.LogError(ex, "looking for deployments to run failed; trying again");
+            }
+            try
+            {
+                await _wake.WaitAsync(SweepInterval, stopping);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+        await Task.WhenAll(_owned.Values).WaitAsync(TimeSpan.FromSeconds(30), CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    private async Task SweepAsync(CancellationToken stopping)
+    {
+        foreach (var id in await store.UnfinishedAsync(stopping))
+        {
+            if (_controls.TryGetValue(id.Number, out var control))
+            {
+                await ApplyAsync(id, control, stopping);
+                continue;
+            }
+            if (_owned.ContainsKey(id.Number))
+                continue;
+            var session = await TargetSession.OpenAsync(store.State.ConnectionString, $"chatops:owner:{id}", stopping);
+            await using (var claim = new NpgsqlCommand($"SELECT pg_try_advisory_lock({OwnerLock}, {id.Number})", session))
+            {
+                if (!(bool)(await claim.ExecuteScalarAsync(stopping))!)
+                {
+                    await session.DisposeAsync();
+                    continue;   // another replica holds it
+                }
+            }
+            _owned[id.Number] = Task.Run(async () =>
+            {
+                try
+                {
+                    await OwnAsync(id, stopping);
+                }
+                catch (Exception ex) when (!stopping.IsCancellationRequested)
+                {
+                    logger.LogError(ex, "{Deployment}: its owner stopped", id);
+                }
+                finally
+                {
+                    _owned.TryRemove(id.Number, out _);
+                    await session.DisposeAsync();   // the lock goes with the session: another replica may take the deployment
+                }
+            }, CancellationToken.None);
+        }
+    }
+
+    /// <summary>What the state database says, applied to the run this replica is driving.</summary>
+    private async Task ApplyAsync(DeploymentId id, ExecutionControl control, CancellationToken cancellationToken)
+    {
+        if (await store.LoadAsync(id, cancellationToken) is not { } deployment)
+            return;
+        switch (deployment.State)
+        {
+            case DeploymentState.Paused when !control.IsPaused:
+                control.Pause();
+                break;
+            case DeploymentState.Running when control.IsPaused:
+                control.Resume();
+                break;
+            case DeploymentState.RollingBack or DeploymentState.Aborted when !control.IsCancelRequested:
+                control.Cancel();
+                break;
+        }
+    }
+
+    private async Task OwnAsync(DeploymentId id, CancellationToken stopping)
+    {
+        var takenOver = true;
+        while (!stopping.IsCancellationRequested)
+        {
+            var deployment = await store.LoadAsync(id, stopping);
+            switch (deployment?.State)
+            {
+                case DeploymentState.Approved:
+                    takenOver = false;
+                    await Working(() => RunForwardAsync(id, resuming: false, stopping));
+                    break;
+                case DeploymentState.Running or DeploymentState.Paused when takenOver:
+                    takenOver = false;
+                    await Working(() => InterruptedAsync(deployment, stopping));
+                    break;
+                case DeploymentState.Running:
+                    await Working(() => RunForwardAsync(id, resuming: true, stopping));
+                    break;
+                case DeploymentState.Paused:
+                    // Interrupted (or paused with no run going): nothing happens until someone resumes or rolls back.
+                    try
+                    {
+                        await Task.Delay(SweepInterval, time, stopping);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+                    break;
+                case DeploymentState.RollingBack:
+                    takenOver = false;
+                    await Working(() => RollbackAsync(id, stopping));
+                    break;
+                default:
+                    return;   // finished, failed (until someone rolls back), or gone
+            }
+        }
+    }
+
+    private async Task Working(Func<Task> work)
+    {
+        Interlocked.Increment(ref _busy);
+        try
+        {
+            await work();
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _busy);
+        }
+    }
+
+    /// <summary>A deployment found running with no owner: its process died. What the target's journal shows is said, and it waits, paused.</summary>
+    private async Task InterruptedAsync(Deployment found, CancellationToken cancellationToken)
+    {
+        var what = "its process stopped";
+        try
+        {
+            await using var history = await TargetHistory.OpenAsync(TargetFor(found), $"{found.Id}-recovery", cancellationToken);
+            if (await history.LastAsync(found.Migration.Id, cancellationToken) is { } last)
+            {
+                var script = SqlScript.Parse(Encoding.UTF8.GetString(found.Migration.Sql.Bytes));
+                var next = last.Completed < script.Statements.Count ? script.Statements[last.Completed] : null;
+                what = next is null
+                    ? $"the journal shows all {script.Statements.Count} statements completed"
+                    : $"interrupted at step {last.Completed + 1} of {script.Statements.Count} (#{next.Number} line {next.Line}: {next.Summary(60)}); " +
+                      $"the journal shows {last.Completed} completed — on resume a completed statement is never run again, the interrupted one is judged by what the catalog shows";
+            }
+            else
+                what = "the target has no record of the run: it never touched the database";
+        }
+        catch (Exception ex) when (ex is NpgsqlException or MigrationHistoryUnavailableException)
+        {
+            what = $"the target's journal could not be read ({ex.Message})";
+        }
+
+        await using var scope = await store.BeginAsync(cancellationToken);
+        if (await store.LoadForUpdateAsync(scope, found.Id, cancellationToken) is not { State: DeploymentState.Running or DeploymentState.Paused } deployment)
+            return;
+        deployment.Interrupted(what, time.GetUtcNow());
+        await store.SaveAsync(scope, deployment, cancellationToken);
+        await store.SetDatabaseStateAsync(scope, deployment.Id, "interrupted: see the thread", cancellationToken);
+        await cards.EditAsync(scope, deployment, cancellationToken);
+        await ThreadAsync(scope, deployment, new ChatMessage($"⚠️ {deployment.Id} was interrupted and this replica took it over", what)
+        {
+            Footer = $"/migrate resume {deployment.Id} continues after the completed statements · /migrate rollback {deployment.Id} undoes what ran",
+        }, cancellationToken);
+        await scope.CommitAsync(cancellationToken);
+        logger.LogWarning("{Deployment} was interrupted: {What}", deployment.Id, what);
+    }
+
+    /// <summary>The runbook, its events in the card's thread, its verdict on the card.</summary>
+    private async Task RunForwardAsync(DeploymentId id, bool resuming, CancellationToken stopping)
+    {
+        var control = new ExecutionControl();
+        Deployment deployment;
+        await using (var scope = await store.BeginAsync(stopping))
+        {
+            deployment = (await store.LoadForUpdateAsync(scope, id, stopping))!;
+            if (deployment.State == DeploymentState.Approved)
+                deployment.Begin(time.GetUtcNow());
+            else if (deployment.State != DeploymentState.Running)
+                return;
+            await store.SaveAsync(scope, deployment, stopping);
+            await store.SetDatabaseStateAsync(scope, id, null, stopping);
+            await cards.EditAsync(scope, deployment, stopping);
+            if (resuming)
+                await ThreadAsync(scope, deployment, new ChatMessage($"▶️ {id} resumes: completed statements are not run again"), stopping);
+            await scope.CommitAsync(stopping);
+        }
+        _controls[id.Number] = control;
+        try
+        {
+            var target = TargetFor(deployment);
+            // The runner calls back on its own threads: events queue here and are written in order by one reader.
+            var thread = System.Threading.Channels.Channel.CreateUnbounded<RunbookEvent>(new() { SingleReader = true });
+            var writer = Task.Run(async () =>
+            {
+                await foreach (var e in thread.Reader.ReadAllAsync(CancellationToken.None))
+                {
+                    try
+                    {
+                        await EventAsync(id, e, CancellationToken.None);
+                    }
+                    catch (Exception ex)
+                    {
+                        logger.LogError(ex, "{Deployment}: an event could not be written to the thread", id);
+                    }
+                }
+            }, CancellationToken.None);
+
+            var pinned = deployment.Migration;
+            RunbookResult result;
+            try
+            {
+                result = await new RunbookRunner(execution, monitoring, time).RunAsync(new RunbookRequest(target, pinned.Id, pinned.Sql.Sha256,
+                    SqlScript.Parse(Encoding.UTF8.GetString(pinned.Sql.Bytes)), Runbook(pinned), $"{id}-{time.GetUtcNow():HHmmss}", e => thread.Writer.TryWrite(e),
+                    control, AppliedBy: $"{deployment.Requester} ({id}, signed by {string.Join(", ", deployment.SignOffs.Signers.Keys)})"), stopping);
+            }
+            catch (Exception ex) when (ex is TargetBusyException or NpgsqlException && !stopping.IsCancellationRequested)
+            {
+                var why = ex is NpgsqlException npgsql ? TargetFailure.Classify(npgsql)?.Message ?? npgsql.Message : ex.Message;
+                result = new RunbookResult(RunbookOutcome.TargetUnavailable, [$"the run could not start: {why}"], null);
+            }
+            thread.Writer.Complete();
+            await writer;
+
+            await using var scope = await store.BeginAsync(CancellationToken.None);
+            deployment = (await store.LoadForUpdateAsync(scope, id, CancellationToken.None))!;
+            var wasAborted = deployment.State == DeploymentState.Aborted;
+            deployment.Finished(result.Succeeded, result.Reasons, time.GetUtcNow());
+            await store.SaveAsync(scope, deployment, CancellationToken.None);
+            if (wasAborted)
+                await store.SetDatabaseStateAsync(scope, id, await JournalAsync(deployment, CancellationToken.None), CancellationToken.None);
+            await cards.EditAsync(scope, deployment, CancellationToken.None);
+            if (deployment.State is DeploymentState.Completed or DeploymentState.Failed)
+                await ThreadAsync(scope, deployment, new ChatMessage(result.Succeeded ? "🟢 VERDICT: SUCCESS" : "🔴 VERDICT: FAILED")
+                {
+                    Fields = result.Reasons.Select(r => new MessageField("reason", r)).ToList(),
+                    Footer = result.Succeeded || pinned.Rollback is null ? null : $"To roll back: /migrate rollback {id} --confirm",
+                }, CancellationToken.None);
+            else if (wasAborted)
+                await ThreadAsync(scope, deployment, new ChatMessage($"⏹️ {id} stopped: {await store.DatabaseStateAsync(id, CancellationToken.None) ?? "aborted"}"), CancellationToken.None);
+            await scope.CommitAsync(CancellationToken.None);
+        }
+        finally
+        {
+            _controls.TryRemove(id.Number, out _);
+        }
+    }
+
+    /// <summary>One runbook event: the card follows the phases, the thread gets a line.</summary>
+    private async Task EventAsync(DeploymentId id, RunbookEvent e, CancellationToken cancellationToken)
+    {
+        var line = ThreadLine(e);
+        if (line is null && e is not PhaseStarted)
+            return;
+        await using var scope = await store.BeginAsync(cancellationToken);
+        var deployment = (await store.LoadForUpdateAsync(scope, id, cancellationToken))!;
+        if (e is PhaseStarted started && deployment.State is DeploymentState.Running or DeploymentState.Paused)
+        {
+            deployment.EnterPhase(started.Phase, time.GetUtcNow());
+            await store.SaveAsync(scope, deployment, cancellationToken);
+            await cards.EditAsync(scope, deployment, cancellationToken);
+        }
+        if (line is not null)
+            await ThreadAsync(scope, deployment, new ChatMessage(line), cancellationToken);
+        await scope.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>What the target's journal says the database holds of the migration (the card shows it after an abort).</summary>
+    private async Task<string> JournalAsync(Deployment deployment, CancellationToken cancellationToken)
+    {
+        var total = SqlScript.Parse(Encoding.UTF8.GetString(deployment.Migration.Sql.Bytes)).Statements.Count;
+        try
+        {
+            await using var history = await TargetHistory.OpenAsync(TargetFor(deployment), $"{deployment.Id}-journal", cancellationToken);
+            var completed = (await history.LastAsync(deployment.Migration.Id, cancellationToken))?.Completed ?? 0;
+            return completed == 0 ? "database: no statement of the migration ran"
+                : $"database: {completed} of {total} statements applied, the rest not run";
+        }
+        catch (Exception ex) when (ex is NpgsqlException or MigrationHistoryUnavailableException)
+        {
+            return $"database: unknown (the target's journal could not be read: {ex.Message})";
+        }
+    }
+
+    private async Task RollbackAsync(DeploymentId id, CancellationToken cancellationToken)
+    {
+        var deployment = (await store.LoadAsync(id, cancellationToken))!;
+        var user = deployment.Audit.LastOrDefault(a => a.What.StartsWith("rolling back", StringComparison.Ordinal))?.Who ?? "bot";
+        var rollback = deployment.Migration.Rollback!;
+        bool verified;
+        string detail, said;
+        try
+        {
+            var result = await new RollbackRunner(execution, time).RunAsync(new RollbackRequest(TargetFor(deployment), deployment.Migration.Id, rollback.Sha256,
+                SqlScript.Parse(Encoding.UTF8.GetString(rollback.Bytes)), $"{id}-rollback", _ => { }, AppliedBy: $"{user} ({id})", Force: true), cancellationToken);
+            verified = result.Succeeded;
+            detail = result.Succeeded ? $"{result.Checks.Count} effect(s) verified"
+                : result.Execution?.Failure?.Message ?? string.Join("; ", result.Checks.Where(c => !c.Holds).Select(c => c.What));
+            said = result.Succeeded ? "rolled back and verified" : $"the rollback failed: {detail}";
+        }
+        catch (Exception ex) when (ex is TargetBusyException or NpgsqlException && !cancellationToken.IsCancellationRequested)
+        {
+            // It never started (another run holds the target, or the target is gone): said, and a rollback can be asked again.
+            var why = ex is NpgsqlException npgsql ? TargetFailure.Classify(npgsql)?.Message ?? npgsql.Message : ex.Message;
+            (verified, detail) = (false, $"the rollback could not run: {why}");
+            said = $"{detail}. Ask again with /migrate rollback {id} --confirm";
+        }
+        await using var scope = await store.BeginAsync(CancellationToken.None);
+        deployment = (await store.LoadForUpdateAsync(scope, id, CancellationToken.None))!;
+        deployment.RollbackFinished(verified, detail, time.GetUtcNow());
+        await store.SaveAsync(scope, deployment, CancellationToken.None);
+        await store.SetDatabaseStateAsync(scope, id, null, CancellationToken.None);
+        await cards.EditAsync(scope, deployment, CancellationToken.None);
+        await outbox.PostAsync(scope, deployment.Platform, deployment.Channel, new ChatMessage($"{id}: {said}"), CancellationToken.None, id.Number);
+        await scope.CommitAsync(CancellationToken.None);
+    }
+
+    private async Task ThreadAsync(StateScope scope, Deployment deployment, ChatMessage message, CancellationToken cancellationToken)
+    {
+        var (cardKey, _) = await store.CardAsync(deployment.Id, cancellationToken, scope);
+        if (cardKey is not null)
+            await outbox.ReplyAsync(scope, deployment.Platform, new MessageReference(deployment.Channel, cardKey), message, cancellationToken, deployment.Id.Number);
+    }
+
+    /// <summary>The configured target the deployment was started on. Never a fallback: a target no longer configured is an error, not another database.</summary>
+    private string TargetFor(Deployment deployment) =>
+        new[] { targets.Default }.Concat(targets.Named.Values).FirstOrDefault(cs => cs is not null && ConnectionStrings.Describe(cs) == deployment.Target)
+        ?? throw new InvalidOperationException($"{deployment.Id}'s target {deployment.Target} is no longer configured (ConnectionStrings:Target, ChatOps:Targets)");
+
+    /// <summary>The deployment's pinned runbook file, or the seed's defaults.</summary>
+    public static MigrationRunbook Runbook(PinnedMigration pinned) => pinned.Runbook is { } runbook
+        ? MigrationRunbook.Parse(Encoding.UTF8.GetString(runbook.Bytes), runbook.Name)
+        : MigrationRunbook.Empty;
+
+    /// <summary>What the thread shows of a runbook event (samples and threshold noise stay out; the card shows the state).</summary>
+    private static string? ThreadLine(RunbookEvent e) => e switch
+    {
+        PhaseStarted p => $"── {p.Phase.Title()} ──",
+        PhaseFinished p => $"{(p.Ok ? "✓" : "✗")} {p.Phase.Title()} in {Durations.Short(p.Duration)}: {p.Summary}",
+        CheckCompleted { Check.Status: CheckStatus.Fail or CheckStatus.Warn } c => $"{(c.Check.Status == CheckStatus.Fail ? "❌" : "⚠️")} {c.Check.Name}: {c.Check.Detail}",
+        ExecutionReported { Execution: StatementFinished f } => $"✓ #{f.Statement.Number} line {f.Statement.Line} in {Durations.Short(f.Duration)}" +
+            (f.LockWait > TimeSpan.Zero ? $" (waited {Durations.Short(f.LockWait)} for locks)" : "") + $": {f.Statement.Summary(60)}",
+        ExecutionReported { Execution: WaitingForBlockers w } => $"⏳ #{w.Statement.Number} waits for {string.Join("; ", w.Blockers.Select(b => b.Describe()))}",
+        ExecutionReported { Execution: NoticeReceived n } => $"  {n.Severity}: {n.Message}",
+        ExecutionReported { Execution: StatementFailed f } => $"✗ #{f.Statement.Number} line {f.Statement.Line} failed: {f.Message}",
+        ThresholdReported { Threshold: ThresholdBreached b } => $"🚨 {b.Rule.Describe()}",
+        HistoryConsulted h => $"📜 {h.Decision.Describe()}",
+        _ => null,
+    };
+}

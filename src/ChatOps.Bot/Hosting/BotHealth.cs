@@ -1,0 +1,43 @@
+using ChatOps.Bot.Conversation;
+using ChatOps.Postgres.State;
+
+namespace ChatOps.Bot.Hosting;
+
+/// <summary><c>/healthz</c> (alive), <c>/readyz</c> (state database reachable, schema current, outbox not stuck), with reasons in the body.</summary>
+public static class BotHealth
+{
+    /// <summary>How old the oldest unsent message may be before the bot is not ready.</summary>
+    public static readonly TimeSpan OutboxStuckAfter = TimeSpan.FromMinutes(5);
+
+    public static void MapBotHealth(this WebApplication app, ChatOpsBot bot, BotSettings settings)
+    {
+        app.MapGet("/healthz", () => Results.Ok(new { status = "ok", platforms = settings.Platforms }));
+        app.MapGet("/readyz", async (CancellationToken cancellationToken) =>
+        {
+            var (ready, reasons) = await ReadinessAsync(bot, cancellationToken);
+            return Results.Json(new { status = ready ? "ready" : "not ready", reasons }, statusCode: ready ? 200 : 503);
+        });
+    }
+
+    /// <summary>Whether the bot can do its job, and every reason it cannot.</summary>
+    public static async Task<(bool Ready, IReadOnlyList<string> Reasons)> ReadinessAsync(ChatOpsBot bot, CancellationToken cancellationToken)
+    {
+        var reasons = new List<string>();
+        try
+        {
+            var version = await bot.Parts.State.ScalarAsync<int>("SELECT coalesce(max(version), 0) FROM chatops_state.schema_version", cancellationToken);
+            if (version != StateDatabase.CurrentVersion)
+                reasons.Add($"state schema is at version {version}, this build needs {StateDatabase.CurrentVersion}");
+            var depth = await bot.Outbox.DepthAsync(cancellationToken);
+            if (depth.Parked > 0)
+                reasons.Add($"{depth.Parked} outbox message(s) parked after repeated failures (last: {depth.LastParkedError})");
+            if (depth.OldestPending is { } oldest && bot.Parts.Time.GetUtcNow() - oldest > OutboxStuckAfter)
+                reasons.Add($"the oldest unsent message has waited since {oldest:HH:mm:ss}Z");
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or InvalidOperationException)
+        {
+            reasons.Add($"state database unreachable: {ex.Message}");
+        }
+        return (reasons.Count == 0, reasons);
+    }
+}

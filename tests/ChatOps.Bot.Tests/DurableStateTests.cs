@@ -1,0 +1,189 @@
+using ChatOps.Bot.Conversation;
+using ChatOps.Bot.Hosting;
+using ChatOps.Bot.Local;
+using ChatOps.Core.Approvals;
+using ChatOps.Core.Conversation;
+using ChatOps.Core.Runbooks;
+using ChatOps.Testing;
+
+namespace ChatOps.Bot.Tests;
+
+/// <summary>A platform that fails on purpose: the first calls, or every call (a hand-written fake of our own port, around the local channel).</summary>
+internal sealed class FailingChannel(LocalChannel inner, int failFirst, bool always = false) : IChatChannel
+{
+    private int _calls;
+
+    public string BotUserId => inner.BotUserId;
+
+    private void MaybeFail()
+    {
+        if (always || Interlocked.Increment(ref _calls) <= failFirst)
+            throw new HttpRequestException("503 Service Unavailable (on purpose)");
+    }
+
+    public Task<MessageReference> PostAsync(string channelId, ChatMessage message, CancellationToken cancellationToken)
+    {
+        MaybeFail();
+        return inner.PostAsync(channelId, message, cancellationToken);
+    }
+
+    public Task EditAsync(MessageReference posted, ChatMessage message, CancellationToken cancellationToken)
+    {
+        MaybeFail();
+        return inner.EditAsync(posted, message, cancellationToken);
+    }
+
+    public Task ReplyToUserAsync(Caller caller, ChatMessage message, CancellationToken cancellationToken)
+    {
+        MaybeFail();
+        return inner.ReplyToUserAsync(caller, message, cancellationToken);
+    }
+
+    public Task<MessageReference> ReplyInThreadAsync(MessageReference parent, ChatMessage message, CancellationToken cancellationToken)
+    {
+        MaybeFail();
+        return inner.ReplyInThreadAsync(parent, message, cancellationToken);
+    }
+
+    public Task AddReactionAsync(MessageReference posted, ReactionEmoji emoji, CancellationToken cancellationToken)
+    {
+        MaybeFail();
+        return inner.AddReactionAsync(posted, emoji, cancellationToken);
+    }
+
+    public Task<IReadOnlySet<string>> GroupsOfAsync(string userId, CancellationToken cancellationToken) => inner.GroupsOfAsync(userId, cancellationToken);
+}
+
+/// <summary>Nothing lost, nothing done twice: the inbox, the outbox, and deployments surviving their replica.</summary>
+public class DurableStateTests(PostgresDatabase target, EmptyPostgresDatabase state) : IClassFixture<PostgresDatabase>, IClassFixture<EmptyPostgresDatabase>
+{
+    private static readonly RoleHolders Holders = new(new Dictionary<SignOffRole, IReadOnlySet<string>>
+    {
+        [SignOffRole.DatabaseAdministrator] = new HashSet<string> { "dan" },
+        [SignOffRole.SeniorBackendEngineer] = new HashSet<string> { "sam", "req" },
+        [SignOffRole.DevOpsSreLead] = new HashSet<string> { "olga" },
+        [SignOffRole.ProductOwner] = new HashSet<string> { "pete" },
+    });
+
+    private async Task ResetStateAsync() => await state.ExecuteAsync("DROP SCHEMA IF EXISTS chatops_state CASCADE");
+
+    [Fact]
+    public async Task The_same_event_delivered_twice_and_concurrently_is_handled_once()
+    {
+        await ResetStateAsync();
+        using var folder = new MigrationFolder().With("dup_add", "CREATE TABLE dup_done (id int);\n", rollback: "DROP TABLE IF EXISTS dup_done;");
+        await using var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders);
+        await bot.StartAsync();
+        await bot.SayAsync("/migrate start dup_add");
+        var card = bot.Bot.Conductors["Local"].CardOf(new(1))!;
+
+        // One reaction, delivered eight times at once (a platform retrying while the first is still in flight), then once more later.
+        var reaction = new ReactionAdded("dan", card, ReactionEmoji.SignOff, "✅", "Ev-dan-1");
+        var accepted = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => bot.Bot.Inbox.For("Local").AcceptAsync(reaction, CancellationToken.None)));
+        await bot.Bot.SettleAsync(TimeSpan.FromMinutes(1), CancellationToken.None, runs: false);
+        Assert.False(await bot.Bot.Inbox.For("Local").AcceptAsync(reaction, CancellationToken.None));
+
+        Assert.Equal(1, accepted.Count(a => a));
+        Assert.Equal(1, await state.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.inbox WHERE event_id = 'Ev-dan-1'"));
+        Assert.Equal(1, await state.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.audit_events WHERE deployment = 1 AND who = 'dan'"));
+        Assert.Equal((1L, 8L), bot.Bot.Inbox.Counts with { Accepted = bot.Bot.Inbox.Counts.Accepted - 1 });   // the start command was the other one
+    }
+
+    [Fact]
+    public async Task A_platform_failing_for_a_while_loses_no_message_and_keeps_their_order()
+    {
+        await ResetStateAsync();
+        using var folder = new MigrationFolder().With("flaky_add", "CREATE TABLE flaky_done (id int);\n", rollback: "DROP TABLE IF EXISTS flaky_done;");
+        var output = new StringWriter();
+        var local = new LocalChannel(output);
+        await using var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, channel: local, output: output,
+            platform: new FailingChannel(local, failFirst: 5), fastRetries: true);
+        await bot.StartAsync();
+
+        await bot.SayAsync("/migrate start flaky_add", "/migrate help", "/migrate list", "/migrate status D-1");
+
+        // Every message arrived, each once, in the order it was written: the card, its ✅, help, the list, the status.
+        var printed = local.Printed.ToList();
+        var card = printed.FindIndex(p => p.Contains("🗄️ D-1 · flaky_add", StringComparison.Ordinal));
+        var help = printed.FindIndex(p => p.Contains("/migrate help", StringComparison.Ordinal) && p.Contains("only for req", StringComparison.Ordinal));
+        var list = printed.FindIndex(p => p.Contains("Migrations:", StringComparison.Ordinal));
+        var status = printed.FindLastIndex(p => p.Contains("🗄️ D-1 · flaky_add", StringComparison.Ordinal));
+        Assert.True(card >= 0 && card < help && help < list && list < status, string.Join("\n---\n", printed));
+        Assert.Single(printed, p => p.Contains("Migrations:", StringComparison.Ordinal));
+        Assert.Equal(0, await state.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.outbox WHERE sent_at IS NULL"));
+        Assert.True(await state.ScalarAsync<int>("SELECT max(attempts) FROM chatops_state.outbox") > 1);
+    }
+
+    [Fact]
+    public async Task A_message_that_always_fails_is_parked_and_shown_on_readiness_not_dropped()
+    {
+        await ResetStateAsync();
+        using var folder = new MigrationFolder().With("park_add", "CREATE TABLE park_done (id int);\n");
+        var output = new StringWriter();
+        var local = new LocalChannel(output);
+        await using var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, channel: local, output: output,
+            platform: new FailingChannel(local, failFirst: 0, always: true), fastRetries: true);
+        await bot.StartAsync();
+
+        await bot.SayAsync("/migrate help");
+
+        var (ready, reasons) = await BotHealth.ReadinessAsync(bot.Bot, CancellationToken.None);
+        Assert.False(ready);
+        Assert.Contains(reasons, r => r.Contains("1 outbox message(s) parked", StringComparison.Ordinal) && r.Contains("503", StringComparison.Ordinal));
+        Assert.Equal(1, await state.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.outbox WHERE parked_at IS NOT NULL AND kind = 'Private'"));
+        Assert.Empty(local.Printed);
+    }
+
+    [Fact]
+    public async Task Two_replicas_one_runs_the_deployment_messages_go_once_and_stopping_it_makes_the_other_take_over()
+    {
+        await ResetStateAsync();
+        using var folder = new MigrationFolder().With("two_slow", """
+            CREATE TABLE two_a (id int);
+            SELECT pg_sleep(20);
+            CREATE TABLE two_b (id int);
+            """, rollback: "DROP TABLE IF EXISTS two_a; DROP TABLE IF EXISTS two_b;");
+        var output = new StringWriter();
+        var platform = new LocalChannel(output);
+        await using var first = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, channel: platform, output: output);
+        await using var second = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, channel: platform, output: output);
+        await first.StartAsync();
+        await second.StartAsync();
+
+        await first.SayAsync("/migrate start two_slow", "react dan ✅ D-1", "react sam ✅ D-1", "react olga ✅ D-1");
+        await second.SayAsync("react pete ✅ D-1");
+        await Poll.UntilAsync(() => target.ScalarAsync<bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(20)%')"),
+            "the migration's long statement to run", TimeSpan.FromMinutes(2));
+
+        var runner = first.Bot.Owner.Owned.Contains(1) ? first : second;
+        var other = ReferenceEquals(runner, first) ? second : first;
+        Assert.Contains(1, runner.Bot.Owner.Owned);
+        Assert.DoesNotContain(1, other.Bot.Owner.Owned);
+
+        await runner.Bot.StopAsync();
+        await Poll.UntilAsync(() => Task.FromResult(output.ToString().Contains("was interrupted and this replica took it over", StringComparison.Ordinal)),
+            "the other replica to take the deployment over", TimeSpan.FromMinutes(1));
+        Assert.Contains(1, other.Bot.Owner.Owned);
+        await other.SayAsync("as dan", "/migrate resume D-1");
+        await other.SettleAsync();
+
+        var transcript = output.ToString();
+        Assert.Equal("Completed", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+        Assert.Equal(1L, await target.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'two_b'"));
+        // Each message went once, though two replicas were sending: one card, one takeover notice, one verdict.
+        Assert.Equal(1, Count(transcript, "── #local · message L1 ──\n🗄️ D-1"));
+        Assert.Equal(1, Count(transcript, "was interrupted and this replica took it over"));
+        Assert.Equal(1, Count(transcript, "VERDICT: SUCCESS"));
+        Assert.Contains("interrupted at step 2 of 3", transcript);
+        Assert.Equal(0, await state.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.outbox WHERE sent_at IS NULL"));
+    }
+
+    private static int Count(string text, string what)
+    {
+        var n = 0;
+        for (var at = text.IndexOf(what, StringComparison.Ordinal); at >= 0; at = text.IndexOf(what, at + what.Length, StringComparison.Ordinal))
+            n++;
+        return n;
+    }
+}
