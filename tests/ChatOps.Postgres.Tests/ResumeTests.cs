@@ -166,6 +166,42 @@ public class ResumeTests(PostgresDatabase db) : IClassFixture<PostgresDatabase>
         Assert.True(resumed.Succeeded, string.Join("\n", resumed.Reasons));
     }
 
+    private sealed class ProcessDied : Exception;
+
+    [Fact]
+    public async Task A_run_that_died_in_validation_resumes_there_with_phase_2s_measurements_and_runs_no_statement()
+    {
+        const string migration = "rs4_validation";
+        // The process dies as phase 3 ends: its sessions close, its history entry stays "running", its kept rows stay.
+        RunbookCheckpoint? atValidation = null;
+        await Assert.ThrowsAsync<ProcessDied>(() => Runbooks.RunAsync(db.ConnectionString, Script("rs4_log"), Runbook, onEvent: e =>
+        {
+            if (e is CheckpointReached { Checkpoint.Phase: RunbookPhase.Validation } c)
+            {
+                atValidation = c.Checkpoint;
+                throw new ProcessDied();
+            }
+        }, migration: migration));
+        var checkpoint = RunbookCheckpoint.FromJson(atValidation!.ToJson());
+        Assert.Contains(checkpoint.Criteria, c => c.Name == "peak blocked application sessions");
+        Assert.Contains(4, checkpoint.Watch.ExclusiveHolds.Keys);   // ALTER TABLE … ADD COLUMN
+
+        var (result, events) = await Runbooks.RunAsync(db.ConnectionString, Script("rs4_log"), Runbook, migration: migration, resumeFrom: checkpoint);
+
+        Assert.True(result.Succeeded, string.Join("\n", result.Reasons));
+        Assert.Equal(RunbookPhase.Validation, Assert.Single(events.OfType<RunbookResumed>()).Phase);
+        Assert.Equal([RunbookPhase.Validation, RunbookPhase.Verdict], events.OfType<PhaseStarted>().Select(p => p.Phase));
+        Assert.DoesNotContain(events, e => e is ExecutionReported);
+        var criteria = Assert.Single(events.OfType<VerdictReached>()).Criteria;
+        Assert.Contains(criteria, c => c.Criterion.Name == "peak blocked application sessions" && c.Measured is not null);
+        Assert.Contains(criteria, c => c.Criterion.Name == "longest ACCESS EXCLUSIVE hold" && c.Detail == "statement #4");
+        Assert.Equal(CheckStatus.Pass, Assert.Single(events.OfType<CheckCompleted>(), c => c.Check.Name == "no data loss").Check.Status);
+        Assert.Equal("interrupted|succeeded", await db.ScalarAsync<string>(
+            "SELECT string_agg(outcome, '|' ORDER BY id) FROM chatops.migration_history WHERE migration = $1", migration));
+        Assert.Equal("1,2,3", await db.ScalarAsync<string>("SELECT string_agg(n::text, ',' ORDER BY n) FROM public.rs4_log"));
+        Assert.False(await db.ScalarAsync<bool>("SELECT to_regclass($1) IS NOT NULL", checkpoint.RowsAtBaseline!.Table));
+    }
+
     [Fact]
     public void A_checkpoint_round_trips_through_json_with_every_field()
     {
