@@ -60,7 +60,9 @@ public sealed record RunbookResult(RunbookOutcome Outcome, IReadOnlyList<string>
 /// Runs the checklist: pre-deployment checks → phase 1 (monitoring on, baseline) → phase 2 (the migration
 /// through the lock-safe executor, the sampler watching) → phase 3 (index builds checked valid) → phase 4
 /// (post benchmarks, RLS, index usage, validations) → verdict against the success criteria. Everything it
-/// learns is an event.
+/// learns is an event. After phase 1 (and each statement, and phases 2 and 3) it emits a <see cref="CheckpointReached"/>;
+/// a request with <see cref="RunbookRequest.ResumeFrom"/> continues a stopped run at the checkpoint's phase, judged
+/// against the checkpoint's baseline, without the pre-deployment checks or phase 1.
 /// </summary>
 public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions monitoring, TimeProvider timeProvider)
 {
