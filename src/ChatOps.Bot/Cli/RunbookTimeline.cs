@@ -20,6 +20,9 @@ public sealed class RunbookTimeline(TextWriter output, TimeProvider timeProvider
 
     public void Render(RunbookEvent e)
     {
+        // A checkpoint is for a caller that stores it to resume from (the bot); the command line resumes from the target's journal.
+        if (e is CheckpointReached)
+            return;
         if (json)
         {
             // One line per event: {"type":"PhaseStarted","event":{…}}

@@ -34,3 +34,18 @@ public sealed record VerdictReached(DateTimeOffset At, bool Succeeded, IReadOnly
 /// <summary>The run read the migration's history on the target (under the run lock) and decided what to do.</summary>
 /// <param name="Last">The migration's latest history entry there, or null when it never ran there.</param>
 public sealed record HistoryConsulted(DateTimeOffset At, ChatOps.Core.Migrations.HistoryEntry? Last, ChatOps.Core.Migrations.RunDecision Decision) : RunbookEvent(At);
+
+/// <summary>
+/// The run reached a point another process can continue from: after phase 1 (and after each statement of phase 2, whose
+/// measurements it carries), when phase 2 and phase 3 finish, and at once when a run resumed (with its own history entry).
+/// The caller keeps the latest one (the bot in its state database) and passes it as the request's <c>ResumeFrom</c>.
+/// </summary>
+public sealed record CheckpointReached(DateTimeOffset At, RunbookCheckpoint Checkpoint) : RunbookEvent(At);
+
+/// <summary>
+/// A run continued from a checkpoint: at <see cref="Phase"/>, with the baseline measured at <see cref="BaselineAt"/> by run
+/// <see cref="BaselineRunId"/>; nothing of phase 1 is measured again.
+/// </summary>
+/// <param name="Detail">What the resumed run did not do again and why, and the state of the rows kept at baseline.</param>
+public sealed record RunbookResumed(DateTimeOffset At, RunbookPhase Phase, DateTimeOffset BaselineAt, string BaselineRunId, long EarlierHistoryId, string Detail)
+    : RunbookEvent(At);

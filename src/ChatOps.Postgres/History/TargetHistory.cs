@@ -141,6 +141,38 @@ public sealed class TargetHistory : IAsyncDisposable
         await ExecAsync("DELETE FROM chatops.statement_journal WHERE migration = $1", cancellationToken, migration);
 
     /// <summary>
+    /// Drops the tables that keep the rows at baseline (<c>chatops.rows_at_baseline_&lt;history id&gt;</c>) of every earlier run
+    /// of <paramref name="migration"/>: a run that measures a new baseline makes them useless, and a run that stopped part-way
+    /// leaves its own for a resumed run to compare against.
+    /// </summary>
+    public async Task DropRowsAtBaselineAsync(string migration, CancellationToken cancellationToken)
+    {
+        if (!await ExistsAsync(cancellationToken))
+            return;
+        var tables = new List<string>();
+        await using (var command = Command("""
+            SELECT format('%I.%I', n.nspname, c.relname) FROM chatops.migration_history h
+            JOIN pg_class c ON c.relname = 'rows_at_baseline_' || h.id
+            JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'chatops'
+            WHERE h.migration = $1
+            """, migration))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            while (await reader.ReadAsync(cancellationToken))
+                tables.Add(reader.GetString(0));
+        foreach (var table in tables)
+            await ExecAsync($"DROP TABLE IF EXISTS {table}", cancellationToken);
+    }
+
+    /// <summary>Drops one run's table of rows at baseline (its verdict is reached: nothing will compare against them again).</summary>
+    public async Task DropTableAsync(string table, CancellationToken cancellationToken)
+    {
+        // The name comes from a checkpoint (stored JSON): it must be one of ours.
+        if (!Probes.QueryProbes.IsRowsAtBaselineTable(table))
+            throw new ArgumentException($"{table} is not a table of rows at baseline", nameof(table));
+        await ExecAsync($"DROP TABLE IF EXISTS {table}", cancellationToken);
+    }
+
+    /// <summary>
     /// The statement journal of <paramref name="migration"/>, kept in the target. A statement counts as completed only when
     /// its text is the same as in <paramref name="script"/> (each row keeps its statement's SHA-256).
     /// </summary>

@@ -5,23 +5,6 @@ using Npgsql;
 
 namespace ChatOps.Postgres.Probes;
 
-/// <summary>One round of the runbook's benchmark queries, with the control query measured between them.</summary>
-public sealed record BenchmarkRound(IReadOnlyList<QueryMeasurement> Queries, QueryMeasurement Control);
-
-/// <summary>
-/// RLS overhead: the probe query as the application role minus the same as the table owner (who bypasses RLS),
-/// run alternately; <see cref="PairedOverheadMs"/> is the median of the paired differences (drift lands on both
-/// sides alike). <see cref="Control"/> was measured between the pairs, to discount a busy CPU.
-/// </summary>
-public sealed record RlsOverhead(QueryMeasurement AsRole, QueryMeasurement AsOwner, QueryMeasurement Control, double PairedOverheadMs)
-{
-    public int Runs => AsRole.TimesMs.Count;
-
-    /// <summary>The overhead with the machine's slow-down since <paramref name="baselineControl"/> discounted; never negative.</summary>
-    public double OverheadMs(QueryMeasurement? baselineControl) =>
-        Math.Max(0, PairedOverheadMs) / (baselineControl is null ? 1 : DegradationJudge.ControlRatio(baselineControl, Control));
-}
-
 /// <summary>Which of the runbook's analytics queries the planner serves from an index.</summary>
 public sealed record IndexUsage(int Queries, int UsingIndex, IReadOnlyList<string> NotUsingIndex)
 {
@@ -142,32 +125,95 @@ public sealed class QueryProbes(NpgsqlConnection connection)
         return new IndexUsage(queries.Count, queries.Count - without.Count, without);
     }
 
-    private const string RowsAtBaselineTable = "pg_temp.chatops_rows_at_baseline";
+    /// <summary>The table that keeps the rows at baseline of the run recorded as <paramref name="historyId"/> in <c>chatops.migration_history</c>.</summary>
+    public static string RowsAtBaselineTable(long historyId) => $"chatops.rows_at_baseline_{historyId}";
+
+    /// <summary>True when <paramref name="table"/> names such a table (a name read from a checkpoint goes into SQL only then).</summary>
+    public static bool IsRowsAtBaselineTable(string table) => System.Text.RegularExpressions.Regex.IsMatch(table, @"^chatops\.rows_at_baseline_[0-9]+$");
 
     /// <summary>
-    /// Keeps the rows <paramref name="sql"/> lists (their keys) as one snapshot sees them now, in a temporary table of
-    /// this session — nothing is written to the target's schema, and no snapshot stays open (a concurrent index build
-    /// would wait for it). Returns how many rows there were.
+    /// Keeps the rows <paramref name="sql"/> lists (their keys) as one snapshot sees them now, in <paramref name="table"/> in the
+    /// target's <c>chatops</c> schema — a real table, so that a run resumed by another process compares against the same rows
+    /// (a temporary table would die with this session). No snapshot stays open (a concurrent index build would wait for it).
+    /// Returns the table with the rows' count and checksum.
     /// </summary>
-    public async Task<long> KeepRowsAtBaselineAsync(string sql, CancellationToken cancellationToken)
+    public async Task<KeptRows> KeepRowsAtBaselineAsync(string sql, string table, CancellationToken cancellationToken)
     {
-        await ExecAsync($"DROP TABLE IF EXISTS {RowsAtBaselineTable}", cancellationToken);
-        await using (var keep = new NpgsqlCommand($"CREATE TEMPORARY TABLE chatops_rows_at_baseline AS {sql}", connection) { CommandTimeout = 0 })
+        await ExecAsync($"DROP TABLE IF EXISTS {table}", cancellationToken);
+        await using (var keep = new NpgsqlCommand($"CREATE TABLE {table} AS {sql}", connection) { CommandTimeout = 0 })
             await keep.ExecuteNonQueryAsync(cancellationToken);
-        await using var count = new NpgsqlCommand($"SELECT count(*) FROM {RowsAtBaselineTable}", connection) { CommandTimeout = 0 };
-        var rows = (long)(await count.ExecuteScalarAsync(cancellationToken))!;
         Counted();
-        Counted();
-        return rows;
+        await ExecAsync($"COMMENT ON TABLE {table} IS 'ChatOps: the rows that existed at a runbook run''s baseline (dropped at its verdict)'", cancellationToken);
+        return await KeptRowsAsync(table, cancellationToken)
+               ?? throw new InvalidOperationException($"{table} vanished right after it was created");
     }
 
-    /// <summary>How many of the rows kept at baseline <paramref name="sql"/> no longer lists.</summary>
-    public async Task<long> RowsGoneSinceBaselineAsync(string sql, CancellationToken cancellationToken)
+    /// <summary>The kept rows' count and checksum now, or null when <paramref name="table"/> does not exist.</summary>
+    public async Task<KeptRows?> KeptRowsAsync(string table, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand($"SELECT count(*) FROM (TABLE {RowsAtBaselineTable} EXCEPT ALL ({sql})) gone", connection) { CommandTimeout = 0 };
+        await using (var exists = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", connection))
+        {
+            exists.Parameters.Add(new NpgsqlParameter { Value = table });
+            Counted();
+            if (!(bool)(await exists.ExecuteScalarAsync(cancellationToken))!)
+                return null;
+        }
+        // A sum of the rows' hashes: independent of order, and a multiset like EXCEPT ALL (a duplicated key counts twice).
+        await using var command = new NpgsqlCommand($"SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text FROM {table} t", connection) { CommandTimeout = 0 };
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        Counted();
+        return new KeptRows(table, reader.GetInt64(0), reader.GetString(1));
+    }
+
+    /// <summary>How many of the rows kept at baseline in <paramref name="table"/> <paramref name="sql"/> no longer lists.</summary>
+    public async Task<long> RowsGoneSinceBaselineAsync(string sql, string table, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand($"SELECT count(*) FROM (TABLE {table} EXCEPT ALL ({sql})) gone", connection) { CommandTimeout = 0 };
         var gone = (long)(await command.ExecuteScalarAsync(cancellationToken))!;
         Counted();
         return gone;
+    }
+
+    /// <summary>The parameters as the server writes them (their type's name and their text), to be kept in a checkpoint.</summary>
+    public async Task<IReadOnlyList<RunbookParameter>> SaveParametersAsync(object[] values, CancellationToken cancellationToken)
+    {
+        if (values.Length == 0)
+            return [];
+        await using var command = new NpgsqlCommand(
+            $"SELECT {string.Join(", ", values.Select((_, i) => $"pg_typeof(${i + 1})::text, ${i + 1}::text"))}", connection);
+        foreach (var value in values)
+            command.Parameters.Add(new NpgsqlParameter { Value = value });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        Counted();
+        return values.Select((_, i) => new RunbookParameter(reader.GetString(2 * i), reader.IsDBNull(2 * i + 1) ? null : reader.GetString(2 * i + 1))).ToList();
+    }
+
+    /// <summary>The parameters a checkpoint kept, as values of their types again (the server converts their text back).</summary>
+    public async Task<object[]> RestoreParametersAsync(IReadOnlyList<RunbookParameter> saved, CancellationToken cancellationToken)
+    {
+        if (saved.Count == 0)
+            return [];
+        var types = new List<string>();
+        foreach (var p in saved)
+        {
+            // The type's name comes from stored JSON: only the server's own spelling of an existing type goes into the SQL.
+            await using var lookup = new NpgsqlCommand("SELECT to_regtype($1)::text", connection);
+            lookup.Parameters.Add(new NpgsqlParameter { Value = p.Type });
+            Counted();
+            types.Add(await lookup.ExecuteScalarAsync(cancellationToken) as string
+                      ?? throw new InvalidOperationException($"the checkpoint's benchmark parameter type {p.Type} does not exist on the target"));
+        }
+        await using var command = new NpgsqlCommand($"SELECT {string.Join(", ", types.Select((t, i) => $"${i + 1}::text::{t}"))}", connection);
+        foreach (var p in saved)
+            command.Parameters.Add(new NpgsqlParameter { Value = (object?)p.Text ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        Counted();
+        var values = new object[reader.FieldCount];
+        reader.GetValues(values);
+        return values;
     }
 
     private static bool UsesIndex(JsonElement node)

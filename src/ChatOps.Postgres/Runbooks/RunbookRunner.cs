@@ -17,6 +17,9 @@ namespace ChatOps.Postgres.Runbooks;
 /// <param name="AppliedBy">Who asked for the run, recorded in the target's migration history.</param>
 /// <param name="Force">Run even when the history says this migration was applied.</param>
 /// <param name="Restart">Start from the first statement even when an earlier run stopped part-way (its journal is discarded).</param>
+/// <param name="ResumeFrom">Continue a run that stopped part-way, from the latest <see cref="CheckpointReached"/> it emitted: the
+/// target's history must decide to resume, with that run's entry as the migration's latest. No pre-deployment check and no
+/// baseline measurement is run again; the run continues at the checkpoint's phase and is judged against its baseline.</param>
 public sealed record RunbookRequest(
     string TargetConnectionString,
     string Migration,
@@ -28,7 +31,8 @@ public sealed record RunbookRequest(
     ExecutionControl? Control = null,
     string AppliedBy = "unknown",
     bool Force = false,
-    bool Restart = false);
+    bool Restart = false,
+    RunbookCheckpoint? ResumeFrom = null);
 
 /// <summary>How a runbook run ended, as far as a caller's exit code cares.</summary>
 public enum RunbookOutcome
@@ -56,7 +60,9 @@ public sealed record RunbookResult(RunbookOutcome Outcome, IReadOnlyList<string>
 /// Runs the checklist: pre-deployment checks → phase 1 (monitoring on, baseline) → phase 2 (the migration
 /// through the lock-safe executor, the sampler watching) → phase 3 (index builds checked valid) → phase 4
 /// (post benchmarks, RLS, index usage, validations) → verdict against the success criteria. Everything it
-/// learns is an event.
+/// learns is an event. After phase 1 (and each statement, and phases 2 and 3) it emits a <see cref="CheckpointReached"/>;
+/// a request with <see cref="RunbookRequest.ResumeFrom"/> continues a stopped run at the checkpoint's phase, judged
+/// against the checkpoint's baseline, without the pre-deployment checks or phase 1.
 /// </summary>
 public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions monitoring, TimeProvider timeProvider)
 {
@@ -100,6 +106,19 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
         private MetricSampler? _samplerSession;
         private Task? _sampler;
         private double? _rollbackBaseline;
+        // Phase 1's outputs, measured here or taken from the checkpoint a resumed run continues from.
+        private object[] _parameters = [];
+        private IReadOnlyList<RunbookParameter> _savedParameters = [];
+        private BenchmarkRound? _baseline;
+        private RlsOverhead? _rlsBefore;
+        private KeptRows? _kept;
+        private TransactionCounts? _countsAtMigration;
+        private long _ownCommitsAtMigration;
+        private IReadOnlySet<uint> _notValidBefore = new HashSet<uint>();
+        private DateTimeOffset _baselineAt;
+        private string _baselineRunId = request.RunId;
+        private bool _migrationCompletedEarlier;
+        private bool _checkpointed;
         private bool _watchBlocked;
         private int _peakBlocked;
         private int _peakBlockedByOthers;
@@ -149,6 +168,12 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                     _refusedOr = RunbookOutcome.Refused;
                     return await VerdictAsync();
             }
+            if (request.ResumeFrom is { } from && CannotResume(from, decision) is { } cannot)
+            {
+                _reasons.Add($"cannot resume from the checkpoint: {cannot}");
+                _refusedOr = RunbookOutcome.Refused;
+                return await VerdictAsync();
+            }
 
             // Ctrl-C, /migrate abort: the probes stop too, not only the statements.
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _control.Cancellation);
@@ -175,6 +200,18 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                 return await VerdictAsync();
             }
         }
+
+        /// <summary>Why <paramref name="from"/> cannot continue this run given the target's history, or null when it can.</summary>
+        private string? CannotResume(RunbookCheckpoint from, RunDecision decision) =>
+            from.Unusable(request.Migration) ?? decision switch
+            {
+                _ when from.RowsAtBaseline is { } kept && !QueryProbes.IsRowsAtBaselineTable(kept.Table) =>
+                    $"its rows at baseline are said to be in {kept.Table}, which is not a table the runbook keeps them in",
+                RunDecision.Resume { Earlier.Id: var id } when id == from.HistoryId => null,
+                RunDecision.Resume r => $"it is of run {from.RunId} (history entry {from.HistoryId}), but the migration's latest entry on the target is " +
+                                        $"{r.Earlier.Id} ({r.Earlier.Describe()}): another run happened since, or this is another run's checkpoint",
+                _ => $"the target's history does not say to resume ({decision.Describe()})",
+            };
 
         /// <summary>Who holds locks on the migration's tables now, for a query that gave up waiting (best effort: the target may be gone).</summary>
         private async Task<string> WhoHoldsTheTablesAsync()
@@ -206,24 +243,27 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
         private async Task<RunbookResult> PhasesAsync(RunDecision decision, CancellationToken cancellationToken, CancellationToken executorToken)
         {
             _probes = await QueryProbes.OpenAsync(request.TargetConnectionString, request.RunId, cancellationToken);
-            var criteria = _criteria;
+            var resume = request.ResumeFrom;
 
-            // ── pre-deployment ──
-            var ok = await PhaseAsync(RunbookPhase.PreDeployment, async () =>
+            // ── pre-deployment ── (not again when resuming: they judge the database before the migration, and it has started)
+            if (resume is null)
             {
-                var checks = await PreDeploymentChecks.RunAsync(_probes.Connection, _plan, request.Runbook, runner._execution.LockTimeout, cancellationToken,
-                    runner._execution.OldSnapshotWarning);
-                foreach (var check in checks)
-                    Emit(new CheckCompleted(Now, RunbookPhase.PreDeployment, check));
-                var failed = checks.Where(c => c.Status == CheckStatus.Fail).ToList();
-                _reasons.AddRange(failed.Select(c => $"pre-deployment check failed: {c.Name}: {c.Detail}"));
-                return (failed.Count == 0, $"{checks.Count(c => c.Status == CheckStatus.Pass)} passed, {checks.Count(c => c.Status == CheckStatus.Warn)} warning(s), " +
-                                           $"{failed.Count} failed, {checks.Count(c => c.Status == CheckStatus.Manual)} for people to confirm");
-            });
-            if (!ok)
-            {
-                _refusedOr = RunbookOutcome.Refused;
-                return await VerdictAsync();
+                var ok = await PhaseAsync(RunbookPhase.PreDeployment, async () =>
+                {
+                    var checks = await PreDeploymentChecks.RunAsync(_probes.Connection, _plan, request.Runbook, runner._execution.LockTimeout, cancellationToken,
+                        runner._execution.OldSnapshotWarning);
+                    foreach (var check in checks)
+                        Emit(new CheckCompleted(Now, RunbookPhase.PreDeployment, check));
+                    var failed = checks.Where(c => c.Status == CheckStatus.Fail).ToList();
+                    _reasons.AddRange(failed.Select(c => $"pre-deployment check failed: {c.Name}: {c.Detail}"));
+                    return (failed.Count == 0, $"{checks.Count(c => c.Status == CheckStatus.Pass)} passed, {checks.Count(c => c.Status == CheckStatus.Warn)} warning(s), " +
+                                               $"{failed.Count} failed, {checks.Count(c => c.Status == CheckStatus.Manual)} for people to confirm");
+                });
+                if (!ok)
+                {
+                    _refusedOr = RunbookOutcome.Refused;
+                    return await VerdictAsync();
+                }
             }
 
             // From here on the target is touched: the history records the run (and a fresh run forgets an old journal).
@@ -241,14 +281,40 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                 await _history.DiscardJournalAsync(request.Migration, cancellationToken);
             _historyId = await _history.BeginAsync(request.Migration, request.Sha256, HistoryKind.Run, request.RunId, request.AppliedBy, cancellationToken);
 
-            // ── phase 1: monitoring on, baseline ──
-            object[] parameters = [];
-            BenchmarkRound? baseline = null;
-            RlsOverhead? rlsBefore = null;
-            long? rowsAtBaseline = null;
+            if (resume is null)
+            {
+                await BaselineAsync(cancellationToken);
+                EmitCheckpoint(RunbookPhase.Migration);
+            }
+            else
+                await ContinueFromAsync(resume, cancellationToken);
+
+            var at = resume?.Phase ?? RunbookPhase.Migration;
+            var migrated = at > RunbookPhase.Migration;
+            if (!migrated)
+            {
+                migrated = await MigrationAsync(executorToken);
+                if (migrated)
+                    EmitCheckpoint(RunbookPhase.IndexBuilds);
+            }
+            if (migrated)
+            {
+                if (at <= RunbookPhase.IndexBuilds)
+                {
+                    await IndexBuildsAsync(cancellationToken);
+                    EmitCheckpoint(RunbookPhase.Validation);
+                }
+                await ValidationAsync(cancellationToken);
+            }
+            return await VerdictAsync();
+        }
+
+        /// <summary>Phase 1 — monitoring on, baseline — and what the migration's judgement needs from just before it starts.</summary>
+        private async Task BaselineAsync(CancellationToken cancellationToken)
+        {
             await PhaseAsync(RunbookPhase.Baseline, async () =>
             {
-                var present = await MonitoringFunctions.PresentAsync(_probes.Connection, cancellationToken);
+                var present = await MonitoringFunctions.PresentAsync(_probes!.Connection, cancellationToken);
                 if (!present)
                     await MonitoringFunctions.InstallAsync(request.TargetConnectionString, cancellationToken);
                 Emit(new CheckCompleted(Now, RunbookPhase.Baseline, new("monitoring functions", CheckStatus.Pass,
@@ -258,34 +324,93 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                 _rollbackBaseline = (await TransactionCounters.ReadAsync(_probes.Connection, cancellationToken)).RollbackRatioPercent;
                 await StartSamplerAsync(cancellationToken);
 
-                parameters = await _probes.ParametersAsync(request.Runbook, cancellationToken);
-                baseline = await _probes.BenchmarksAsync(request.Runbook, parameters, after: false, runner.BenchmarkRuns, cancellationToken);
+                _parameters = await _probes.ParametersAsync(request.Runbook, cancellationToken);
+                _savedParameters = await _probes.SaveParametersAsync(_parameters, cancellationToken);
+                var baseline = await _probes.BenchmarksAsync(request.Runbook, _parameters, after: false, runner.BenchmarkRuns, cancellationToken);
+                _baseline = baseline;
                 foreach (var b in baseline.Queries)
                     Emit(new Measured(Now, RunbookPhase.Baseline, $"baseline: {b.Name}", b.MedianMs, "ms",
                         $"median of {b.TimesMs.Count}, slowest {b.MaxMs:0.000} ms, buffers {b.Buffers:N0}, {string.Join(" + ", b.AccessPaths.DefaultIfEmpty("no scan"))}"));
                 if (baseline.Queries.Count > 0)
                     Emit(new Measured(Now, RunbookPhase.Baseline, "baseline: control query", baseline.Control.MedianMs, "ms",
                         $"median of {baseline.Control.TimesMs.Count}; touches no table — its slow-down later is the machine's"));
-                rlsBefore = await RlsAsync(RunbookPhase.Baseline, parameters, baseline.Control, cancellationToken);
+                _rlsBefore = await RlsAsync(RunbookPhase.Baseline, _parameters, baseline.Control, cancellationToken);
+                // A new baseline makes the rows earlier runs of this migration kept useless.
+                await _history!.DropRowsAtBaselineAsync(request.Migration, cancellationToken);
                 if (request.Runbook.RowsAtBaseline is { } rowsSql)
                 {
-                    rowsAtBaseline = await _probes.KeepRowsAtBaselineAsync(rowsSql, cancellationToken);
-                    Emit(new Measured(Now, RunbookPhase.Baseline, "rows at baseline", rowsAtBaseline.Value, "rows", "their keys as one snapshot saw them"));
+                    _kept = await _probes.KeepRowsAtBaselineAsync(rowsSql, QueryProbes.RowsAtBaselineTable(_historyId!.Value), cancellationToken);
+                    Emit(new Measured(Now, RunbookPhase.Baseline, "rows at baseline", _kept.Count, "rows",
+                        $"their keys as one snapshot saw them, kept in {_kept.Table} until the verdict"));
                 }
+                _baselineAt = Now;
                 return (true, $"{baseline.Queries.Count} benchmark queries, sampler every {Durations.Short(runner._monitoring.SampleInterval)} " +
                               $"(every {Durations.Short(MigrationInterval)} and at each statement while the migration runs)");
             });
 
-            // ── phase 2: the migration ──
             // The application's transactions are judged from here to the end of validation: a broken write path shows
             // after the statements too.
-            var countsAtMigration = await TransactionCounters.ReadAsync(_probes.Connection, cancellationToken);
-            var ownCommitsAtMigration = OwnCommits();
+            _countsAtMigration = await TransactionCounters.ReadAsync(_probes!.Connection, cancellationToken);
+            _ownCommitsAtMigration = OwnCommits();
             // NOT VALID checks that exist already are the application's business; only those the migration adds are judged.
-            var notValidBefore = await ConstraintProbe.NotValidChecksAsync(_probes.Connection, cancellationToken);
+            _notValidBefore = await ConstraintProbe.NotValidChecksAsync(_probes.Connection, cancellationToken);
             _probes.CountTransaction();
             _probes.CountTransaction();   // and the counters just read
-            var migrated = await PhaseAsync(RunbookPhase.Migration, async () =>
+        }
+
+        /// <summary>
+        /// A resumed run takes phase 1's outputs from the checkpoint instead of measuring them again (the migration has
+        /// started: a baseline now would measure the half-migrated database), restarts the sampler and says so.
+        /// </summary>
+        private async Task ContinueFromAsync(RunbookCheckpoint from, CancellationToken cancellationToken)
+        {
+            _baselineAt = from.BaselineAt;
+            _baselineRunId = from.BaselineRunId;
+            _rollbackBaseline = from.RollbackBaselinePercent;
+            _countsAtMigration = from.CountsAtMigration;
+            _ownCommitsAtMigration = from.OwnCommitsAtMigration;
+            // The bot's own transactions since the migration started, counted by the processes before this one.
+            _ownCommits = from.OwnCommits;
+            _ownFailures = from.OwnFailures;
+            _notValidBefore = from.NotValidChecksBefore.ToHashSet();
+            _baseline = from.Baseline;
+            _rlsBefore = from.RlsBefore;
+            _savedParameters = from.Parameters;
+            _parameters = await _probes!.RestoreParametersAsync(from.Parameters, cancellationToken);
+            _kept = from.RowsAtBaseline;
+            _migrationCompletedEarlier = from.Phase > RunbookPhase.Migration;
+            lock (_gate)
+            {
+                _peakBlocked = from.Watch.PeakBlocked;
+                _peakBlockedByOthers = from.Watch.PeakBlockedByOthers;
+                _blockedSamples = from.Watch.Samples;
+                foreach (var (statement, held) in from.Watch.ExclusiveHolds)
+                    _exclusiveHolds[statement] = held;
+                _reasons.AddRange(from.Reasons);
+            }
+            foreach (var c in from.Criteria)
+                _criteria[c.Name] = (c.Value, c.Detail);
+
+            await StartSamplerAsync(cancellationToken);
+
+            var rows = _kept is null
+                ? "no rows were kept at baseline (the runbook has no rowsAtBaseline)"
+                : await _probes.KeptRowsAsync(_kept.Table, cancellationToken) is not { } now
+                    ? $"the rows kept at baseline ({_kept.Table}) are gone: the data-loss check will fail"
+                    : now.Count == _kept.Count && now.Checksum == _kept.Checksum
+                        ? $"the {_kept.Count:N0} rows kept at baseline in {_kept.Table} are intact (count and checksum)"
+                        : $"the rows kept at baseline in {_kept.Table} changed since ({now.Count:N0} rows, {_kept.Count:N0} then; checksum {(now.Checksum == _kept.Checksum ? "same" : "differs")}): the data-loss check will fail";
+            Emit(new RunbookResumed(Now, from.Phase, from.BaselineAt, from.BaselineRunId, from.HistoryId,
+                $"continuing run {from.RunId} at {Checklist.Title(from.Phase)} with the baseline of {from.BaselineAt:yyyy-MM-dd HH:mm:ss}Z (run {from.BaselineRunId}); " +
+                "the pre-deployment checks and phase 1 are not run again (they judge the database before the migration, which has started); " +
+                "statements the journal shows completed are not run again, one in flight is judged by its postcondition; " + rows));
+            // The next process continues from this run's own history entry.
+            EmitCheckpoint(from.Phase);
+        }
+
+        /// <summary>Phase 2: the migration through the lock-safe executor, with the target's journal.</summary>
+        private async Task<bool> MigrationAsync(CancellationToken executorToken) =>
+            await PhaseAsync(RunbookPhase.Migration, async () =>
             {
                 lock (_gate) _watchBlocked = true;
                 _migrationRunning = true;
@@ -296,7 +421,7 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                 {
                     // The executor watches the control itself (it cancels the running statement and cleans up): it gets the caller's token.
                     executed = await executor.RunAsync(new ExecutionRequest(request.TargetConnectionString, request.Script, request.RunId, OnExecution,
-                        _history.Journal(request.Migration, request.Sha256, request.Script, request.RunId), _control, _session), executorToken);
+                        _history!.Journal(request.Migration, request.Sha256, request.Script, request.RunId), _control, _session), executorToken);
                 }
                 finally
                 {
@@ -312,88 +437,114 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                 return (executed.Succeeded, $"{executed.StatementsRun} statement(s) in {Durations.Short(executed.Duration)}");
             });
 
-            if (migrated)
+        /// <summary>Phase 3: every concurrently built index valid; the application sessions the migration blocked.</summary>
+        private async Task IndexBuildsAsync(CancellationToken cancellationToken) =>
+            await PhaseAsync(RunbookPhase.IndexBuilds, async () =>
             {
-                // ── phase 3: index builds ──
-                await PhaseAsync(RunbookPhase.IndexBuilds, async () =>
+                var allValid = true;
+                await using var catalog = await OpenAsync(cancellationToken);
+                var target = new TargetCatalog(catalog);
+                foreach (var build in _plan.Statements.Where(s => s.Kind == "CREATE INDEX CONCURRENTLY"))
                 {
-                    var allValid = true;
-                    await using var catalog = await OpenAsync(cancellationToken);
-                    var target = new TargetCatalog(catalog);
-                    foreach (var build in _plan.Statements.Where(s => s.Kind == "CREATE INDEX CONCURRENTLY"))
-                    {
-                        var valid = await target.JudgeAsync(build.Postconditions, cancellationToken) == PostconditionVerdict.Done;
-                        allValid &= valid;
-                        var index = build.Postconditions.OfType<IndexValid>().FirstOrDefault()?.Index.ToString() ?? build.Statement.Summary(60);
-                        Emit(new CheckCompleted(Now, RunbookPhase.IndexBuilds, new($"index {index}", valid ? CheckStatus.Pass : CheckStatus.Fail,
-                            valid ? "built and valid" : "missing or INVALID")));
-                        if (!valid) _reasons.Add($"index {index} is missing or INVALID after the migration");
-                    }
-                    int peak, samples, others;
-                    lock (_gate)
-                    {
-                        _watchBlocked = false;
-                        peak = _peakBlocked;
-                        others = _peakBlockedByOthers;
-                        samples = _blockedSamples;
-                    }
-                    var over = $"waiting ≥ {Durations.Short(runner._monitoring.BlockedAfter)} for the migration, directly or in a chain, over {samples} sample(s) " +
-                               $"of database {_samplerDatabase} (every {Durations.Short(MigrationInterval)} and at each statement's start and end); " +
-                               $"at most {others} waited only for each other";
-                    Emit(new Measured(Now, RunbookPhase.IndexBuilds, "peak blocked application sessions", samples == 0 ? double.NaN : peak, "sessions",
-                        samples == 0 ? "not measured: no sample succeeded during the migration" : over));
-                    // No sample at all while the migration ran is not "0 blocked": it fails the criterion as not measured.
-                    criteria["peak blocked application sessions"] = (samples == 0 ? null : peak, samples == 0 ? "no sample succeeded during the migration" : over);
-                    return (allValid, allValid ? "every index valid" : "an index is missing or INVALID");
-                });
-
-                // ── phase 4: validation ──
-                await PhaseAsync(RunbookPhase.Validation, async () =>
+                    var valid = await target.JudgeAsync(build.Postconditions, cancellationToken) == PostconditionVerdict.Done;
+                    allValid &= valid;
+                    var index = build.Postconditions.OfType<IndexValid>().FirstOrDefault()?.Index.ToString() ?? build.Statement.Summary(60);
+                    Emit(new CheckCompleted(Now, RunbookPhase.IndexBuilds, new($"index {index}", valid ? CheckStatus.Pass : CheckStatus.Fail,
+                        valid ? "built and valid" : "missing or INVALID")));
+                    if (!valid) _reasons.Add($"index {index} is missing or INVALID after the migration");
+                }
+                int peak, samples, others;
+                lock (_gate)
                 {
-                    if (baseline!.Queries.Count > 0)
-                        criteria["query degradation"] = await DegradationRoundsAsync(baseline, parameters, cancellationToken);
+                    _watchBlocked = false;
+                    peak = _peakBlocked;
+                    others = _peakBlockedByOthers;
+                    samples = _blockedSamples;
+                }
+                var over = $"waiting ≥ {Durations.Short(runner._monitoring.BlockedAfter)} for the migration, directly or in a chain, over {samples} sample(s) " +
+                           $"of database {_samplerDatabase} (every {Durations.Short(MigrationInterval)} and at each statement's start and end); " +
+                           $"at most {others} waited only for each other";
+                Emit(new Measured(Now, RunbookPhase.IndexBuilds, "peak blocked application sessions", samples == 0 ? double.NaN : peak, "sessions",
+                    samples == 0 ? "not measured: no sample succeeded during the migration" : over));
+                // No sample at all while the migration ran is not "0 blocked": it fails the criterion as not measured.
+                _criteria["peak blocked application sessions"] = (samples == 0 ? null : peak, samples == 0 ? "no sample succeeded during the migration" : over);
+                return (allValid, allValid ? "every index valid" : "an index is missing or INVALID");
+            });
 
-                    if (request.Runbook.RlsProbe is not null)
+        /// <summary>Phase 4: benchmarks after against the baseline, RLS, index usage, validations, integrity, the application's writes.</summary>
+        private async Task ValidationAsync(CancellationToken cancellationToken) =>
+            await PhaseAsync(RunbookPhase.Validation, async () =>
+            {
+                var baseline = _baseline!;
+                var parameters = _parameters;
+                if (baseline.Queries.Count > 0)
+                    _criteria["query degradation"] = await DegradationRoundsAsync(baseline, parameters, cancellationToken);
+
+                if (request.Runbook.RlsProbe is not null)
+                {
+                    var probes = new List<double>();
+                    for (var round = 1; round <= runner.Rounds; round++)
                     {
-                        var probes = new List<double>();
-                        for (var round = 1; round <= runner.Rounds; round++)
-                        {
-                            if (await RlsAsync(RunbookPhase.Validation, parameters, baseline?.Control, cancellationToken, $" probe {round}/{runner.Rounds}") is not { } rls)
-                                break;
-                            var overhead = rls.OverheadMs(baseline?.Control);
-                            probes.Add(overhead);
-                            Observe(Metric.RlsOverheadMs, overhead);
-                        }
-                        criteria["RLS overhead"] = (probes.Count == 0 ? null : Stats.Median(probes), $"median of {probes.Count} probe(s); " + (rlsBefore is { } before
-                            ? $"was {before.OverheadMs(baseline?.Control):0.00} ms before the migration" : "not measured before the migration"));
+                        if (await RlsAsync(RunbookPhase.Validation, parameters, baseline.Control, cancellationToken, $" probe {round}/{runner.Rounds}") is not { } rls)
+                            break;
+                        var overhead = rls.OverheadMs(baseline.Control);
+                        probes.Add(overhead);
+                        Observe(Metric.RlsOverheadMs, overhead);
                     }
+                    _criteria["RLS overhead"] = (probes.Count == 0 ? null : Stats.Median(probes), $"median of {probes.Count} probe(s); " + (_rlsBefore is { } before
+                        ? $"was {before.OverheadMs(baseline.Control):0.00} ms before the migration" : "not measured before the migration"));
+                }
 
-                    if (request.Runbook.IndexUsage.Count > 0)
-                    {
-                        var usage = await _probes.IndexUsageAsync(request.Runbook.IndexUsage, parameters, cancellationToken);
-                        Emit(new Measured(Now, RunbookPhase.Validation, "index usage", usage.Percent, "%",
-                            $"{usage.UsingIndex} of {usage.Queries} analytics queries use an index" +
-                            (usage.NotUsingIndex.Count > 0 ? $"; not: {string.Join(" | ", usage.NotUsingIndex)}" : "")));
-                        criteria["index usage"] = (usage.Percent, $"{usage.UsingIndex}/{usage.Queries} queries");
-                    }
+                if (request.Runbook.IndexUsage.Count > 0)
+                {
+                    var usage = await _probes!.IndexUsageAsync(request.Runbook.IndexUsage, parameters, cancellationToken);
+                    Emit(new Measured(Now, RunbookPhase.Validation, "index usage", usage.Percent, "%",
+                        $"{usage.UsingIndex} of {usage.Queries} analytics queries use an index" +
+                        (usage.NotUsingIndex.Count > 0 ? $"; not: {string.Join(" | ", usage.NotUsingIndex)}" : "")));
+                    _criteria["index usage"] = (usage.Percent, $"{usage.UsingIndex}/{usage.Queries} queries");
+                }
 
-                    var validations = await ValidationProbe.RunAsync(request.TargetConnectionString, request.Runbook.Validations, cancellationToken);
-                    foreach (var v in validations)
-                    {
-                        Emit(new CheckCompleted(Now, RunbookPhase.Validation, new(v.Name, v.Ok ? CheckStatus.Pass : CheckStatus.Fail, v.Detail)));
-                        if (!v.Ok) _reasons.Add($"validation failed: {v.Name}: {v.Detail}");
-                        Interlocked.Increment(ref v.QueryFailed ? ref _ownFailures : ref _ownCommits);
-                    }
-                    if (rowsAtBaseline is { } atBaseline && request.Runbook.RowsAtBaseline is { } rowsSql)
-                        await IntegrityAsync(rowsSql, atBaseline, cancellationToken);
+                var validations = await ValidationProbe.RunAsync(request.TargetConnectionString, request.Runbook.Validations, cancellationToken);
+                foreach (var v in validations)
+                {
+                    Emit(new CheckCompleted(Now, RunbookPhase.Validation, new(v.Name, v.Ok ? CheckStatus.Pass : CheckStatus.Fail, v.Detail)));
+                    if (!v.Ok) _reasons.Add($"validation failed: {v.Name}: {v.Detail}");
+                    Interlocked.Increment(ref v.QueryFailed ? ref _ownFailures : ref _ownCommits);
+                }
+                if (_kept is { } kept && request.Runbook.RowsAtBaseline is { } rowsSql)
+                    await IntegrityAsync(rowsSql, kept, cancellationToken);
 
-                    await ApplicationWritesAsync(countsAtMigration, ownCommitsAtMigration, notValidBefore, cancellationToken);
-                    var failed = validations.Count(v => !v.Ok);
-                    return (failed == 0, $"{validations.Count - failed}/{validations.Count} validations hold");
-                });
+                await ApplicationWritesAsync(_countsAtMigration!, _ownCommitsAtMigration, _notValidBefore, cancellationToken);
+                var failed = validations.Count(v => !v.Ok);
+                return (failed == 0, $"{validations.Count - failed}/{validations.Count} validations hold");
+            });
+
+        /// <summary>
+        /// Tells the caller where the run stands and what the phases to come need (<see cref="CheckpointReached"/>), once
+        /// phase 1's outputs exist. <paramref name="phase"/> is the phase a resumed run continues at.
+        /// </summary>
+        private void EmitCheckpoint(RunbookPhase phase)
+        {
+            if (_historyId is not { } id || _baseline is null || _countsAtMigration is null)
+                return;
+            lock (_gate)
+            {
+                var checkpoint = new RunbookCheckpoint(RunbookCheckpoint.CurrentFormat, request.Migration, request.Sha256, request.RunId, id, phase,
+                    _baselineAt, _baselineRunId, _rollbackBaseline, _countsAtMigration, _ownCommitsAtMigration, OwnCommits(), Interlocked.Read(ref _ownFailures),
+                    _notValidBefore.Order().ToList(), _baseline, _rlsBefore, _savedParameters, _kept,
+                    new MigrationWatch(_peakBlocked, _peakBlockedByOthers, _blockedSamples, new Dictionary<int, TimeSpan>(_exclusiveHolds)),
+                    _criteria.Select(c => new MeasuredCriterion(c.Key, c.Value.Value, c.Value.Detail)).ToList(),
+                    [.. _reasons, .. _triggers.Select(TriggerReason)]);
+                _checkpointed = true;
+                request.OnEvent(new CheckpointReached(Now, checkpoint));
             }
-            return await VerdictAsync();
         }
+
+        private static string TriggerReason(ThresholdBreached t) =>
+            $"rollback trigger fired: {t.Rule.Describe()} (last {t.Value:0.##}{ThresholdRule.Unit(t.Rule.Metric)})";
+
+        /// <summary>Every statement of the migration has run: in this run, or (resumed past phase 2) in an earlier one.</summary>
+        private bool MigrationCompleted => _executed is { Succeeded: true } || _migrationCompletedEarlier;
 
         private async Task<RunbookResult> VerdictAsync()
         {
@@ -408,11 +559,11 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                 if (_exclusiveHolds.Count > 0)
                     measured["longest ACCESS EXCLUSIVE hold"] = (_exclusiveHolds.Values.Max().TotalMilliseconds,
                         $"statement #{_exclusiveHolds.MaxBy(h => h.Value).Key}");
-                else if (executed is { Succeeded: true })
+                else if (MigrationCompleted)
                     measured["longest ACCESS EXCLUSIVE hold"] = (0, "no statement took ACCESS EXCLUSIVE");
             }
             var criteria = Checklist.SuccessCriteria
-                .Where(c => executed is { Succeeded: true } || measured.ContainsKey(c.Name))
+                .Where(c => MigrationCompleted || measured.ContainsKey(c.Name))
                 .Select(c => measured.TryGetValue(c.Name, out var m) ? new CriterionResult(c, m.Value, m.Detail)
                     : Unmeasurable(c) is { } why ? new CriterionResult(c, null, why, Required: false)
                     : new CriterionResult(c, null, "not measured"))
@@ -420,9 +571,10 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             foreach (var c in criteria.Where(c => !c.Passed))
                 _reasons.Add($"success criterion not met: {c.Criterion.Describe()} (measured {(c.Measured is { } v ? $"{v:0.##}{c.Criterion.Unit}" : "nothing")})");
             lock (_gate)
-                _reasons.AddRange(_triggers.Select(t => $"rollback trigger fired: {t.Rule.Describe()} (last {t.Value:0.##}{ThresholdRule.Unit(t.Rule.Metric)})"));
+                _reasons.AddRange(_triggers.Select(TriggerReason));
             var succeeded = _reasons.Count == 0;
             await RecordAsync(succeeded);
+            await DropRowsAtBaselineAsync();
             Emit(new VerdictReached(Now, succeeded, criteria, _reasons.ToList()));
             Emit(new PhaseFinished(Now, RunbookPhase.Verdict, _time.GetElapsedTime(started), succeeded, succeeded ? "success" : $"{_reasons.Count} reason(s) to fail"));
             return new RunbookResult(succeeded ? RunbookOutcome.Succeeded : _refusedOr, _reasons.ToList(), executed);
@@ -435,7 +587,7 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                 return;
             var outcome = _executed switch
             {
-                { Succeeded: true } => HistoryOutcome.Succeeded,
+                _ when MigrationCompleted => HistoryOutcome.Succeeded,
                 { Outcome: RunOutcome.Cancelled } => HistoryOutcome.Cancelled,
                 null when _refusedOr == RunbookOutcome.Cancelled => HistoryOutcome.Cancelled,
                 _ => HistoryOutcome.Failed,
@@ -449,6 +601,25 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             {
                 // The target is gone: the entry stays "running", and the next run (under the run lock) marks it interrupted and resumes.
                 _reasons.Add($"could not record the outcome in chatops.migration_history ({TargetFailureText(ex)}): the next run will treat this one as interrupted");
+            }
+        }
+
+        /// <summary>
+        /// The rows kept at baseline are dropped once nothing can compare against them any more: the migration completed (this
+        /// verdict is final), or the run stopped before it offered a checkpoint. A migration that stopped part-way keeps them
+        /// for the run that resumes it; a run that measures a new baseline drops them.
+        /// </summary>
+        private async Task DropRowsAtBaselineAsync()
+        {
+            if (_kept is not { } kept || !(MigrationCompleted || (!_checkpointed && request.ResumeFrom is null)))
+                return;
+            try
+            {
+                await _history!.DropTableAsync(kept.Table, CancellationToken.None);
+            }
+            catch (NpgsqlException)
+            {
+                // The target is gone: the table stays until the next run of this migration measures a new baseline (it drops it).
             }
         }
 
@@ -508,6 +679,9 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             if (e is StatementFinished f && (f.ExclusiveLocks is { Count: > 0 }
                     || _plan.Statements[f.Statement.Number - 1].StrongestLock == LockMode.AccessExclusive))
                 lock (_gate) _exclusiveHolds[f.Statement.Number] = f.LockHeld;
+            // What phase 2 measured so far (holds, blocked sessions, the bot's own transactions) survives this process too.
+            if (e is StatementFinished)
+                EmitCheckpoint(RunbookPhase.Migration);
         }
 
         /// <summary>
@@ -572,16 +746,30 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
         /// "No data loss": the rows kept at baseline (one snapshot's keys) against the same query now. A row the
         /// application deleted meanwhile is not lost; one is lost only when the migration itself can remove rows.
         /// </summary>
-        private async Task IntegrityAsync(string rowsSql, long atBaseline, CancellationToken cancellationToken)
+        private async Task IntegrityAsync(string rowsSql, KeptRows kept, CancellationToken cancellationToken)
         {
+            var atBaseline = kept.Count;
             long gone;
             try
             {
-                gone = await _probes!.RowsGoneSinceBaselineAsync(rowsSql, cancellationToken);
+                // The kept rows must be the ones phase 1 kept (a resumed run reads them after another process wrote them).
+                var now = await _probes!.KeptRowsAsync(kept.Table, cancellationToken);
+                var changed = now is null ? $"{kept.Table} is gone"
+                    : now.Count != kept.Count || now.Checksum != kept.Checksum
+                        ? $"{kept.Table} changed since the baseline ({now.Count:N0} rows, {kept.Count:N0} then; checksum {(now.Checksum == kept.Checksum ? "same" : "differs")})"
+                        : null;
+                if (changed is not null)
+                {
+                    Emit(new CheckCompleted(Now, RunbookPhase.Validation, new("no data loss", CheckStatus.Fail,
+                        $"not measured: the rows kept at baseline cannot be trusted: {changed}")));
+                    _reasons.Add($"no data loss could not be checked: the rows kept at baseline cannot be trusted: {changed}");
+                    return;
+                }
+                gone = await _probes.RowsGoneSinceBaselineAsync(rowsSql, kept.Table, cancellationToken);
             }
             catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException && !cancellationToken.IsCancellationRequested)
             {
-                // The keys live in the probe session; a lost session (an idle timeout, a proxy) or a changed key column loses them.
+                // A lost session (an idle timeout, a proxy) or a changed key column.
                 Emit(new CheckCompleted(Now, RunbookPhase.Validation, new("no data loss", CheckStatus.Fail, $"not measured: the rows kept at baseline could not be compared ({ex.Message})")));
                 _reasons.Add($"no data loss could not be checked: {ex.Message}");
                 return;
