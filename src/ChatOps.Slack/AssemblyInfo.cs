@@ -1,1 +1,0 @@
-// The Slack adapter: built under its issue. This file keeps the empty project buildable.
