@@ -29,6 +29,14 @@ public static partial class MigrateCommandDefinition
     [GeneratedRegex(@"^\[--(?<flag>[a-z][a-z-]*)(?: <(?<value>[a-z-]+)>)?\]$")]
     private static partial Regex FlagToken();
 
+    // Before SubCommands: static initialisers run in the order they are written.
+    private static readonly Dictionary<string, string> FlagDescriptions = new()
+    {
+        ["target"] = "The target database's name (--target), e.g. staging",
+        ["confirm"] = "Go ahead without asking to confirm (--confirm)",
+        ["window"] = "Run in the maintenance window (--window)",
+    };
+
     /// <summary>Every sub-command, in the grammar's order.</summary>
     public static IReadOnlyList<SubCommandDefinition> SubCommands { get; } = [.. MigrateGrammar.SubCommands.Select(Read)];
 
@@ -55,13 +63,6 @@ public static partial class MigrateCommandDefinition
             })]),
         },
     ];
-
-    private static readonly Dictionary<string, string> FlagDescriptions = new()
-    {
-        ["target"] = "The target database's name (--target), e.g. staging",
-        ["confirm"] = "Go ahead without asking to confirm (--confirm)",
-        ["window"] = "Run in the maintenance window (--window)",
-    };
 
     private static SubCommandDefinition Read(SubCommandUsage usage)
     {
