@@ -67,7 +67,8 @@ public sealed class FakeDiscordServer : IAsyncDisposable
         fake.Gateway = new FakeGateway(botToken, botUserId);
         app.Map("/gateway", fake.Gateway.AcceptAsync);
         app.Map("/gateway-resume", fake.Gateway.AcceptAsync);
-        app.Run(fake.HandleAsync);
+        // Endpoints, not app.Run: a terminal middleware would run before the routed WebSocket endpoints.
+        app.Map("/api/v10/{**rest}", fake.HandleAsync);
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         fake.ApiBaseUrl = address.TrimEnd('/') + ApiPrefix;
