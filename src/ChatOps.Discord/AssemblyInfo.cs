@@ -1,1 +1,0 @@
-// The Discord adapter: built under its issue. This file keeps the empty project buildable.

@@ -1,0 +1,231 @@
+using ChatOps.Core.Conversation;
+using ChatOps.Discord.Gateway;
+using ChatOps.Testing;
+using ChatOps.Testing.FakeDiscord;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ChatOps.Discord.Tests;
+
+public sealed class GatewayTests : IAsyncLifetime
+{
+    private static readonly GatewayTiming Fast = new(TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(50));
+
+    private readonly RecordingInbox _inbox = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<MessageReference> _openCards = [];
+    private FakeDiscordServer _fake = null!;
+    private DiscordGateway _gateway = null!;
+    private MemberRoles _roles = null!;
+    private Task _running = Task.CompletedTask;
+
+    public async Task InitializeAsync()
+    {
+        _fake = await FakeDiscordServer.StartAsync();
+        var options = Discord.Options(_fake);
+        var rest = Discord.Rest(options);
+        _roles = new MemberRoles(rest, options, TimeProvider.System);
+        _gateway = new DiscordGateway(rest, options, _inbox, _roles, TimeProvider.System, NullLogger<DiscordGateway>.Instance,
+            _ => Task.FromResult<IReadOnlyCollection<MessageReference>>([.. _openCards]), Fast);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await Poll.EndedAsync(_running);
+        await _fake.DisposeAsync();
+        _stop.Dispose();
+    }
+
+    private async Task StartAsync(int handshakes = 1)
+    {
+        _running = Task.Run(() => _gateway.RunAsync(_stop.Token));
+        await ReadyAfterAsync(handshakes);
+    }
+
+    private Task ReadyAfterAsync(int handshakes) => Poll.UntilAsync(
+        () => Task.FromResult(_fake.Gateway.Handshakes.Count >= handshakes && _gateway.State is GatewayState.Ready && _fake.Gateway.HasReadyClient),
+        $"the gateway ready after {handshakes} handshake(s)",
+        lastSeen: () => Task.FromResult($"{_gateway.State}, {_fake.Gateway.Handshakes.Count} handshakes"));
+
+    private Task<long> ReactAsync(string user, string emoji = "✅", string message = "500000000000000001", params string[] roles) =>
+        _fake.Gateway.DispatchAsync("MESSAGE_REACTION_ADD", FakeGateway.ReactionAdd(Discord.GuildId, Discord.ChannelId, message, user, emoji, roles));
+
+    private Task EventsAsync(int count) => Poll.UntilAsync(() => Task.FromResult(_inbox.Events.Count >= count), $"{count} events in the inbox",
+        lastSeen: () => Task.FromResult($"{_inbox.Events.Count}"));
+
+    [Fact]
+    public async Task It_identifies_with_the_guild_and_reaction_intents_and_beats()
+    {
+        await StartAsync();
+        var identify = Assert.Single(_fake.Gateway.Handshakes);
+        Assert.Equal(("IDENTIFY", "/gateway", _fake.BotToken, 1025), (identify.Kind, identify.Endpoint, identify.Token, identify.Intents));
+        await Poll.UntilAsync(() => Task.FromResult(_fake.Gateway.Heartbeats >= 2), "two heartbeats");
+        Assert.Equal(_fake.BotUserId, _gateway.BotUserId);
+    }
+
+    [Fact]
+    public async Task Reaction_dispatches_become_events_with_stable_ids_and_prime_the_roles()
+    {
+        await StartAsync();
+        var seq = await ReactAsync("300000000000000001", roles: ["400000000000000001"]);
+        await _fake.Gateway.DispatchAsync("MESSAGE_REACTION_REMOVE", FakeGateway.ReactionRemove(Discord.GuildId, Discord.ChannelId, "500000000000000001", "300000000000000001", "✅"));
+        await ReactAsync("300000000000000002", "⏪");
+        await ReactAsync("300000000000000003", "👍");
+        await _fake.Gateway.DispatchAsync("MESSAGE_REACTION_ADD", FakeGateway.ReactionAdd("999999999999999999", Discord.ChannelId, "500000000000000001", "300000000000000004", "✅"));
+        await EventsAsync(4);
+
+        var events = _inbox.Events;
+        var added = Assert.IsType<ReactionAdded>(events[0]);
+        Assert.Equal(("300000000000000001", new MessageReference(Discord.ChannelId, "500000000000000001"), ReactionEmoji.SignOff, "✅"),
+            (added.UserId, added.Message, added.Emoji, added.EmojiName));
+        Assert.Equal($"{_fake.Gateway.CurrentSessionId}:{seq}", added.EventId);
+        Assert.IsType<ReactionRemoved>(events[1]);
+        Assert.Equal(ReactionEmoji.Rollback, Assert.IsType<ReactionAdded>(events[2]).Emoji);
+        Assert.Equal((ReactionEmoji.Other, "👍"), (((ReactionAdded)events[3]).Emoji, ((ReactionAdded)events[3]).EmojiName));
+        // The member's roles came with the event: asking for them costs no request.
+        Assert.Equal(["400000000000000001"], await _roles.OfAsync("300000000000000001", CancellationToken.None));
+        Assert.DoesNotContain(_fake.Requests, r => r.Path.Contains("/members/", StringComparison.Ordinal));
+        // Another guild's reaction is not ours.
+        await ReactAsync("300000000000000005");
+        await EventsAsync(5);
+        Assert.DoesNotContain(_inbox.Events, e => e.UserId == "300000000000000004");
+    }
+
+    [Fact]
+    public async Task A_withheld_ack_makes_it_reconnect_and_resume_with_the_session_and_last_sequence()
+    {
+        await StartAsync();
+        var session = _fake.Gateway.CurrentSessionId;
+        await ReactAsync("300000000000000001");
+        var last = await ReactAsync("300000000000000002");
+        await EventsAsync(2);
+        _fake.Gateway.WithholdAcks();
+
+        await ReadyAfterAsync(2);
+        var resume = _fake.Gateway.Handshakes[1];
+        Assert.Equal(("RESUME", "/gateway-resume", session, last), (resume.Kind, resume.Endpoint, resume.SessionId, resume.Sequence));
+        Assert.Equal(2, _inbox.Events.Count);
+    }
+
+    [Fact]
+    public async Task Reconnect_resumes_and_events_missed_meanwhile_are_replayed_once()
+    {
+        await StartAsync();
+        var session = _fake.Gateway.CurrentSessionId;
+        var seq = await ReactAsync("300000000000000001");
+        await EventsAsync(1);
+        await _fake.Gateway.SendReconnectAsync();
+        await ReadyAfterAsync(2);
+        Assert.Equal(("RESUME", session, seq), (_fake.Gateway.Handshakes[1].Kind, _fake.Gateway.Handshakes[1].SessionId, _fake.Gateway.Handshakes[1].Sequence));
+
+        await ReactAsync("300000000000000002");
+        await EventsAsync(2);
+        Assert.Equal(2, _inbox.Events.Select(e => e.EventId).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task An_event_the_inbox_could_not_take_is_replayed_after_a_resume()
+    {
+        await StartAsync();
+        _inbox.Failure = new InvalidOperationException("database down");
+        var seq = await ReactAsync("300000000000000001");
+        await Poll.UntilAsync(() => Task.FromResult(_fake.Gateway.Handshakes.Count >= 2), "a resume after the failure");
+        Assert.Equal(seq - 1, _fake.Gateway.Handshakes[1].Sequence);
+        _inbox.Failure = null;
+        await EventsAsync(1);
+        Assert.Equal("300000000000000001", _inbox.Events[0].UserId);
+        Assert.EndsWith($":{seq}", _inbox.Events[0].EventId, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Invalid_session_not_resumable_identifies_afresh()
+    {
+        await StartAsync();
+        var first = _fake.Gateway.CurrentSessionId;
+        await _fake.Gateway.SendInvalidSessionAsync(resumable: false);
+        await ReadyAfterAsync(2);
+        Assert.Equal("IDENTIFY", _fake.Gateway.Handshakes[1].Kind);
+        Assert.Equal("/gateway", _fake.Gateway.Handshakes[1].Endpoint);
+        Assert.NotEqual(first, _fake.Gateway.CurrentSessionId);
+    }
+
+    [Fact]
+    public async Task Invalid_session_resumable_resumes()
+    {
+        await StartAsync();
+        await _fake.Gateway.SendInvalidSessionAsync(resumable: true);
+        await ReadyAfterAsync(2);
+        Assert.Equal("RESUME", _fake.Gateway.Handshakes[1].Kind);
+    }
+
+    [Theory]
+    [InlineData(4009)]
+    [InlineData(4007)]
+    public async Task A_lost_session_close_code_identifies_afresh(int code)
+    {
+        await StartAsync();
+        await _fake.Gateway.CloseAsync(code);
+        await ReadyAfterAsync(2);
+        Assert.Equal("IDENTIFY", _fake.Gateway.Handshakes[1].Kind);
+    }
+
+    [Fact]
+    public async Task Another_close_code_resumes()
+    {
+        await StartAsync();
+        await _fake.Gateway.CloseAsync(4000);
+        await ReadyAfterAsync(2);
+        Assert.Equal("RESUME", _fake.Gateway.Handshakes[1].Kind);
+    }
+
+    [Theory]
+    [InlineData(4004)]
+    [InlineData(4014)]
+    public async Task A_fatal_close_code_stops_without_reconnecting_and_says_why(int code)
+    {
+        await StartAsync();
+        await _fake.Gateway.CloseAsync(code);
+        await Poll.WithinAsync(_running, "the gateway stopping");
+        var stopped = Assert.IsType<GatewayState.Stopped>(_gateway.State);
+        Assert.True(stopped.Fatal);
+        Assert.Contains(code.ToString(System.Globalization.CultureInfo.InvariantCulture), stopped.Why, StringComparison.Ordinal);
+        Assert.Equal(1, _fake.Gateway.Connections);
+    }
+
+    [Fact]
+    public async Task Reactions_made_while_disconnected_are_reconciled_after_a_new_session_but_not_the_bots()
+    {
+        var card = _fake.AddMessage(Discord.ChannelId, "card");
+        _openCards.Add(new MessageReference(Discord.ChannelId, card.Id));
+        _fake.AddReaction(card.Id, "✅", _fake.BotUserId);
+        await StartAsync();
+        await Poll.UntilAsync(() => Task.FromResult(_fake.Requests.Any(r => r.Path.Contains("/reactions/", StringComparison.Ordinal))), "the first reconciliation");
+
+        // While the bot is not listening (nothing dispatched), three people sign; then the session is lost.
+        foreach (var user in new[] { "300000000000000001", "300000000000000002", "300000000000000003" })
+            _fake.AddReaction(card.Id, "✅", user);
+        await _fake.Gateway.CloseAsync(4009);
+        await ReadyAfterAsync(2);
+
+        await EventsAsync(3);
+        var events = _inbox.Events.Cast<ReactionAdded>().ToList();
+        Assert.Equal(["300000000000000001", "300000000000000002", "300000000000000003"], events.Select(e => e.UserId).Order());
+        Assert.All(events, e => Assert.Equal((ReactionEmoji.SignOff, card.Id), (e.Emoji, e.Message.MessageId)));
+        Assert.All(events, e => Assert.StartsWith($"reconcile:{_fake.Gateway.CurrentSessionId}:{card.Id}:", e.EventId, StringComparison.Ordinal));
+        Assert.DoesNotContain(events, e => e.UserId == _fake.BotUserId);
+        Assert.Contains(_fake.Requests, r => r.Path.Contains("/reactions/%E2%9C%85?limit=100", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Reconciliation_pages_through_more_than_a_hundred_reactions()
+    {
+        var card = _fake.AddMessage(Discord.ChannelId, "card");
+        var users = Enumerable.Range(1, 130).Select(i => (300000000000000000L + i).ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        foreach (var user in users)
+            _fake.AddReaction(card.Id, "✅", user);
+        await StartAsync();
+        await _gateway.ReconcileAsync([new MessageReference(Discord.ChannelId, card.Id)], CancellationToken.None);
+        Assert.Equal(users, _inbox.Events.Select(e => e.UserId).Order());
+        Assert.Contains(_fake.Requests, r => r.Path.Contains($"after={users[99]}", StringComparison.Ordinal));
+    }
+}
