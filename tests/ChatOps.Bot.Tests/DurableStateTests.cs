@@ -176,6 +176,8 @@ public class DurableStateTests(PostgresDatabase target, EmptyPostgresDatabase st
         Assert.Equal(1, Count(transcript, "was interrupted and this replica took it over"));
         Assert.Equal(1, Count(transcript, "VERDICT: SUCCESS"));
         Assert.Contains("interrupted at step 2 of 3", transcript);
+        // The replica that took over resumed from the stored checkpoint: the baseline is the first run's, not measured again.
+        Assert.Contains("▶️ resumed at phase 2 · execute migration with the baseline measured", transcript);
         Assert.Equal(0, await state.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.outbox WHERE sent_at IS NULL"));
     }
 
@@ -185,5 +187,57 @@ public class DurableStateTests(PostgresDatabase target, EmptyPostgresDatabase st
         for (var at = text.IndexOf(what, StringComparison.Ordinal); at >= 0; at = text.IndexOf(what, at + what.Length, StringComparison.Ordinal))
             n++;
         return n;
+    }
+
+    [Fact]
+    public async Task Killed_during_phase_2_a_new_process_reports_the_interruption_runs_no_journalled_statement_again_and_finishes_after_resume()
+    {
+        await ResetStateAsync();
+        // Re-running #1 would fail (the table exists): the run can only finish if the journal is honoured.
+        using var folder = new MigrationFolder().With("kill_slow", """
+            CREATE TABLE kill_a (id int);
+            SELECT pg_sleep(30);
+            CREATE TABLE kill_b (id int);
+            """, rollback: "DROP TABLE IF EXISTS kill_a; DROP TABLE IF EXISTS kill_b;");
+        var environment = folder.Environment(("ConnectionStrings__State", state.ConnectionString), ("ConnectionStrings__Target", target.ConnectionString),
+            ("ChatOps__Roles__DatabaseAdministrator__0", "dan"), ("ChatOps__Roles__SeniorBackendEngineer__0", "sam"), ("ChatOps__Roles__SeniorBackendEngineer__1", "req"),
+            ("ChatOps__Roles__DevOpsLead__0", "olga"), ("ChatOps__Roles__ProductOwner__0", "pete"), ("ChatOps__Monitoring__SampleInterval", "00:00:00.500"));
+
+        using (var first = ChatOpsProcess.Start(["serve", "--urls", "http://127.0.0.1:0"], environment, input: """
+            as req
+            /migrate start kill_slow
+            react dan ✅ D-1
+            react sam ✅ D-1
+            react olga ✅ D-1
+            react pete ✅ D-1
+
+            """, keepInputOpen: true))
+        {
+            await Poll.UntilAsync(() => target.ScalarAsync<bool>(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(30)%')"),
+                "the migration's long statement to run", TimeSpan.FromMinutes(2));
+            first.Signal("KILL");
+            await first.WaitAsync();
+        }
+        // The killed process's sessions linger on the server until it notices; a DBA would end them, so does the test.
+        await target.ExecuteAsync("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'chatops:%'");
+        Assert.Equal("Running", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+
+        using var second = ChatOpsProcess.Start(["serve", "--urls", "http://127.0.0.1:0"], environment, input: "", keepInputOpen: true);
+        await Poll.UntilAsync(() => Task.FromResult(second.Output.Contains("was interrupted and this replica took it over", StringComparison.Ordinal)),
+            "the new process to report the interruption", TimeSpan.FromMinutes(1));
+        second.WriteLine("as dan");
+        second.WriteLine("/migrate resume D-1");
+        second.CloseInput();
+        var result = await second.WaitAsync();
+
+        Assert.True(result.ExitCode == 0, result.Output + result.Error);
+        Assert.Contains("interrupted at step 2 of 3 (#2 line 2: SELECT pg_sleep(30))", result.Output);
+        Assert.Contains("the journal shows 1 completed", result.Output);
+        Assert.Contains("▶️ resumed at phase 2 · execute migration", result.Output);
+        Assert.Contains("🟢 VERDICT: SUCCESS", result.Output);
+        Assert.DoesNotContain("✓ #1 ", result.Output);   // the journalled statement did not run again
+        Assert.Equal("Completed", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+        Assert.Equal(1L, await target.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'kill_b'"));
     }
 }

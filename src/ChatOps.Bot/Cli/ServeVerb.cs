@@ -48,7 +48,10 @@ public static class ServeVerb
             logger.LogInformation("state database {State}: schema version {Version}{Applied}", ConnectionStrings.Describe(settings.State),
                 StateDatabase.CurrentVersion, applied.Count > 0 ? $" (applied {string.Join(", ", applied)})" : "");
 
-            var local = new LocalChannel(Console.Out);
+            // The console's message ids go on from the last session's (the outbox keeps them), so a restarted bot never reuses one.
+            var lastLocalId = await state.ScalarAsync<int>(
+                "SELECT coalesce(max(substr(platform_id, 2)::int), 0) FROM chatops_state.outbox WHERE platform = 'Local' AND platform_id ~ '^L[0-9]+$'", cancellationToken);
+            var local = new LocalChannel(Console.Out, firstId: lastLocalId + 1);
             var platforms = new Dictionary<string, IChatChannel>();
             if (settings.Platforms.Contains("Local", StringComparer.OrdinalIgnoreCase))
                 platforms["Local"] = local;

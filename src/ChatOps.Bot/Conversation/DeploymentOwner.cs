@@ -268,12 +268,14 @@ public sealed class DeploymentOwner(
             }, CancellationToken.None);
 
             var pinned = deployment.Migration;
+            var saved = resuming ? await store.CheckpointAsync(id, stopping) : null;
             RunbookResult result;
             try
             {
                 result = await new RunbookRunner(execution, monitoring, time).RunAsync(new RunbookRequest(target, pinned.Id, pinned.Sql.Sha256,
                     SqlScript.Parse(Encoding.UTF8.GetString(pinned.Sql.Bytes)), Runbook(pinned), $"{id}-{time.GetUtcNow():HHmmss}", e => thread.Writer.TryWrite(e),
-                    control, AppliedBy: $"{deployment.Requester} ({id}, signed by {string.Join(", ", deployment.SignOffs.Signers.Keys)})"), stopping);
+                    control, AppliedBy: $"{deployment.Requester} ({id}, signed by {string.Join(", ", deployment.SignOffs.Signers.Keys)})",
+                    ResumeFrom: saved is null ? null : RunbookCheckpoint.FromJson(saved)), stopping);
             }
             catch (Exception ex) when (ex is TargetBusyException or NpgsqlException && !stopping.IsCancellationRequested)
             {
@@ -310,6 +312,12 @@ public sealed class DeploymentOwner(
     /// <summary>One runbook event: the card follows the phases, the thread gets a line.</summary>
     private async Task EventAsync(DeploymentId id, RunbookEvent e, CancellationToken cancellationToken)
     {
+        if (e is CheckpointReached checkpoint)
+        {
+            // The latest one is what a replica taking over resumes from: never a baseline measured after the migration started.
+            await store.SetCheckpointAsync(id, checkpoint.Checkpoint.ToJson(), cancellationToken);
+            return;
+        }
         var line = ThreadLine(e);
         if (line is null && e is not PhaseStarted)
             return;
@@ -406,6 +414,7 @@ public sealed class DeploymentOwner(
         ExecutionReported { Execution: StatementFailed f } => $"✗ #{f.Statement.Number} line {f.Statement.Line} failed: {f.Message}",
         ThresholdReported { Threshold: ThresholdBreached b } => $"🚨 {b.Rule.Describe()}",
         HistoryConsulted h => $"📜 {h.Decision.Describe()}",
+        RunbookResumed r => $"▶️ resumed at {r.Phase.Title()} with the baseline measured {r.BaselineAt:HH:mm:ss}Z (run {r.BaselineRunId}): {r.Detail}",
         _ => null,
     };
 }

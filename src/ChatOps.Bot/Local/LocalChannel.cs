@@ -25,11 +25,20 @@ public sealed class LocalChannel : IChatChannel
 
     private sealed record Posted(ChatMessage Message, MessageReference? Parent);
 
+    private readonly int _firstId;
+
     /// <param name="writer">Where the conversation is printed: <see cref="Console.Out"/>, or a <see cref="StringWriter"/> in tests.</param>
-    public LocalChannel(TextWriter writer)
+    /// <param name="firstId">
+    /// The first message id this session gives (<c>L&lt;firstId&gt;</c>): after a restart, ids go on from the last session's, so no two
+    /// messages share one, and messages of earlier sessions (ids below it) can still be replied to and edited.
+    /// </param>
+    public LocalChannel(TextWriter writer, int firstId = 1)
     {
         ArgumentNullException.ThrowIfNull(writer);
+        ArgumentOutOfRangeException.ThrowIfLessThan(firstId, 1);
         _writer = writer;
+        _firstId = firstId;
+        _lastId = firstId - 1;
     }
 
     /// <summary>Everything printed so far, one entry per print (a whole message, a reaction line, a notice), in order.</summary>
@@ -154,8 +163,14 @@ public sealed class LocalChannel : IChatChannel
     private Posted Find(MessageReference posted) =>
         _messages.TryGetValue(posted, out var found)
             ? found
-            // A real platform answers "message not found" too; a silent no-op would hide a conductor bug.
-            : throw new ArgumentException($"the local channel has no message {posted.MessageId} in #{posted.ChannelId}", nameof(posted));
+            : EarlierSession(posted)
+                // A message an earlier session printed: this one cannot show it, but it exists (a restarted bot edits its cards).
+                ? new Posted(new ChatMessage($"(message {posted.MessageId}, posted before this session)"), Parent: null)
+                // A real platform answers "message not found" too; a silent no-op would hide a conductor bug.
+                : throw new ArgumentException($"the local channel has no message {posted.MessageId} in #{posted.ChannelId}", nameof(posted));
+
+    private bool EarlierSession(MessageReference posted) =>
+        posted.MessageId.StartsWith('L') && int.TryParse(posted.MessageId.AsSpan(1), System.Globalization.CultureInfo.InvariantCulture, out var n) && n < _firstId;
 
     private void PrintLocked(string text)
     {
