@@ -23,7 +23,11 @@ public static class ChatOpsProcess
         string? input = null, bool keepInputOpen = false)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "chatops.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = input is not null || keepInputOpen };
+        // Through env(1), which resets SIGINT to its default and execs dotnet (same pid): a test runner started in the background
+        // (`cmd &` in a script) hands its children SIGINT ignored, and .NET never sees a Ctrl-C it inherited as ignored.
+        var start = new ProcessStartInfo("env") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = input is not null || keepInputOpen };
+        start.ArgumentList.Add("--default-signal=INT");
+        start.ArgumentList.Add("dotnet");
         start.ArgumentList.Add(dll);
         foreach (var a in arguments)
             start.ArgumentList.Add(a);
