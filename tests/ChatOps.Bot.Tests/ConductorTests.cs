@@ -59,7 +59,7 @@ public class ConductorTests(PostgresDatabase target, EmptyPostgresDatabase state
         // ana (DBA and Product Owner) signed before dan (DBA only): the assignment still covers all four roles.
         Assert.Contains("🟢 VERDICT: SUCCESS", transcript);
         Assert.Contains("── phase 2 · execute migration ──", transcript);
-        Assert.Contains("COMPLETED", bot.Card(1)!.Status);
+        Assert.Contains("COMPLETED", (await bot.CardAsync(1))!.Status);
 
         Assert.Equal("Completed", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
         var audit = await state.ScalarAsync<string>("SELECT string_agg(who || ': ' || what || CASE WHEN counted THEN '' ELSE ' (not counted)' END, E'\n' ORDER BY seq) FROM chatops_state.audit_events WHERE deployment = 1");

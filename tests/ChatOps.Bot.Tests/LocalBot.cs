@@ -39,7 +39,11 @@ public sealed class LocalBot : IAsyncDisposable
     public ChatOpsBot Bot { get; }
     public string Transcript => Output.ToString();
 
-    public Task StartAsync() => Bot.StartAsync(CancellationToken.None);
+    public async Task StartAsync()
+    {
+        await StateDatabase.MigrateAsync(Connections.ConnectionString, CancellationToken.None);
+        await Bot.StartAsync(CancellationToken.None);
+    }
 
     /// <summary>One line of local input; returns once the bot has answered it (runs go on in the background).</summary>
     public async Task SayAsync(string line)
@@ -68,9 +72,10 @@ public sealed class LocalBot : IAsyncDisposable
     /// <summary>Waits for every run and rollback to end and every message to be sent.</summary>
     public Task SettleAsync(TimeSpan? timeout = null) => Bot.SettleAsync(timeout ?? TimeSpan.FromMinutes(4), CancellationToken.None);
 
-    public ChatMessage? Card(int deployment) => Bot.Conductors["Local"].CardOf(new DeploymentId(deployment)) is { } key
-        ? Bot.Outbox.PlatformReferenceAsync("Local", key.MessageId, CancellationToken.None).GetAwaiter().GetResult() is { } posted ? Channel.Message(posted) : null
-        : null;
+    public async Task<ChatMessage?> CardAsync(int deployment) => Bot.Conductors["Local"].CardOf(new DeploymentId(deployment)) is { } key
+        && await Bot.Outbox.PlatformReferenceAsync("Local", key.MessageId, CancellationToken.None) is { } posted
+            ? Channel.Message(posted)
+            : null;
 
     public async ValueTask DisposeAsync()
     {

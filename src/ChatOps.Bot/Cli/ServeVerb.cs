@@ -44,14 +44,11 @@ public static class ServeVerb
 
             var logger = app.Services.GetRequiredService<ILogger<ChatOpsBot>>();
             await using var state = new StateConnections(settings.State);
+            // The schema first: the console's message ids go on from the last session's (the outbox keeps them), so a restarted bot never reuses one.
             var applied = await StateDatabase.MigrateAsync(settings.State, cancellationToken);
             logger.LogInformation("state database {State}: schema version {Version}{Applied}", ConnectionStrings.Describe(settings.State),
                 StateDatabase.CurrentVersion, applied.Count > 0 ? $" (applied {string.Join(", ", applied)})" : "");
-
-            // The console's message ids go on from the last session's (the outbox keeps them), so a restarted bot never reuses one.
-            var lastLocalId = await state.ScalarAsync<int>(
-                "SELECT coalesce(max(substr(platform_id, 2)::int), 0) FROM chatops_state.outbox WHERE platform = 'Local' AND platform_id ~ '^L[0-9]+$'", cancellationToken);
-            var local = new LocalChannel(Console.Out, firstId: lastLocalId + 1);
+            var local = new LocalChannel(Console.Out, firstId: await new Outbox(state, TimeProvider.System).LastNumberedIdAsync("Local", "L", cancellationToken) + 1);
             var platforms = new Dictionary<string, IChatChannel>();
             if (settings.Platforms.Contains("Local", StringComparer.OrdinalIgnoreCase))
                 platforms["Local"] = local;

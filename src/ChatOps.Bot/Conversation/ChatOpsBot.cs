@@ -72,10 +72,9 @@ public sealed class ChatOpsBot
     public IReadOnlyDictionary<string, Conductor> Conductors { get; }
     public IReadOnlyDictionary<string, OutboxDispatcher> Dispatchers { get; }
 
-    /// <summary>Migrates the state schema, reads the open cards, and starts the loops.</summary>
+    /// <summary>Reads the open cards and starts the loops (the state schema is migrated already: <see cref="StateDatabase.MigrateAsync"/>).</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        await StateDatabase.MigrateAsync(Parts.State.ConnectionString, cancellationToken);
         foreach (var conductor in Conductors.Values)
             await conductor.LoadCardsAsync(cancellationToken);
         _stopping = new CancellationTokenSource();
@@ -94,22 +93,23 @@ public sealed class ChatOpsBot
     {
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         limit.CancelAfter(timeout);
-        var quietSince = (DateTimeOffset?)null;
+        var time = Parts.Time;
+        long? quietSince = null;
         while (true)
         {
             var quiet = await Inbox.PendingAsync(limit.Token) == 0 && (await Outbox.DepthAsync(limit.Token)).Pending == 0
                         && (!runs || (!Owner.Busy && !await AwaitingOwnerAsync(limit.Token)));
             // Quiet twice in a row a little apart: a run that just finished may still be writing its last messages.
-            if (quiet && quietSince is { } since && DateTimeOffset.UtcNow - since >= TimeSpan.FromMilliseconds(100))
+            if (quiet && quietSince is { } since && time.GetElapsedTime(since) >= TimeSpan.FromMilliseconds(100))
                 return;
-            quietSince = quiet ? quietSince ?? DateTimeOffset.UtcNow : null;
-            await Task.Delay(TimeSpan.FromMilliseconds(25), limit.Token);
+            quietSince = quiet ? quietSince ?? time.GetTimestamp() : null;
+            await Task.Delay(TimeSpan.FromMilliseconds(25), time, limit.Token);
         }
     }
 
     // An approved, running or rolling-back deployment is work going on or about to start (its owner may not have looked yet).
     private async Task<bool> AwaitingOwnerAsync(CancellationToken cancellationToken) =>
-        await Parts.State.ScalarAsync<long>("SELECT count(*) FROM chatops_state.deployments WHERE state IN ('Approved', 'Running', 'RollingBack')", cancellationToken) > 0;
+        (await Store.CountByStateAsync(cancellationToken)).Any(c => c.Value > 0 && c.Key is DeploymentState.Approved or DeploymentState.Running or DeploymentState.RollingBack);
 
     /// <summary>Stops the loops; deployments held here are let go for another replica (or the next start) to take over.</summary>
     public async Task StopAsync()

@@ -4,17 +4,13 @@ using System.Text;
 using ChatOps.Core.Approvals;
 using ChatOps.Core.Conversation;
 using ChatOps.Core.Deployments;
-using ChatOps.Core.Execution;
-using ChatOps.Core.Monitoring;
 using ChatOps.Core.Planning;
 using ChatOps.Core.Runbooks;
 using ChatOps.Core.Scripts;
 using ChatOps.Postgres;
-using ChatOps.Postgres.Execution;
 using ChatOps.Postgres.Migrations;
 using ChatOps.Postgres.Options;
 using ChatOps.Postgres.Probes;
-using ChatOps.Postgres.Runbooks;
 using ChatOps.Postgres.State;
 
 namespace ChatOps.Bot.Conversation;

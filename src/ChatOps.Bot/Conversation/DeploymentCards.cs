@@ -28,7 +28,7 @@ public sealed class DeploymentCards(DeploymentStore store, Outbox outbox, TimePr
     {
         var (_, checks) = await store.CardAsync(deployment.Id, cancellationToken, scope);
         var plan = MigrationPlan.For(deployment.Migration.Id, deployment.Migration.Sql.Sha256, SqlScript.Parse(Encoding.UTF8.GetString(deployment.Migration.Sql.Bytes)));
-        return Render(deployment, plan, checks, await store.DatabaseStateAsync(deployment.Id, cancellationToken));
+        return Render(deployment, plan, checks, await store.DatabaseStateAsync(deployment.Id, cancellationToken, scope));
     }
 
     public ChatMessage Render(Deployment deployment, MigrationPlan plan, IReadOnlyList<CheckResult> checks, string? databaseState = null)

@@ -252,13 +252,14 @@ public sealed class DeploymentOwner(
             var target = TargetFor(deployment);
             // The runner calls back on its own threads: events queue here and are written in order by one reader.
             var thread = System.Threading.Channels.Channel.CreateUnbounded<RunbookEvent>(new() { SingleReader = true });
+            var running = deployment;
             var writer = Task.Run(async () =>
             {
                 await foreach (var e in thread.Reader.ReadAllAsync(CancellationToken.None))
                 {
                     try
                     {
-                        await EventAsync(id, e, CancellationToken.None);
+                        await EventAsync(running, e, CancellationToken.None);
                     }
                     catch (Exception ex)
                     {
@@ -310,8 +311,10 @@ public sealed class DeploymentOwner(
     }
 
     /// <summary>One runbook event: the card follows the phases, the thread gets a line.</summary>
-    private async Task EventAsync(DeploymentId id, RunbookEvent e, CancellationToken cancellationToken)
+    /// <param name="running">The deployment as its run began: who it is and where its thread is (a plain line needs nothing more).</param>
+    private async Task EventAsync(Deployment running, RunbookEvent e, CancellationToken cancellationToken)
     {
+        var id = running.Id;
         if (e is CheckpointReached checkpoint)
         {
             // The latest one is what a replica taking over resumes from: never a baseline measured after the migration started.
@@ -319,18 +322,17 @@ public sealed class DeploymentOwner(
             return;
         }
         var line = ThreadLine(e);
-        if (line is null && e is not PhaseStarted)
+        if (line is null)
             return;
         await using var scope = await store.BeginAsync(cancellationToken);
-        var deployment = (await store.LoadForUpdateAsync(scope, id, cancellationToken))!;
-        if (e is PhaseStarted started && deployment.State is DeploymentState.Running or DeploymentState.Paused)
+        // Only a new phase changes the deployment (and its card); the other lines only go to the thread.
+        if (e is PhaseStarted started && await store.LoadForUpdateAsync(scope, id, cancellationToken) is { State: DeploymentState.Running or DeploymentState.Paused } deployment)
         {
             deployment.EnterPhase(started.Phase, time.GetUtcNow());
             await store.SaveAsync(scope, deployment, cancellationToken);
             await cards.EditAsync(scope, deployment, cancellationToken);
         }
-        if (line is not null)
-            await ThreadAsync(scope, deployment, new ChatMessage(line), cancellationToken);
+        await ThreadAsync(scope, running, new ChatMessage(line), cancellationToken);
         await scope.CommitAsync(cancellationToken);
     }
 

@@ -12,8 +12,6 @@ namespace ChatOps.Bot.Conversation;
 public sealed class OutboxDispatcher(string platform, Outbox outbox, IChatChannel channel, TimeProvider time, ILogger<OutboxDispatcher> logger)
 {
     private readonly SemaphoreSlim _wake = new(0);
-    private long _sent;
-    private long _failed;
 
     /// <summary>Attempts before a message is parked.</summary>
     public int MaxAttempts { get; init; } = 8;
@@ -26,9 +24,6 @@ public sealed class OutboxDispatcher(string platform, Outbox outbox, IChatChanne
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(250);
 
     public string Platform => platform;
-
-    /// <summary>Messages sent and attempts failed by this replica since start-up (for <c>/metrics</c>).</summary>
-    public (long Sent, long Failed) Counts => (Interlocked.Read(ref _sent), Interlocked.Read(ref _failed));
 
     public void Wake() => _wake.Release();
 
@@ -71,14 +66,11 @@ public sealed class OutboxDispatcher(string platform, Outbox outbox, IChatChanne
                 var result = await outbox.SendAsync(head, SendAsync, cancellationToken);
                 if (result != OutboxSendResult.Skipped)
                     done++;
-                if (result == OutboxSendResult.Sent)
-                    Interlocked.Increment(ref _sent);
                 if (result == OutboxSendResult.Parked)
                     logger.LogError("{Platform} message {Id} to {Channel} parked: the message it is about was never posted", platform, head.Id, head.Channel);
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
-                Interlocked.Increment(ref _failed);
                 var attempts = head.Attempts + 1;
                 if (attempts >= MaxAttempts)
                 {

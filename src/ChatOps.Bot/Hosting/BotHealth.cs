@@ -25,7 +25,7 @@ public static class BotHealth
         var reasons = new List<string>();
         try
         {
-            var version = await bot.Parts.State.ScalarAsync<int>("SELECT coalesce(max(version), 0) FROM chatops_state.schema_version", cancellationToken);
+            var version = await StateDatabase.VersionAsync(bot.Parts.State, cancellationToken);
             if (version != StateDatabase.CurrentVersion)
                 reasons.Add($"state schema is at version {version}, this build needs {StateDatabase.CurrentVersion}");
             var depth = await bot.Outbox.DepthAsync(cancellationToken);

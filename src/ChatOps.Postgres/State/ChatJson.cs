@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using ChatOps.Core.Conversation;
 using ChatOps.Core.Runbooks;
@@ -96,6 +95,4 @@ public static class ChatJson
         var o = JsonNode.Parse(json)!.AsObject();
         return new Caller((string)o["channel"]!, (string)o["user"]!, (string?)o["replyHandle"]);
     }
-
-    internal static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web);
 }

@@ -74,10 +74,10 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
                 checks_pass = excluded.checks_pass, updated_at = now()
             """, cancellationToken,
             deployment.Id.Number, m.Id, m.Sql.Name, m.Sql.Sha256, m.Sql.Bytes,
-            Text(m.Rollback?.Name), Text(m.Rollback?.Sha256), Bytes(m.Rollback?.Bytes),
-            Text(m.Runbook?.Name), Text(m.Runbook?.Sha256), Bytes(m.Runbook?.Bytes),
-            deployment.Target, deployment.Requester, deployment.Channel, deployment.State.ToString(), Text(deployment.Phase?.ToString()),
-            Text(deployment.VoidedBecause), deployment.ChecksPass, deployment.Platform);
+            StateSql.Text(m.Rollback?.Name), StateSql.Text(m.Rollback?.Sha256), StateSql.Bytes(m.Rollback?.Bytes),
+            StateSql.Text(m.Runbook?.Name), StateSql.Text(m.Runbook?.Sha256), StateSql.Bytes(m.Runbook?.Bytes),
+            deployment.Target, deployment.Requester, deployment.Channel, deployment.State.ToString(), StateSql.Text(deployment.Phase?.ToString()),
+            StateSql.Text(deployment.VoidedBecause), deployment.ChecksPass, deployment.Platform);
 
         await ExecAsync(connection, "DELETE FROM chatops_state.sign_offs WHERE deployment = $1", cancellationToken, deployment.Id.Number);
         foreach (var (user, at) in deployment.SignOffs.Signers)
@@ -85,8 +85,7 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
                 cancellationToken, deployment.Id.Number, user, at);
 
         // The audit trail is append-only: only lines past those stored are written.
-        await using var count = new NpgsqlCommand("SELECT count(*)::int FROM chatops_state.audit_events WHERE deployment = $1", connection);
-        count.Parameters.Add(new NpgsqlParameter { Value = deployment.Id.Number });
+        await using var count = StateSql.Command(connection, "SELECT count(*)::int FROM chatops_state.audit_events WHERE deployment = $1", deployment.Id.Number);
         var stored = (int)(await count.ExecuteScalarAsync(cancellationToken))!;
         for (var seq = stored; seq < deployment.Audit.Count; seq++)
         {
@@ -102,7 +101,7 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
         await using var lease = await LeaseAsync(scope, cancellationToken);
         var connection = lease.Connection;
         await ExecAsync(connection, "UPDATE chatops_state.deployments SET card_message = $2, checks = $3::jsonb, updated_at = now() WHERE id = $1",
-            cancellationToken, id.Number, Text(cardMessage), System.Text.Json.JsonSerializer.Serialize(checks));
+            cancellationToken, id.Number, StateSql.Text(cardMessage), System.Text.Json.JsonSerializer.Serialize(checks));
     }
 
     /// <summary>The card's message id and checks, as <see cref="SetCardAsync"/> left them.</summary>
@@ -110,8 +109,7 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
     {
         await using var lease = await LeaseAsync(scope, cancellationToken);
         var connection = lease.Connection;
-        await using var command = new NpgsqlCommand("SELECT card_message, checks::text FROM chatops_state.deployments WHERE id = $1", connection);
-        command.Parameters.Add(new NpgsqlParameter { Value = id.Number });
+        await using var command = StateSql.Command(connection, "SELECT card_message, checks::text FROM chatops_state.deployments WHERE id = $1", id.Number);
         await using var r = await command.ExecuteReaderAsync(cancellationToken);
         if (!await r.ReadAsync(cancellationToken))
             return (null, []);
@@ -140,22 +138,20 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
     {
         await using var lease = await LeaseAsync(scope, cancellationToken);
         var connection = lease.Connection;
-        await using var command = new NpgsqlCommand("SELECT id FROM chatops_state.deployments WHERE card_message = $1", connection);
-        command.Parameters.Add(new NpgsqlParameter { Value = cardMessage });
+        await using var command = StateSql.Command(connection, "SELECT id FROM chatops_state.deployments WHERE card_message = $1", cardMessage);
         return await command.ExecuteScalarAsync(cancellationToken) is int id ? new DeploymentId(id) : null;
     }
 
     /// <summary>The rollback prompt awaiting ⏪ (its message key, and when it lapses), kept across restarts and replicas.</summary>
     public Task SetRollbackPromptAsync(StateScope scope, DeploymentId id, string? promptKey, DateTimeOffset? until, CancellationToken cancellationToken) =>
         scope.ExecuteAsync("UPDATE chatops_state.deployments SET rollback_prompt = $2, rollback_prompt_until = $3 WHERE id = $1", cancellationToken,
-            id.Number, StateScope.Text(promptKey), until is { } u ? u : new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+            id.Number, StateSql.Text(promptKey), StateSql.Timestamp(until));
 
     /// <summary>The deployment whose rollback prompt is <paramref name="promptKey"/>, and when the prompt lapses.</summary>
     public async Task<(DeploymentId Id, DateTimeOffset Until)?> ByRollbackPromptAsync(string promptKey, CancellationToken cancellationToken, StateScope? scope = null)
     {
         await using var lease = await LeaseAsync(scope, cancellationToken);
-        await using var command = new NpgsqlCommand("SELECT id, rollback_prompt_until FROM chatops_state.deployments WHERE rollback_prompt = $1", lease.Connection);
-        command.Parameters.Add(new NpgsqlParameter { Value = promptKey });
+        await using var command = StateSql.Command(lease.Connection, "SELECT id, rollback_prompt_until FROM chatops_state.deployments WHERE rollback_prompt = $1", promptKey);
         await using var r = await command.ExecuteReaderAsync(cancellationToken);
         return await r.ReadAsync(cancellationToken) ? (new DeploymentId(r.GetInt32(0)), r.GetFieldValue<DateTimeOffset>(1)) : null;
     }
@@ -164,8 +160,7 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
     public async Task<DateTimeOffset?> RollbackPromptUntilAsync(DeploymentId id, CancellationToken cancellationToken, StateScope? scope = null)
     {
         await using var lease = await LeaseAsync(scope, cancellationToken);
-        await using var command = new NpgsqlCommand("SELECT rollback_prompt_until FROM chatops_state.deployments WHERE id = $1 AND rollback_prompt IS NOT NULL", lease.Connection);
-        command.Parameters.Add(new NpgsqlParameter { Value = id.Number });
+        await using var command = StateSql.Command(lease.Connection, "SELECT rollback_prompt_until FROM chatops_state.deployments WHERE id = $1 AND rollback_prompt IS NOT NULL", id.Number);
         return await command.ExecuteScalarAsync(cancellationToken) is DateTime at ? new DateTimeOffset(at, TimeSpan.Zero) : null;
     }
 
@@ -178,10 +173,14 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
 
     /// <summary>What the database holds of the deployment's migration, in words (after an abort or an interruption): the card shows it.</summary>
     public Task SetDatabaseStateAsync(StateScope scope, DeploymentId id, string? description, CancellationToken cancellationToken) =>
-        scope.ExecuteAsync("UPDATE chatops_state.deployments SET database_state = $2 WHERE id = $1", cancellationToken, id.Number, StateScope.Text(description));
+        scope.ExecuteAsync("UPDATE chatops_state.deployments SET database_state = $2 WHERE id = $1", cancellationToken, id.Number, StateSql.Text(description));
 
-    public Task<string?> DatabaseStateAsync(DeploymentId id, CancellationToken cancellationToken) =>
-        state.ScalarAsync<string>("SELECT database_state FROM chatops_state.deployments WHERE id = $1", cancellationToken, id.Number);
+    public async Task<string?> DatabaseStateAsync(DeploymentId id, CancellationToken cancellationToken, StateScope? scope = null)
+    {
+        await using var lease = await LeaseAsync(scope, cancellationToken);
+        await using var command = StateSql.Command(lease.Connection, "SELECT database_state FROM chatops_state.deployments WHERE id = $1", id.Number);
+        return await command.ExecuteScalarAsync(cancellationToken) as string;
+    }
 
     /// <summary>Deployments some replica has to work on: approved (to start), running or paused (to run or recover), rolling back.</summary>
     public async Task<IReadOnlyList<DeploymentId>> UnfinishedAsync(CancellationToken cancellationToken)
@@ -225,12 +224,11 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
         await using var lease = await LeaseAsync(scope, cancellationToken);
         var connection = lease.Connection;
         var ids = new List<int>();
-        await using (var command = new NpgsqlCommand("""
+        await using (var command = StateSql.Command(connection, """
             SELECT id FROM chatops_state.deployments
             WHERE channel = $1 AND state NOT IN ('Completed', 'RolledBack', 'RollbackFailed', 'Aborted') ORDER BY id
-            """, connection))
+            """, channel))
         {
-            command.Parameters.Add(new NpgsqlParameter { Value = channel });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
                 ids.Add(reader.GetInt32(0));
@@ -250,13 +248,12 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
         string? voided;
         bool checksPass;
         string platform;
-        await using (var command = new NpgsqlCommand("""
+        await using (var command = StateSql.Command(connection, """
             SELECT migration, sql_name, sql_sha256, sql_bytes, rollback_name, rollback_sha256, rollback_bytes, runbook_name, runbook_sha256, runbook_bytes,
                    target, requester, channel, state, phase, voided_because, checks_pass, platform
             FROM chatops_state.deployments WHERE id = $1
-            """ + (forUpdate ? " FOR UPDATE" : ""), connection))
+            """ + (forUpdate ? " FOR UPDATE" : ""), id.Number))
         {
-            command.Parameters.Add(new NpgsqlParameter { Value = id.Number });
             await using var r = await command.ExecuteReaderAsync(cancellationToken);
             if (!await r.ReadAsync(cancellationToken))
                 return null;
@@ -272,17 +269,15 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
             platform = r.GetString(17);
         }
         var signers = new List<KeyValuePair<string, DateTimeOffset>>();
-        await using (var command = new NpgsqlCommand("SELECT user_id, signed_at FROM chatops_state.sign_offs WHERE deployment = $1 ORDER BY signed_at, user_id", connection))
+        await using (var command = StateSql.Command(connection, "SELECT user_id, signed_at FROM chatops_state.sign_offs WHERE deployment = $1 ORDER BY signed_at, user_id", id.Number))
         {
-            command.Parameters.Add(new NpgsqlParameter { Value = id.Number });
             await using var r = await command.ExecuteReaderAsync(cancellationToken);
             while (await r.ReadAsync(cancellationToken))
                 signers.Add(new(r.GetString(0), r.GetFieldValue<DateTimeOffset>(1)));
         }
         var audit = new List<AuditEvent>();
-        await using (var command = new NpgsqlCommand("SELECT at, who, what, counted FROM chatops_state.audit_events WHERE deployment = $1 ORDER BY seq", connection))
+        await using (var command = StateSql.Command(connection, "SELECT at, who, what, counted FROM chatops_state.audit_events WHERE deployment = $1 ORDER BY seq", id.Number))
         {
-            command.Parameters.Add(new NpgsqlParameter { Value = id.Number });
             await using var r = await command.ExecuteReaderAsync(cancellationToken);
             while (await r.ReadAsync(cancellationToken))
                 audit.Add(new AuditEvent(r.GetFieldValue<DateTimeOffset>(0), r.GetString(1), r.GetString(2), r.GetBoolean(3)));
@@ -300,15 +295,6 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
     private async Task<Lease> LeaseAsync(StateScope? scope, CancellationToken cancellationToken) =>
         scope is null ? new Lease(await state.OpenAsync(cancellationToken), true) : new Lease(scope.Connection, false);
 
-    private static object Text(string? value) => value is null ? new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text } : value;
-
-    private static object Bytes(byte[]? value) => value is null ? new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bytea } : value;
-
-    private static async Task ExecAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, params object[] parameters)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var p in parameters)
-            command.Parameters.Add(p as NpgsqlParameter ?? new NpgsqlParameter { Value = p });
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    private static Task ExecAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, params object[] parameters) =>
+        StateSql.ExecuteAsync(connection, sql, cancellationToken, parameters);
 }

@@ -31,13 +31,10 @@ public sealed class Inbox(StateConnections state, TimeProvider time)
     public async Task<bool> AcceptAsync(string platform, ChatEvent chatEvent, CancellationToken cancellationToken)
     {
         await using var connection = await state.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand("""
+        var kept = await StateSql.ExecuteAsync(connection, """
             INSERT INTO chatops_state.inbox (platform, event_id, kind, event, received_at) VALUES ($1, $2, $3, $4::jsonb, $5)
             ON CONFLICT (platform, event_id) DO NOTHING
-            """, connection);
-        foreach (var value in new object[] { platform, chatEvent.EventId, chatEvent.GetType().Name, ChatJson.Write(chatEvent), time.GetUtcNow() })
-            command.Parameters.Add(new NpgsqlParameter { Value = value });
-        var kept = await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+            """, cancellationToken, platform, chatEvent.EventId, chatEvent.GetType().Name, ChatJson.Write(chatEvent), time.GetUtcNow()) == 1;
         Interlocked.Increment(ref kept ? ref _accepted : ref _duplicates);
         if (kept)
             Accepted?.Invoke();

@@ -73,9 +73,9 @@ public sealed class Outbox(StateConnections state, TimeProvider time)
         await scope.ExecuteAsync("""
             INSERT INTO chatops_state.outbox (platform, channel, kind, key, target, caller, message, emoji, deployment, created_at, not_before)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
-            """, cancellationToken, platform, channel, kind.ToString(), StateScope.Text(key), StateScope.Text(target),
-            StateScope.Json(caller is null ? null : ChatJson.Write(caller)), StateScope.Json(message is null ? null : ChatJson.Write(message)),
-            StateScope.Text(emoji?.ToString()), deployment is { } d ? d : new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer },
+            """, cancellationToken, platform, channel, kind.ToString(), StateSql.Text(key), StateSql.Text(target),
+            StateSql.Json(caller is null ? null : ChatJson.Write(caller)), StateSql.Json(message is null ? null : ChatJson.Write(message)),
+            StateSql.Text(emoji?.ToString()), StateSql.Integer(deployment),
             time.GetUtcNow());
         Written?.Invoke();
     }
@@ -84,11 +84,10 @@ public sealed class Outbox(StateConnections state, TimeProvider time)
     public async Task<IReadOnlyList<OutboxMessage>> HeadsAsync(string platform, CancellationToken cancellationToken)
     {
         await using var connection = await state.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand($"""
+        await using var command = StateSql.Command(connection, $"""
             SELECT DISTINCT ON (channel) {Columns} FROM chatops_state.outbox
             WHERE platform = $1 AND sent_at IS NULL AND parked_at IS NULL ORDER BY channel, id
-            """, connection);
-        command.Parameters.Add(new NpgsqlParameter { Value = platform });
+            """, platform);
         await using var r = await command.ExecuteReaderAsync(cancellationToken);
         var heads = new List<OutboxMessage>();
         while (await r.ReadAsync(cancellationToken))
@@ -114,9 +113,8 @@ public sealed class Outbox(StateConnections state, TimeProvider time)
     {
         await using var connection = await state.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var claim = new NpgsqlCommand("SELECT 1 FROM chatops_state.outbox WHERE id = $1 AND sent_at IS NULL AND parked_at IS NULL FOR UPDATE SKIP LOCKED", connection))
+        await using (var claim = StateSql.Command(connection, "SELECT 1 FROM chatops_state.outbox WHERE id = $1 AND sent_at IS NULL AND parked_at IS NULL FOR UPDATE SKIP LOCKED", head.Id))
         {
-            claim.Parameters.Add(new NpgsqlParameter { Value = head.Id });
             if (await claim.ExecuteScalarAsync(cancellationToken) is null)
                 return OutboxSendResult.Skipped;
         }
@@ -129,15 +127,15 @@ public sealed class Outbox(StateConnections state, TimeProvider time)
             if (target is null)
             {
                 // Its message was never posted (parked, or never written): this one cannot go either, and says why.
-                await MarkAsync(connection, "UPDATE chatops_state.outbox SET parked_at = $2, last_error = $3 WHERE id = $1", cancellationToken,
+                await StateSql.ExecuteAsync(connection, "UPDATE chatops_state.outbox SET parked_at = $2, last_error = $3 WHERE id = $1", cancellationToken,
                     head.Id, time.GetUtcNow(), $"the message it is about ({targetKey}) was never posted");
                 await transaction.CommitAsync(cancellationToken);
                 return OutboxSendResult.Parked;
             }
         }
         var posted = await send(head, target, cancellationToken);
-        await MarkAsync(connection, "UPDATE chatops_state.outbox SET sent_at = $2, platform_channel = $3, platform_id = $4, attempts = attempts + 1 WHERE id = $1",
-            cancellationToken, head.Id, time.GetUtcNow(), StateScope.Text(posted?.ChannelId), StateScope.Text(posted?.MessageId));
+        await StateSql.ExecuteAsync(connection, "UPDATE chatops_state.outbox SET sent_at = $2, platform_channel = $3, platform_id = $4, attempts = attempts + 1 WHERE id = $1",
+            cancellationToken, head.Id, time.GetUtcNow(), StateSql.Text(posted?.ChannelId), StateSql.Text(posted?.MessageId));
         await transaction.CommitAsync(CancellationToken.None);
         return OutboxSendResult.Sent;
     }
@@ -147,15 +145,20 @@ public sealed class Outbox(StateConnections state, TimeProvider time)
         ? state.ExecuteAsync("UPDATE chatops_state.outbox SET attempts = attempts + 1, not_before = $2, last_error = $3 WHERE id = $1", cancellationToken, id, at, error)
         : state.ExecuteAsync("UPDATE chatops_state.outbox SET attempts = attempts + 1, parked_at = $2, last_error = $3 WHERE id = $1", cancellationToken, id, time.GetUtcNow(), error);
 
-    /// <summary>Parked messages go out again (after the platform was fixed): <c>chatops</c> operators' lever, and tests'.</summary>
-    public Task<int> RetryParkedAsync(string platform, CancellationToken cancellationToken) =>
-        state.ExecuteAsync("UPDATE chatops_state.outbox SET parked_at = NULL, attempts = 0, not_before = $2 WHERE platform = $1 AND parked_at IS NOT NULL",
-            cancellationToken, platform, time.GetUtcNow());
-
     /// <summary>The key of the message the platform knows as <paramref name="platformMessageId"/>, or null when the bot did not post it.</summary>
     public Task<string?> KeyOfAsync(string platform, string platformMessageId, CancellationToken cancellationToken) =>
         state.ScalarAsync<string>("SELECT key FROM chatops_state.outbox WHERE platform = $1 AND platform_id = $2 AND key IS NOT NULL LIMIT 1",
             cancellationToken, platform, platformMessageId);
+
+    /// <summary>
+    /// The highest number among the platform's message ids written <paramref name="prefix"/>&lt;number&gt; (the local channel's <c>L7</c>),
+    /// 0 when there is none: a restarted local channel numbers on from there.
+    /// </summary>
+    public async Task<int> LastNumberedIdAsync(string platform, string prefix, CancellationToken cancellationToken) =>
+        await state.ScalarAsync<int>("""
+            SELECT coalesce(max(substr(platform_id, length($2) + 1)::int), 0) FROM chatops_state.outbox
+            WHERE platform = $1 AND starts_with(platform_id, $2) AND substr(platform_id, length($2) + 1) ~ '^[0-9]+$'
+            """, cancellationToken, platform, prefix);
 
     /// <summary>The platform's reference for the message <paramref name="key"/> names, once it was posted.</summary>
     public async Task<MessageReference?> PlatformReferenceAsync(string platform, string key, CancellationToken cancellationToken)
@@ -166,10 +169,8 @@ public sealed class Outbox(StateConnections state, TimeProvider time)
 
     private static async Task<MessageReference?> ReferenceAsync(NpgsqlConnection connection, string platform, string key, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(
-            "SELECT platform_channel, platform_id FROM chatops_state.outbox WHERE platform = $1 AND key = $2 AND sent_at IS NOT NULL AND platform_id IS NOT NULL", connection);
-        command.Parameters.Add(new NpgsqlParameter { Value = platform });
-        command.Parameters.Add(new NpgsqlParameter { Value = key });
+        await using var command = StateSql.Command(connection,
+            "SELECT platform_channel, platform_id FROM chatops_state.outbox WHERE platform = $1 AND key = $2 AND sent_at IS NOT NULL AND platform_id IS NOT NULL", platform, key);
         await using var r = await command.ExecuteReaderAsync(cancellationToken);
         return await r.ReadAsync(cancellationToken) ? new MessageReference(r.GetString(0), r.GetString(1)) : null;
     }
@@ -186,14 +187,6 @@ public sealed class Outbox(StateConnections state, TimeProvider time)
         await using var r = await command.ExecuteReaderAsync(cancellationToken);
         await r.ReadAsync(cancellationToken);
         return new OutboxDepth(r.GetInt64(0), r.GetInt64(1), r.IsDBNull(2) ? null : r.GetFieldValue<DateTimeOffset>(2), r.IsDBNull(3) ? null : r.GetString(3));
-    }
-
-    private static async Task MarkAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, params object[] parameters)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var p in parameters)
-            command.Parameters.Add(p as NpgsqlParameter ?? new NpgsqlParameter { Value = p });
-        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 }
 

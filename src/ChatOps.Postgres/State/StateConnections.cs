@@ -39,19 +39,14 @@ public sealed class StateConnections : IAsyncDisposable
     public async Task<T?> ScalarAsync<T>(string sql, CancellationToken cancellationToken, params object[] parameters)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var p in parameters)
-            command.Parameters.Add(p as NpgsqlParameter ?? new NpgsqlParameter { Value = p });
+        await using var command = StateSql.Command(connection, sql, parameters);
         return await command.ExecuteScalarAsync(cancellationToken) is T value ? value : default;
     }
 
     public async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params object[] parameters)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var p in parameters)
-            command.Parameters.Add(p as NpgsqlParameter ?? new NpgsqlParameter { Value = p });
-        return await command.ExecuteNonQueryAsync(cancellationToken);
+        return await StateSql.ExecuteAsync(connection, sql, cancellationToken, parameters);
     }
 
     public ValueTask DisposeAsync() => _source.DisposeAsync();

@@ -138,6 +138,10 @@ public static class StateDatabase
         return applied;
     }
 
+    /// <summary>The version the state database's schema is at (0 before the first migration).</summary>
+    public static Task<int> VersionAsync(StateConnections state, CancellationToken cancellationToken) =>
+        state.ScalarAsync<int>("SELECT coalesce(max(version), 0) FROM chatops_state.schema_version", cancellationToken);
+
     private static async Task ExecAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(sql, connection);

@@ -52,9 +52,8 @@ public sealed class StateScope : IAsyncDisposable
 
     public NpgsqlCommand Command(string sql, params object[] parameters)
     {
-        var command = new NpgsqlCommand(sql, Connection, _transaction);
-        foreach (var p in parameters)
-            command.Parameters.Add(p as NpgsqlParameter ?? new NpgsqlParameter { Value = p });
+        var command = StateSql.Command(Connection, sql, parameters);
+        command.Transaction = _transaction;
         return command;
     }
 
@@ -64,10 +63,4 @@ public sealed class StateScope : IAsyncDisposable
         await _transaction.DisposeAsync();
         await Connection.DisposeAsync();
     }
-
-    /// <summary>A typed NULL or the text.</summary>
-    public static object Text(string? value) => value is null ? new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text } : value;
-
-    /// <summary>A typed NULL or the JSON.</summary>
-    public static object Json(string? value) => new NpgsqlParameter { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Jsonb };
 }
