@@ -97,7 +97,7 @@ public sealed class ChatOpsBot
         long? quietSince = null;
         while (true)
         {
-            var quiet = await Inbox.PendingAsync(limit.Token) == 0 && (await Outbox.DepthAsync(limit.Token)).Pending == 0
+            var quiet = await Inbox.PendingAsync([.. Conductors.Keys], limit.Token) == 0 && (await Outbox.DepthAsync(limit.Token)).Pending == 0
                         && (!runs || (!Owner.Busy && !await AwaitingOwnerAsync(limit.Token)));
             // Quiet twice in a row a little apart: a run that just finished may still be writing its last messages.
             if (quiet && quietSince is { } since && time.GetElapsedTime(since) >= TimeSpan.FromMilliseconds(100))

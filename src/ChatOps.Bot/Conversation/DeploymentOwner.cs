@@ -411,6 +411,7 @@ public sealed class DeploymentOwner(
         CheckCompleted { Check.Status: CheckStatus.Fail or CheckStatus.Warn } c => $"{(c.Check.Status == CheckStatus.Fail ? "❌" : "⚠️")} {c.Check.Name}: {c.Check.Detail}",
         ExecutionReported { Execution: StatementFinished f } => $"✓ #{f.Statement.Number} line {f.Statement.Line} in {Durations.Short(f.Duration)}" +
             (f.LockWait > TimeSpan.Zero ? $" (waited {Durations.Short(f.LockWait)} for locks)" : "") + $": {f.Statement.Summary(60)}",
+        ExecutionReported { Execution: StatementSkipped k } => $"↷ #{k.Statement.Number} line {k.Statement.Line} not run again: {k.Reason}",
         ExecutionReported { Execution: WaitingForBlockers w } => $"⏳ #{w.Statement.Number} waits for {string.Join("; ", w.Blockers.Select(b => b.Describe()))}",
         ExecutionReported { Execution: NoticeReceived n } => $"  {n.Severity}: {n.Message}",
         ExecutionReported { Execution: StatementFailed f } => $"✗ #{f.Statement.Number} line {f.Statement.Line} failed: {f.Message}",

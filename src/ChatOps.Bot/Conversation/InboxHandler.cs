@@ -10,6 +10,7 @@ namespace ChatOps.Bot.Conversation;
 public sealed class InboxHandler(Inbox inbox, DeploymentStore store, IReadOnlyDictionary<string, Conductor> conductors, ILogger<InboxHandler> logger)
 {
     private readonly SemaphoreSlim _wake = new(0);
+    private readonly string[] _platforms = [.. conductors.Keys];
     private long _handled;
 
     /// <summary>How many times an event may fail before it is set aside (answered with why, and marked handled).</summary>
@@ -57,15 +58,10 @@ public sealed class InboxHandler(Inbox inbox, DeploymentStore store, IReadOnlyDi
         Exception failure;
         await using (var scope = await store.BeginAsync(cancellationToken))
         {
-            next = await inbox.NextAsync(scope, cancellationToken);
+            next = await inbox.NextAsync(scope, _platforms, cancellationToken);
             if (next is null)
                 return false;
-            if (!conductors.TryGetValue(next.Platform, out var conductor))
-            {
-                // A platform no longer enabled here: kept as unhandled for a replica that has it.
-                logger.LogWarning("event {Event} from {Platform}, which this replica does not serve", next.Event.EventId, next.Platform);
-                return false;
-            }
+            var conductor = conductors[next.Platform];
             if (next.Attempts >= MaxAttempts)
             {
                 await conductor.FailedAsync(scope, next.Event, new InvalidOperationException($"it failed {next.Attempts} times"), cancellationToken);

@@ -42,17 +42,18 @@ public sealed class Inbox(StateConnections state, TimeProvider time)
     }
 
     /// <summary>
-    /// The oldest event not yet handled, locked in <paramref name="scope"/>; null when there is none or another replica is handling
-    /// the inbox now. Mark it with <see cref="HandledAsync"/> in the same scope.
+    /// The oldest event not yet handled of the <paramref name="platforms"/> this replica serves, locked in <paramref name="scope"/>;
+    /// null when there is none or another replica is handling the inbox now. Mark it with <see cref="HandledAsync"/> in the same scope.
+    /// (Another platform's events wait for a replica that serves it, without holding up these.)
     /// </summary>
-    public async Task<InboxEvent?> NextAsync(StateScope scope, CancellationToken cancellationToken)
+    public async Task<InboxEvent?> NextAsync(StateScope scope, IReadOnlyCollection<string> platforms, CancellationToken cancellationToken)
     {
         await using (var claim = scope.Command($"SELECT pg_try_advisory_xact_lock({HandlerLock})"))
             if (!(bool)(await claim.ExecuteScalarAsync(cancellationToken))!)
                 return null;
         await using var command = scope.Command("""
-            SELECT seq, platform, event::text, attempts FROM chatops_state.inbox WHERE handled_at IS NULL ORDER BY seq LIMIT 1
-            """);
+            SELECT seq, platform, event::text, attempts FROM chatops_state.inbox WHERE handled_at IS NULL AND platform = ANY($1) ORDER BY seq LIMIT 1
+            """, (object)platforms.ToArray());
         await using var r = await command.ExecuteReaderAsync(cancellationToken);
         return await r.ReadAsync(cancellationToken) ? new InboxEvent(r.GetInt64(0), r.GetString(1), ChatJson.ReadEvent(r.GetString(2)), r.GetInt32(3)) : null;
     }
@@ -65,9 +66,9 @@ public sealed class Inbox(StateConnections state, TimeProvider time)
     public Task FailedAsync(long seq, string why, CancellationToken cancellationToken) =>
         state.ExecuteAsync("UPDATE chatops_state.inbox SET attempts = attempts + 1, outcome = $2 WHERE seq = $1", cancellationToken, seq, why);
 
-    /// <summary>How many events wait to be handled.</summary>
-    public Task<long> PendingAsync(CancellationToken cancellationToken) =>
-        state.ScalarAsync<long>("SELECT count(*) FROM chatops_state.inbox WHERE handled_at IS NULL", cancellationToken);
+    /// <summary>How many events of <paramref name="platforms"/> wait to be handled.</summary>
+    public Task<long> PendingAsync(IReadOnlyCollection<string> platforms, CancellationToken cancellationToken) =>
+        state.ScalarAsync<long>("SELECT count(*) FROM chatops_state.inbox WHERE handled_at IS NULL AND platform = ANY($1)", cancellationToken, (object)platforms.ToArray());
 
     private sealed class PlatformInbox(Inbox inbox, string platform) : IChatInbox
     {
