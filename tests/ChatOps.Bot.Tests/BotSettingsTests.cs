@@ -35,6 +35,32 @@ public class BotSettingsTests
         Assert.Null(settings.Permissions.Refusal("olga", DeploymentAction.Abort));   // the default: DBA or DevOps/SRE Lead
     }
 
+    [Theory]
+    [InlineData(null, null, "Local")]
+    [InlineData("xoxb-1", null, "Slack")]
+    [InlineData(null, "d-token", "Discord")]
+    [InlineData("xoxb-1", "d-token", "Slack,Discord")]
+    public void Without_ChatOps_Platforms_a_platform_is_enabled_by_its_credentials(string? slackToken, string? discordToken, string expected)
+    {
+        var values = Minimal.ToList();
+        if (slackToken is not null) values.Add(("Slack:BotToken", slackToken));
+        if (discordToken is not null) values.Add(("Discord:BotToken", discordToken));
+
+        var (settings, problems) = BotSettings.Read(Config([.. values]));
+
+        Assert.Empty(problems);
+        Assert.Equal(expected.Split(','), settings!.Platforms);
+    }
+
+    [Fact]
+    public void A_platform_listed_without_its_token_is_a_problem_that_says_which_key_to_set()
+    {
+        var (settings, problems) = BotSettings.Read(Config([.. Minimal, ("ChatOps:Platforms", "local, slack")]));
+
+        Assert.Null(settings);
+        Assert.Contains(problems, p => p.Contains("ChatOps:Platforms lists Slack but Slack:BotToken is not set", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Every_problem_is_listed_with_how_to_fix_it()
     {

@@ -76,6 +76,9 @@ public static class ChatOpsProcess
         /// <summary>Ends standard input: a <c>serve</c> with the local channel finishes its runs and exits.</summary>
         public void CloseInput() => _process.StandardInput.Close();
 
+        /// <summary>Standard error so far (the logs).</summary>
+        public string Error => Text(_error);
+
         /// <summary>Standard output so far.</summary>
         public string Output
         {

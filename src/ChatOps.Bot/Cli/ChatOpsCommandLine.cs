@@ -23,6 +23,7 @@ public static class ChatOpsCommandLine
         root.Subcommands.Add(RunVerb.Create());
         root.Subcommands.Add(RollbackVerb.Create());
         root.Subcommands.Add(ServeVerb.Create());
+        root.Subcommands.Add(RegisterDiscordCommandsVerb.Create());
         // Here rather than in each verb: every verb's --help lists the same codes, and every --target says where the
         // password comes from (plan declares its own --target).
         foreach (var verb in root.Subcommands)

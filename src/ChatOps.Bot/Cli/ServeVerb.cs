@@ -2,7 +2,6 @@ using System.CommandLine;
 using ChatOps.Bot.Conversation;
 using ChatOps.Bot.Hosting;
 using ChatOps.Bot.Local;
-using ChatOps.Core.Conversation;
 using ChatOps.Postgres;
 using ChatOps.Postgres.Migrations;
 using ChatOps.Postgres.Options;
@@ -48,21 +47,26 @@ public static class ServeVerb
             var applied = await StateDatabase.MigrateAsync(settings.State, cancellationToken);
             logger.LogInformation("state database {State}: schema version {Version}{Applied}", ConnectionStrings.Describe(settings.State),
                 StateDatabase.CurrentVersion, applied.Count > 0 ? $" (applied {string.Join(", ", applied)})" : "");
-            var local = new LocalChannel(Console.Out, firstId: await new Outbox(state, TimeProvider.System).LastNumberedIdAsync("Local", "L", cancellationToken) + 1);
-            var platforms = new Dictionary<string, IChatChannel>();
-            if (settings.Platforms.Contains("Local", StringComparer.OrdinalIgnoreCase))
-                platforms["Local"] = local;
+
+            // One HttpClient for every platform call (its own logging stays off: a Discord follow-up URL carries the interaction token).
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+            var platforms = await ChatPlatforms.CreateAsync(app.Services, settings.Platforms, settings.Roles, TimeProvider.System, http,
+                await new Outbox(state, TimeProvider.System).LastNumberedIdAsync("Local", "L", cancellationToken) + 1, cancellationToken);
             var bot = new ChatOpsBot(new BotParts(state,
                 new MigrationCatalog(app.Services.GetRequiredService<IOptions<MigrationsOptions>>().Value.ResolvedDirectory), settings.Targets, settings.Roles,
                 settings.Approvals, settings.Permissions, app.Services.GetRequiredService<IOptions<ExecutionOptions>>().Value,
-                app.Services.GetRequiredService<IOptions<MonitoringOptions>>().Value, TimeProvider.System, app.Services.GetRequiredService<ILoggerFactory>()), platforms);
-            app.MapBotHealth(bot, settings);
+                app.Services.GetRequiredService<IOptions<MonitoringOptions>>().Value, TimeProvider.System, app.Services.GetRequiredService<ILoggerFactory>()), platforms.Channels);
+            platforms.Connect(app, bot);
+            var connections = new PlatformConnections(state, platforms.Connections, TimeProvider.System, app.Services.GetRequiredService<ILogger<PlatformConnections>>());
+            app.MapBotHealth(bot, settings, connections.ProblemsAsync);
 
             await bot.StartAsync(cancellationToken);
             await app.StartAsync(cancellationToken);
+            using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, app.Lifetime.ApplicationStopping);
+            var holding = Task.Run(() => connections.RunAsync(stopping.Token), CancellationToken.None);
             try
             {
-                if (platforms.ContainsKey("Local"))
+                if (platforms.Local is { } local)
                 {
                     var conductor = bot.Conductors["Local"];
                     var inbox = bot.Inbox.For("Local");
@@ -72,15 +76,22 @@ public static class ServeVerb
                     {
                         await inbox.AcceptAsync(e, ct);
                         await bot.SettleAsync(TimeSpan.FromMinutes(5), ct, runs: false);
-                    }).RunAsync(Console.In, cancellationToken);
+                    }).RunAsync(Console.In, stopping.Token);
                     // Standard input ended: the session is over once the deployments it started have run.
-                    await bot.SettleAsync(TimeSpan.FromHours(24), cancellationToken);
+                    await bot.SettleAsync(TimeSpan.FromHours(24), stopping.Token);
                 }
                 else
-                    await Task.Delay(Timeout.Infinite, cancellationToken);
+                    await Task.Delay(Timeout.Infinite, stopping.Token);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                // SIGTERM or Ctrl-C: the deployments this replica holds are let go for another replica (or the next start) to take over.
+                logger.LogInformation("stopping: deployments held here are let go");
             }
             finally
             {
+                await stopping.CancelAsync();
+                await holding;
                 await bot.StopAsync();
                 await app.StopAsync(CancellationToken.None);
             }

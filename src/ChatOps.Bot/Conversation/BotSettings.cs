@@ -61,8 +61,21 @@ public sealed record BotSettings(RoleHolders Roles, Targets Targets, string Stat
             platforms.AddRange(list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         foreach (var unknown in platforms.Where(p => !KnownPlatforms.Contains(p, StringComparer.OrdinalIgnoreCase)))
             problems.Add($"ChatOps:Platforms lists '{unknown}'; the platforms are {string.Join(", ", KnownPlatforms)}");
+        // Named in their canonical spelling, whatever case the configuration used.
+        platforms = platforms.Select(p => KnownPlatforms.FirstOrDefault(k => k.Equals(p, StringComparison.OrdinalIgnoreCase)) ?? p).Distinct().ToList();
         if (platforms.Count == 0)
-            platforms.Add("Local");   // the Slack and Discord adapters come with their issues; until then the console is the channel
+        {
+            // Absent: a platform is enabled when its credentials are configured; with none, the console is the channel.
+            if (!string.IsNullOrWhiteSpace(configuration["Slack:BotToken"]))
+                platforms.Add("Slack");
+            if (!string.IsNullOrWhiteSpace(configuration["Discord:BotToken"]))
+                platforms.Add("Discord");
+            if (platforms.Count == 0)
+                platforms.Add("Local");
+        }
+        foreach (var platform in platforms.Where(p => p is "Slack" or "Discord"))
+            if (string.IsNullOrWhiteSpace(configuration[$"{platform}:BotToken"]))
+                problems.Add($"ChatOps:Platforms lists {platform} but {platform}:BotToken is not set: set it (env {platform}__BotToken), or take {platform} out of the list");
 
         // ChatOps:Approvals: separation of duties and how long a sign-off stands.
         var allowRequester = false;

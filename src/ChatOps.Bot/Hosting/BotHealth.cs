@@ -9,18 +9,21 @@ public static class BotHealth
     /// <summary>How old the oldest unsent message may be before the bot is not ready.</summary>
     public static readonly TimeSpan OutboxStuckAfter = TimeSpan.FromMinutes(5);
 
-    public static void MapBotHealth(this WebApplication app, ChatOpsBot bot, BotSettings settings)
+    /// <param name="platformProblems">Why the platforms' long-lived connections are not up (none held, one down), for <c>/readyz</c>.</param>
+    public static void MapBotHealth(this WebApplication app, ChatOpsBot bot, BotSettings settings,
+        Func<CancellationToken, Task<IReadOnlyList<string>>>? platformProblems = null)
     {
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok", platforms = settings.Platforms }));
         app.MapGet("/readyz", async (CancellationToken cancellationToken) =>
         {
-            var (ready, reasons) = await ReadinessAsync(bot, cancellationToken);
+            var (ready, reasons) = await ReadinessAsync(bot, cancellationToken, platformProblems);
             return Results.Json(new { status = ready ? "ready" : "not ready", reasons }, statusCode: ready ? 200 : 503);
         });
     }
 
     /// <summary>Whether the bot can do its job, and every reason it cannot.</summary>
-    public static async Task<(bool Ready, IReadOnlyList<string> Reasons)> ReadinessAsync(ChatOpsBot bot, CancellationToken cancellationToken)
+    public static async Task<(bool Ready, IReadOnlyList<string> Reasons)> ReadinessAsync(ChatOpsBot bot, CancellationToken cancellationToken,
+        Func<CancellationToken, Task<IReadOnlyList<string>>>? platformProblems = null)
     {
         var reasons = new List<string>();
         try
@@ -33,6 +36,8 @@ public static class BotHealth
                 reasons.Add($"{depth.Parked} outbox message(s) parked after repeated failures (last: {depth.LastParkedError})");
             if (depth.OldestPending is { } oldest && bot.Parts.Time.GetUtcNow() - oldest > OutboxStuckAfter)
                 reasons.Add($"the oldest unsent message has waited since {oldest:HH:mm:ss}Z");
+            if (platformProblems is not null)
+                reasons.AddRange(await platformProblems(cancellationToken));
         }
         catch (Exception ex) when (ex is Npgsql.NpgsqlException or InvalidOperationException)
         {

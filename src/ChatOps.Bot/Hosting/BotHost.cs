@@ -1,9 +1,11 @@
+using ChatOps.Discord;
 using ChatOps.Postgres;
 using ChatOps.Postgres.Options;
 using Microsoft.Extensions.Options;
 using Serilog;
 using Serilog.Events;
 using Serilog.Formatting.Compact;
+using ChatOps.Slack;
 
 namespace ChatOps.Bot.Hosting;
 
@@ -38,6 +40,11 @@ public static class BotHost
         builder.Services.AddSingleton<IValidateOptions<ExecutionOptions>, ExecutionOptionsValidator>();
         builder.Services.AddSingleton<IValidateOptions<MigrationsOptions>, MigrationsOptionsValidator>();
         builder.Services.AddSingleton<IValidateOptions<MonitoringOptions>, MonitoringOptionsValidator>();
+        // The platforms: each is enabled by its bot token, and a partial configuration stops start-up naming the missing keys.
+        builder.Services.AddOptions<SlackOptions>().BindConfiguration(SlackOptions.Section).ValidateOnStart();
+        builder.Services.AddOptions<DiscordOptions>().BindConfiguration(DiscordOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<SlackOptions>, SlackOptionsValidator>();
+        builder.Services.AddSingleton<IValidateOptions<DiscordOptions>, DiscordOptionsValidator>();
     }
 
     /// <summary>Serilog to standard error (standard output is the verb's own output), compact JSON when
@@ -108,6 +115,8 @@ public static class BotHost
         Check<ExecutionOptions>(ExecutionOptions.Section);
         Check<MigrationsOptions>(MigrationsOptions.Section);
         Check<MonitoringOptions>(MonitoringOptions.Section);
+        Check<SlackOptions>(SlackOptions.Section);
+        Check<DiscordOptions>(DiscordOptions.Section);
         if (configuration[LoggingJson] is { Length: > 0 } json && !bool.TryParse(json, out _))
             failures.Add($"{LoggingJson} is '{json}', not true or false (default false).");
         return failures;
