@@ -106,6 +106,23 @@ public class DurableStateTests(PostgresDatabase target, EmptyPostgresDatabase st
     }
 
     [Fact]
+    public async Task Serve_with_an_unreachable_state_database_stops_with_one_message_naming_it_and_no_password()
+    {
+        var result = await ChatOpsProcess.RunAsync(["serve", "--urls", "http://127.0.0.1:0"], new Dictionary<string, string>
+        {
+            ["ConnectionStrings__State"] = "Host=127.0.0.1;Port=1;Username=chatops;Password=hunter2-state;Database=chatops",
+            ["ConnectionStrings__Target"] = target.ConnectionString,
+            ["ChatOps__Roles__DatabaseAdministrator__0"] = "dan", ["ChatOps__Roles__SeniorBackendEngineer__0"] = "sam",
+            ["ChatOps__Roles__DevOpsLead__0"] = "olga", ["ChatOps__Roles__ProductOwner__0"] = "pete",
+        }, input: "");
+
+        Assert.Equal(3, result.ExitCode);
+        Assert.Equal("The state database (ConnectionStrings:State) is not available: cannot reach PostgreSQL at 127.0.0.1:1: connection refused — " +
+                     "is the server running and listening on that port?", result.Error.Trim());
+        Assert.DoesNotContain("hunter2-state", result.Output + result.Error);
+    }
+
+    [Fact]
     public async Task A_platform_failing_for_a_while_loses_no_message_and_keeps_their_order()
     {
         await ResetStateAsync();

@@ -44,7 +44,17 @@ public static class ServeVerb
             var logger = app.Services.GetRequiredService<ILogger<ChatOpsBot>>();
             await using var state = new StateConnections(settings.State);
             // The schema first: the console's message ids go on from the last session's (the outbox keeps them), so a restarted bot never reuses one.
-            var applied = await StateDatabase.MigrateAsync(settings.State, cancellationToken);
+            IReadOnlyList<int> applied;
+            try
+            {
+                applied = await StateDatabase.MigrateAsync(settings.State, cancellationToken);
+            }
+            catch (Npgsql.NpgsqlException ex) when (TargetFailure.Classify(ex) is { } failure)
+            {
+                // Said as the state database's problem: the target may be fine, and the fix is in ConnectionStrings:State.
+                Console.Error.WriteLine($"The state database (ConnectionStrings:State) is not available: {failure.Message}");
+                return ExitCodes.TargetUnavailable;
+            }
             logger.LogInformation("state database {State}: schema version {Version}{Applied}", ConnectionStrings.Describe(settings.State),
                 StateDatabase.CurrentVersion, applied.Count > 0 ? $" (applied {string.Join(", ", applied)})" : "");
 
