@@ -24,15 +24,15 @@ public class BotSettingsTests
             ("ChatOps:Permissions:Rollback:0", "DatabaseAdministrator")]));
         Assert.Empty(problems);
         Assert.NotNull(settings);
-        Assert.Equal([SignOffRole.DevOpsSreLead], settings.Roles.RolesOf("oscar"));
+        Assert.Equal([SignOffRole.DevOpsSreLead], settings.Roles.RolesOf("oscar", []));
         Assert.Equal(("Host=st", (string?)null), settings.Targets.Resolve("staging"));
         Assert.Contains("known: staging", settings.Targets.Resolve("prod").Error);
         Assert.Equal(TimeSpan.FromHours(8), settings.Approvals.Validity);
         Assert.False(settings.Approvals.AllowRequester);
         Assert.Equal(["Local"], settings.Platforms);
         Assert.Equal([SignOffRole.DatabaseAdministrator], settings.Permissions.RolesFor(DeploymentAction.Rollback));
-        Assert.Contains("needs the Database Administrator role", settings.Permissions.Refusal("olga", DeploymentAction.Rollback));
-        Assert.Null(settings.Permissions.Refusal("olga", DeploymentAction.Abort));   // the default: DBA or DevOps/SRE Lead
+        Assert.Contains("needs the Database Administrator role", settings.Permissions.Refusal("olga", [], DeploymentAction.Rollback));
+        Assert.Null(settings.Permissions.Refusal("olga", [], DeploymentAction.Abort));   // the default: DBA or DevOps/SRE Lead
     }
 
     [Fact]

@@ -40,10 +40,10 @@ public class StateStoreTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPost
         var deployment = new Deployment(id, new PinnedMigration("m1", new PinnedFile("m1.sql", new string('a', 64), sql),
             new PinnedFile("m1.rollback.sql", new string('b', 64), [0x2D, 0x2D]), null), "db:5432/app", "req", "C1", Holders, new SignOffPolicy(), T0);
         deployment.AwaitApproval(T0, checksPass: true);
-        deployment.SignOff("dan", T0.AddMinutes(1));
-        deployment.SignOff("mallory", T0.AddMinutes(2));   // not counted, but audited
+        deployment.SignOff("dan", [], T0.AddMinutes(1));
+        deployment.SignOff("mallory", [], T0.AddMinutes(2));   // not counted, but audited
         await store.SaveAsync(deployment, CancellationToken.None);
-        deployment.SignOff("sam", T0.AddMinutes(3));
+        deployment.SignOff("sam", [], T0.AddMinutes(3));
         await store.SaveAsync(deployment, CancellationToken.None);   // appends only the new audit line
 
         var back = await store.LoadAsync(id, CancellationToken.None);
@@ -54,13 +54,13 @@ public class StateStoreTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPost
         Assert.Equal(new string('b', 64), back.Migration.Rollback!.Sha256);
         Assert.Null(back.Migration.Runbook);
         Assert.Equal(["dan", "sam"], back.SignOffs.Signers.Keys.Order());
-        Assert.Equal(T0.AddMinutes(1), back.SignOffs.Signers["dan"]);
+        Assert.Equal(T0.AddMinutes(1), back.SignOffs.Signers["dan"].At);
         Assert.Equal(deployment.Audit.Select(a => (a.Who, a.What, a.Counted)), back.Audit.Select(a => (a.Who, a.What, a.Counted)));
         Assert.Equal(deployment.Audit.Count, await db.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.audit_events WHERE deployment = $1", id.Number));
 
         // The restored aggregate goes on where it stopped: two more sign-offs approve it.
-        back.SignOff("olga", T0.AddMinutes(4));
-        back.SignOff("pete", T0.AddMinutes(5));
+        back.SignOff("olga", [], T0.AddMinutes(4));
+        back.SignOff("pete", [], T0.AddMinutes(5));
         Assert.Equal(DeploymentState.Approved, back.State);
         await store.SaveAsync(back, CancellationToken.None);
         Assert.Equal("Approved", await db.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = $1", id.Number));
