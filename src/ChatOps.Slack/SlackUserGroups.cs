@@ -11,8 +11,6 @@ namespace ChatOps.Slack;
 /// </summary>
 internal sealed class SlackUserGroups
 {
-    public const string Prefix = "group:";
-
     /// <summary>How long a group's members are trusted; a change in Slack shows within this time.</summary>
     public static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(5);
 
@@ -32,9 +30,8 @@ internal sealed class SlackUserGroups
             .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
     }
 
-    /// <summary>The user-group id of a role entry written <c>group:S…</c>; null for a user id.</summary>
-    public static string? GroupId(string entry) =>
-        entry.StartsWith(Prefix, StringComparison.Ordinal) && entry[Prefix.Length..].Trim() is { Length: > 0 } id ? id : null;
+    /// <summary>The user-group id of a role entry written <c>group:S…</c>; null for a user id (the core's reading of an entry).</summary>
+    public static string? GroupId(string entry) => RoleHolders.GroupOf(entry);
 
     /// <summary>The configured group ids (<c>S…</c>, without the prefix) that <paramref name="userId"/> is a member of.</summary>
     public async Task<IReadOnlySet<string>> GroupsOfAsync(string userId, CancellationToken cancellationToken)
@@ -63,7 +60,7 @@ internal sealed class SlackUserGroups
         catch (SlackApiException ex) when (ex.Error is "no_such_subteam" or "subteam_not_found" or "plan_upgrade_required")
         {
             // A configuration problem, not a passing one: nobody counts through this group until it is fixed (never the reverse).
-            _logger.LogWarning("Slack: role entry {Prefix}{Group} cannot be resolved ({Error}): nobody counts through it", Prefix, group, ex.Error);
+            _logger.LogWarning("Slack: role entry {Prefix}{Group} cannot be resolved ({Error}): nobody counts through it", RoleHolders.GroupPrefix, group, ex.Error);
             members = new HashSet<string>();
         }
         lock (_gate)

@@ -24,15 +24,15 @@ public class BotSettingsTests
             ("ChatOps:Permissions:Rollback:0", "DatabaseAdministrator")]));
         Assert.Empty(problems);
         Assert.NotNull(settings);
-        Assert.Equal([SignOffRole.DevOpsSreLead], settings.Roles.RolesOf("oscar"));
+        Assert.Equal([SignOffRole.DevOpsSreLead], settings.Roles.RolesOf("oscar", []));
         Assert.Equal(("Host=st", (string?)null), settings.Targets.Resolve("staging"));
         Assert.Contains("known: staging", settings.Targets.Resolve("prod").Error);
         Assert.Equal(TimeSpan.FromHours(8), settings.Approvals.Validity);
         Assert.False(settings.Approvals.AllowRequester);
         Assert.Equal(["Local"], settings.Platforms);
         Assert.Equal([SignOffRole.DatabaseAdministrator], settings.Permissions.RolesFor(DeploymentAction.Rollback));
-        Assert.Contains("needs the Database Administrator role", settings.Permissions.Refusal("olga", DeploymentAction.Rollback));
-        Assert.Null(settings.Permissions.Refusal("olga", DeploymentAction.Abort));   // the default: DBA or DevOps/SRE Lead
+        Assert.Contains("needs the Database Administrator role", settings.Permissions.Refusal("olga", [], DeploymentAction.Rollback));
+        Assert.Null(settings.Permissions.Refusal("olga", [], DeploymentAction.Abort));   // the default: DBA or DevOps/SRE Lead
     }
 
     [Theory]
@@ -75,5 +75,26 @@ public class BotSettingsTests
         Assert.Contains(problems, p => p.Contains("AllowRequester is 'perhaps'", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("ChatOps:Permissions:Delete is not an action", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("ChatOps:Platforms lists 'Teams'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_role_entry_may_name_a_platform_group_and_an_empty_one_stops_start_up()
+    {
+        var (settings, problems) = BotSettings.Read(Config([.. Minimal, ("ChatOps:Roles:DatabaseAdministrator:1", "group:SDBA"),
+            ("ChatOps:Roles:ProductOwner", "pete, role:400000000000000001")]));
+        Assert.Empty(problems);
+        Assert.NotNull(settings);
+        Assert.Equal([SignOffRole.DatabaseAdministrator], settings.Roles.RolesOf("erin", ["SDBA"]));
+        Assert.Empty(settings.Roles.RolesOf("erin", []));
+        // Discord's role:<id> is read as group:<id>.
+        Assert.Equal([SignOffRole.ProductOwner], settings.Roles.RolesOf("someone", ["400000000000000001"]));
+        Assert.Contains("group:400000000000000001", settings.Roles.HoldersOf(SignOffRole.ProductOwner));
+        Assert.Null(settings.Permissions.Refusal("erin", ["SDBA"], DeploymentAction.Rollback));
+
+        (settings, problems) = BotSettings.Read(Config([.. Minimal.Where(m => m.Item1 != "ChatOps:Roles:DevOpsLead"), ("ChatOps:Roles:DevOpsLead", "group:"), ("ChatOps:Roles:ProductOwner:1", "group:  ")]));
+        Assert.Null(settings);
+        Assert.Contains(problems, p => p.StartsWith("ChatOps:Roles:DevOpsLead lists 'group:', a group without an id: write group:<id>", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("ChatOps:Roles:ProductOwner lists 'group:', a group without an id", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("nobody holds DevOps/SRE Lead", StringComparison.Ordinal));
     }
 }

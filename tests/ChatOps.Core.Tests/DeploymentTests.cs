@@ -28,7 +28,7 @@ public class DeploymentTests
         var d = New();
         d.AwaitApproval(T0, checksPass: true);
         foreach (var p in new[] { "dan", "sam", "olga", "pete" })
-            d.SignOff(p, T0.AddMinutes(1));
+            d.SignOff(p, [], T0.AddMinutes(1));
         return d;
     }
 
@@ -49,7 +49,7 @@ public class DeploymentTests
         var d = New();
         d.AwaitApproval(T0, checksPass: false);
         foreach (var p in new[] { "dan", "sam", "olga", "pete" })
-            d.SignOff(p, T0);
+            d.SignOff(p, [], T0);
         Assert.Equal(DeploymentState.AwaitingApproval, d.State);
         Assert.True(d.SignOffs.IsApproved(T0));
     }
@@ -60,7 +60,7 @@ public class DeploymentTests
         var d = Approved();
         Assert.True(d.Revoke("olga", T0.AddMinutes(2)).Counted);
         Assert.Equal(DeploymentState.AwaitingApproval, d.State);
-        d.SignOff("olga", T0.AddMinutes(3));
+        d.SignOff("olga", [], T0.AddMinutes(3));
         Assert.Equal(DeploymentState.Approved, d.State);
 
         d.Begin(T0.AddMinutes(4));
@@ -85,14 +85,14 @@ public class DeploymentTests
     public void Pause_and_resume_need_a_role_and_the_right_state()
     {
         var d = Approved();
-        Assert.False(d.Pause("mallory", T0).Done);
-        Assert.Contains("needs the Database Administrator or Senior Backend Engineer or DevOps/SRE Lead or Product Owner role", d.Pause("mallory", T0).Why);
-        Assert.False(d.Pause("pete", T0).Done);   // not running yet
+        Assert.False(d.Pause("mallory", [], T0).Done);
+        Assert.Contains("needs the Database Administrator or Senior Backend Engineer or DevOps/SRE Lead or Product Owner role", d.Pause("mallory", [], T0).Why);
+        Assert.False(d.Pause("pete", [], T0).Done);   // not running yet
         d.Begin(T0);
-        Assert.True(d.Pause("pete", T0).Done);
+        Assert.True(d.Pause("pete", [], T0).Done);
         Assert.Equal(DeploymentState.Paused, d.State);
-        Assert.False(d.Pause("pete", T0).Done);
-        Assert.True(d.Resume("sam", T0).Done);
+        Assert.False(d.Pause("pete", [], T0).Done);
+        Assert.True(d.Resume("sam", [], T0).Done);
         Assert.Equal(DeploymentState.Running, d.State);
     }
 
@@ -101,17 +101,17 @@ public class DeploymentTests
     {
         var d = Approved();
         d.Begin(T0);
-        var po = d.Rollback("pete", confirmed: true, T0);
+        var po = d.Rollback("pete", [], confirmed: true, T0);
         Assert.False(po.Done);
         Assert.Contains("needs the Database Administrator or DevOps/SRE Lead role", po.Why);
-        Assert.False(d.Abort("sam", T0).Done);
+        Assert.False(d.Abort("sam", [], T0).Done);
 
-        var unconfirmed = d.Rollback("dan", confirmed: false, T0);
+        var unconfirmed = d.Rollback("dan", [], confirmed: false, T0);
         Assert.False(unconfirmed.Done);
         Assert.Contains("/migrate rollback D-3 --confirm", unconfirmed.Why);
         Assert.Equal(DeploymentState.Running, d.State);
 
-        var confirmed = d.Rollback("olga", confirmed: true, T0);
+        var confirmed = d.Rollback("olga", [], confirmed: true, T0);
         Assert.True(confirmed.Done);
         Assert.Contains("cancelling the forward run, then rolling back", confirmed.Why);
         Assert.Equal(DeploymentState.RollingBack, d.State);
@@ -127,7 +127,7 @@ public class DeploymentTests
     {
         var early = New();
         early.AwaitApproval(T0, true);
-        var before = early.Abort("dan", T0);
+        var before = early.Abort("dan", [], T0);
         Assert.True(before.Done);
         Assert.Equal("aborted: nothing ran", before.Why);
         Assert.Equal(DeploymentState.Aborted, early.State);
@@ -135,9 +135,9 @@ public class DeploymentTests
         var running = Approved();
         running.Begin(T0);
         running.EnterPhase(RunbookPhase.Migration, T0);
-        Assert.Contains("nothing is rolled back", running.Abort("olga", T0).Why);
+        Assert.Contains("nothing is rolled back", running.Abort("olga", [], T0).Why);
         Assert.Contains(running.Audit, a => a.What.Contains("aborted during phase 2 · execute migration", StringComparison.Ordinal));
-        Assert.False(running.Abort("olga", T0).Done);
+        Assert.False(running.Abort("olga", [], T0).Done);
     }
 
     [Fact]
@@ -151,14 +151,14 @@ public class DeploymentTests
 
         var noScript = new Deployment(new DeploymentId(4), new PinnedMigration("m2", File("m2.sql", new string('d', 64)), null, null),
             "db", "req", "C1", Holders, new SignOffPolicy(), T0);
-        Assert.Contains("has no rollback script", noScript.Rollback("dan", true, T0).Why);
+        Assert.Contains("has no rollback script", noScript.Rollback("dan", [], true, T0).Why);
     }
 
     [Fact]
     public void Sign_offs_after_approval_or_on_a_finished_deployment_are_recorded_as_not_counted()
     {
         var d = Approved();
-        var extra = d.SignOff("req", T0.AddMinutes(2));
+        var extra = d.SignOff("req", [], T0.AddMinutes(2));
         Assert.False(extra.Counted);
         Assert.Contains("is approved: sign-offs no longer change anything", extra.Why);
         Assert.False(d.Audit[^1].Counted);

@@ -39,12 +39,12 @@ public class SignOffTests
         {
             var book = Book();
             for (var i = 0; i < order.Count; i++)
-                Assert.True(book.Sign(order[i], T0.AddMinutes(i)).Counted);
+                Assert.True(book.Sign(order[i], [], T0.AddMinutes(i)).Counted);
 
             Assert.True(book.IsApproved(T0.AddMinutes(10)), $"order {string.Join(", ", order)}");
             var assignment = book.Assignment(T0.AddMinutes(10));
             Assert.Equal(4, assignment.Values.Distinct().Count());
-            Assert.All(assignment, a => Assert.Contains(a.Key, Holders.RolesOf(a.Value)));
+            Assert.All(assignment, a => Assert.Contains(a.Key, Holders.RolesOf(a.Value, [])));
         }
     }
 
@@ -52,10 +52,10 @@ public class SignOffTests
     public void A_person_holding_two_roles_signing_first_does_not_block_the_holder_of_only_one_of_them()
     {
         var book = Book();
-        book.Sign("ana", T0);                  // first-come would give her DBA …
-        book.Sign("dan", T0.AddMinutes(1));    // … and dan (DBA only) would be left out
-        book.Sign("sam", T0.AddMinutes(2));
-        book.Sign("olga", T0.AddMinutes(3));
+        book.Sign("ana", [], T0);                  // first-come would give her DBA …
+        book.Sign("dan", [], T0.AddMinutes(1));    // … and dan (DBA only) would be left out
+        book.Sign("sam", [], T0.AddMinutes(2));
+        book.Sign("olga", [], T0.AddMinutes(3));
 
         var assignment = book.Assignment(T0.AddMinutes(4));
         Assert.Equal("dan", assignment[SignOffRole.DatabaseAdministrator]);
@@ -68,7 +68,7 @@ public class SignOffTests
     {
         var book = Book();
         foreach (var p in new[] { "ana", "sam", "olga" })
-            book.Sign(p, T0);
+            book.Sign(p, [], T0);
         Assert.False(book.IsApproved(T0));
         Assert.Equal(3, book.Assignment(T0).Count);
     }
@@ -77,22 +77,22 @@ public class SignOffTests
     public void Non_holders_the_requester_and_duplicates_do_not_count_and_say_why()
     {
         var book = Book();
-        var stranger = book.Sign("mallory", T0);
+        var stranger = book.Sign("mallory", [], T0);
         Assert.False(stranger.Counted);
         Assert.Contains("holds none of the four roles", stranger.Why);
 
-        var requester = book.Sign("req", T0);
+        var requester = book.Sign("req", [], T0);
         Assert.False(requester.Counted);
         Assert.Contains("separation of duties", requester.Why);
 
-        Assert.True(book.Sign("sam", T0).Counted);
-        var again = book.Sign("sam", T0.AddSeconds(5));
+        Assert.True(book.Sign("sam", [], T0).Counted);
+        var again = book.Sign("sam", [], T0.AddSeconds(5));
         Assert.False(again.Counted);
         Assert.Contains("signed already", again.Why);
         Assert.Single(book.Signers);
 
         var allowed = Book(new SignOffPolicy(AllowRequester: true));
-        Assert.True(allowed.Sign("req", T0).Counted);
+        Assert.True(allowed.Sign("req", [], T0).Counted);
     }
 
     [Fact]
@@ -100,14 +100,14 @@ public class SignOffTests
     {
         var book = Book();
         foreach (var p in new[] { "dan", "pete", "sam", "olga" })
-            book.Sign(p, T0);
+            book.Sign(p, [], T0);
         Assert.True(book.IsApproved(T0));
 
         var before = book.Revoke("olga", executionStarted: false);
         Assert.True(before.Counted);
         Assert.False(book.IsApproved(T0));
 
-        book.Sign("olga", T0.AddMinutes(1));
+        book.Sign("olga", [], T0.AddMinutes(1));
         var after = book.Revoke("olga", executionStarted: true);
         Assert.False(after.Counted);
         Assert.Contains("no longer changes anything", after.Why);
@@ -120,14 +120,14 @@ public class SignOffTests
     public void Sign_offs_expire_after_their_validity_and_a_changed_file_voids_them_all()
     {
         var book = Book(new SignOffPolicy(ValidFor: TimeSpan.FromHours(24)));
-        book.Sign("dan", T0);
+        book.Sign("dan", [], T0);
         foreach (var p in new[] { "pete", "sam", "olga" })
-            book.Sign(p, T0.AddHours(20));
+            book.Sign(p, [], T0.AddHours(20));
         Assert.True(book.IsApproved(T0.AddHours(23)));
         Assert.False(book.IsApproved(T0.AddHours(24)));   // dan's is a day old
         Assert.False(book.Assignment(T0.AddHours(24)).ContainsKey(SignOffRole.DatabaseAdministrator));
 
-        book.Sign("ana", T0.AddHours(24));                 // ana can take over DBA
+        book.Sign("ana", [], T0.AddHours(24));                 // ana can take over DBA
         Assert.True(book.IsApproved(T0.AddHours(24)));
 
         book.VoidAll();
@@ -139,7 +139,7 @@ public class SignOffTests
     public void Each_covering_role_attests_its_own_manual_items()
     {
         var book = Book();
-        book.Sign("dan", T0);
+        book.Sign("dan", [], T0);
         var attested = book.Attested(T0);
         Assert.NotEmpty(attested);
         Assert.All(attested, i => Assert.Equal(SignOffRole.DatabaseAdministrator, i.Role));

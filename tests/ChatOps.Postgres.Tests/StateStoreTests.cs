@@ -40,10 +40,10 @@ public class StateStoreTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPost
         var deployment = new Deployment(id, new PinnedMigration("m1", new PinnedFile("m1.sql", new string('a', 64), sql),
             new PinnedFile("m1.rollback.sql", new string('b', 64), [0x2D, 0x2D]), null), "db:5432/app", "req", "C1", Holders, new SignOffPolicy(), T0);
         deployment.AwaitApproval(T0, checksPass: true);
-        deployment.SignOff("dan", T0.AddMinutes(1));
-        deployment.SignOff("mallory", T0.AddMinutes(2));   // not counted, but audited
+        deployment.SignOff("dan", [], T0.AddMinutes(1));
+        deployment.SignOff("mallory", [], T0.AddMinutes(2));   // not counted, but audited
         await store.SaveAsync(deployment, CancellationToken.None);
-        deployment.SignOff("sam", T0.AddMinutes(3));
+        deployment.SignOff("sam", [], T0.AddMinutes(3));
         await store.SaveAsync(deployment, CancellationToken.None);   // appends only the new audit line
 
         var back = await store.LoadAsync(id, CancellationToken.None);
@@ -54,13 +54,13 @@ public class StateStoreTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPost
         Assert.Equal(new string('b', 64), back.Migration.Rollback!.Sha256);
         Assert.Null(back.Migration.Runbook);
         Assert.Equal(["dan", "sam"], back.SignOffs.Signers.Keys.Order());
-        Assert.Equal(T0.AddMinutes(1), back.SignOffs.Signers["dan"]);
+        Assert.Equal(T0.AddMinutes(1), back.SignOffs.Signers["dan"].At);
         Assert.Equal(deployment.Audit.Select(a => (a.Who, a.What, a.Counted)), back.Audit.Select(a => (a.Who, a.What, a.Counted)));
         Assert.Equal(deployment.Audit.Count, await db.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.audit_events WHERE deployment = $1", id.Number));
 
         // The restored aggregate goes on where it stopped: two more sign-offs approve it.
-        back.SignOff("olga", T0.AddMinutes(4));
-        back.SignOff("pete", T0.AddMinutes(5));
+        back.SignOff("olga", [], T0.AddMinutes(4));
+        back.SignOff("pete", [], T0.AddMinutes(5));
         Assert.Equal(DeploymentState.Approved, back.State);
         await store.SaveAsync(back, CancellationToken.None);
         Assert.Equal("Approved", await db.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = $1", id.Number));
@@ -69,5 +69,70 @@ public class StateStoreTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPost
         Assert.Equal(id, Assert.Single(active).Id);
         Assert.Empty(await store.ActiveInAsync("C2", CancellationToken.None));
         Assert.Null(await store.LoadAsync(new Core.Conversation.DeploymentId(999), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_sign_off_keeps_the_roles_its_signer_held_through_a_group_when_the_configuration_changes_after_saving()
+    {
+        await StateDatabase.MigrateAsync(db.ConnectionString, CancellationToken.None);
+        var withGroups = new RoleHolders(new Dictionary<SignOffRole, IReadOnlySet<string>>
+        {
+            [SignOffRole.DatabaseAdministrator] = new HashSet<string> { "dan", "group:SDBA" },
+            [SignOffRole.SeniorBackendEngineer] = new HashSet<string> { "sam" },
+            [SignOffRole.DevOpsSreLead] = new HashSet<string> { "olga" },
+            [SignOffRole.ProductOwner] = new HashSet<string> { "pete", "erin" },
+        });
+        var store = new DeploymentStore(db.ConnectionString, withGroups, new SignOffPolicy());
+        var id = await store.NextIdAsync(CancellationToken.None);
+        var deployment = new Deployment(id, new PinnedMigration("m2", new PinnedFile("m2.sql", new string('c', 64), [0x2D]), null, null),
+            "db:5432/app", "req", "C9", withGroups, new SignOffPolicy(), T0);
+        deployment.AwaitApproval(T0, checksPass: true);
+        deployment.SignOff("erin", ["SDBA"], T0.AddMinutes(1));   // DBA through the group, Product Owner directly
+        deployment.SignOff("sam", [], T0.AddMinutes(2));
+        await store.SaveAsync(deployment, CancellationToken.None);
+        Assert.Equal("{DatabaseAdministrator,ProductOwner}", await db.ScalarAsync<string>(
+            "SELECT roles::text FROM chatops_state.sign_offs WHERE deployment = $1 AND user_id = 'erin'", id.Number));
+
+        // Read back under a configuration that no longer names the group, nor erin: what she signed for stands.
+        var back = await new DeploymentStore(db.ConnectionString, Holders, new SignOffPolicy()).LoadAsync(id, CancellationToken.None);
+        Assert.NotNull(back);
+        Assert.Equal([SignOffRole.DatabaseAdministrator, SignOffRole.ProductOwner], back.SignOffs.Signers["erin"].Roles);
+        Assert.Equal([SignOffRole.SeniorBackendEngineer], back.SignOffs.Signers["sam"].Roles);
+        Assert.Equal(T0.AddMinutes(1), back.SignOffs.Signers["erin"].At);
+        back.SignOff("olga", [], T0.AddMinutes(3));
+        back.SignOff("pete", [], T0.AddMinutes(4));
+        Assert.Equal(DeploymentState.Approved, back.State);
+        Assert.Equal("erin", back.SignOffs.Assignment(T0.AddMinutes(4))[SignOffRole.DatabaseAdministrator]);
+    }
+
+    [Fact]
+    public async Task Version_3_adds_the_roles_to_sign_offs_and_the_sign_offs_stored_before_take_their_roles_from_the_user_id_lists()
+    {
+        await db.ExecuteAsync("DROP SCHEMA IF EXISTS chatops_state CASCADE");
+        Assert.Equal([1, 2], await StateDatabase.MigrateAsync(db.ConnectionString, 2, CancellationToken.None));
+        // A deployment as a version-2 bot saved it: dan signed (DBA by the lists), sam too.
+        await db.ExecuteAsync("""
+            INSERT INTO chatops_state.deployments (id, migration, sql_name, sql_sha256, sql_bytes, target, requester, channel, state, checks_pass)
+            VALUES (7, 'm7', 'm7.sql', repeat('d', 64), '\x2d2d', 'db:5432/app', 'req', 'C7', 'AwaitingApproval', true)
+            """);
+        await db.ExecuteAsync("""
+            INSERT INTO chatops_state.sign_offs (deployment, user_id, signed_at) VALUES
+                (7, 'dan', '2026-11-28 02:01:00+00'), (7, 'sam', '2026-11-28 02:02:00+00')
+            """);
+
+        Assert.Equal([3], await StateDatabase.MigrateAsync(db.ConnectionString, CancellationToken.None));
+
+        Assert.Equal(2, await db.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.sign_offs WHERE deployment = 7 AND roles IS NULL"));
+        var store = new DeploymentStore(db.ConnectionString, Holders, new SignOffPolicy());
+        var old = await store.LoadAsync(new Core.Conversation.DeploymentId(7), CancellationToken.None);
+        Assert.NotNull(old);
+        Assert.Equal([SignOffRole.DatabaseAdministrator], old.SignOffs.Signers["dan"].Roles);
+        Assert.Equal([SignOffRole.SeniorBackendEngineer], old.SignOffs.Signers["sam"].Roles);
+        Assert.Equal(T0.AddMinutes(1), old.SignOffs.Signers["dan"].At);
+        Assert.Equal(2, old.SignOffs.Assignment(T0.AddMinutes(5)).Count);
+
+        // Saved again, the roles it was judged by are written down.
+        await store.SaveAsync(old, CancellationToken.None);
+        Assert.Equal("{DatabaseAdministrator}", await db.ScalarAsync<string>("SELECT roles::text FROM chatops_state.sign_offs WHERE deployment = 7 AND user_id = 'dan'"));
     }
 }

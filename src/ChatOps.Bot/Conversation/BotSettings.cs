@@ -6,7 +6,7 @@ namespace ChatOps.Bot.Conversation;
 
 /// <summary>
 /// What <c>serve</c> reads besides the validated options: the role holders (<c>ChatOps:Roles:&lt;Role&gt;</c>, lists of
-/// user ids), the targets (<c>ConnectionStrings:Target</c> and <c>ChatOps:Targets:&lt;name&gt;</c>), the state database
+/// user ids and <c>group:&lt;id&gt;</c> platform groups), the targets (<c>ConnectionStrings:Target</c> and <c>ChatOps:Targets:&lt;name&gt;</c>), the state database
 /// (<c>ConnectionStrings:State</c>) and the platforms (<c>ChatOps:Platforms</c>). Every problem is listed, with how to fix it.
 /// </summary>
 public sealed record BotSettings(RoleHolders Roles, Targets Targets, string State, IReadOnlyList<string> Platforms, SignOffPolicy Approvals,
@@ -35,14 +35,25 @@ public sealed record BotSettings(RoleHolders Roles, Targets Targets, string Stat
                 problems.Add($"ChatOps:Roles:{section.Key} is not a role; the roles are {string.Join(", ", RoleKeys.Keys)}");
                 continue;
             }
-            var users = section.GetChildren().Select(c => c.Value).Where(v => !string.IsNullOrWhiteSpace(v)).Select(v => v!.Trim()).ToHashSet();
+            var entries = section.GetChildren().Select(c => c.Value).Where(v => !string.IsNullOrWhiteSpace(v)).Select(v => v!.Trim()).ToList();
             if (section.Value is { Length: > 0 } single)
-                users.UnionWith(single.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-            holders[role] = users;
+                entries.AddRange(single.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            var holding = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var entry in entries)
+            {
+                if (GroupEntry(entry) is not { } group)
+                    holding.Add(entry);
+                else if (group.Length == 0)
+                    problems.Add($"ChatOps:Roles:{section.Key} lists '{entry}', a group without an id: write group:<id> with the platform group's id " +
+                                 "(a Slack user group S…, a Discord role id), or a user id");
+                else
+                    holding.Add(RoleHolders.GroupPrefix + group);
+            }
+            holders[role] = holding;
         }
         foreach (var (key, role) in RoleKeys)
             if (!holders.TryGetValue(role, out var users) || users.Count == 0)
-                problems.Add($"nobody holds {role.Title()}: set ChatOps:Roles:{key} to a list of user ids (ChatOps__Roles__{key}__0=U123…): " +
+                problems.Add($"nobody holds {role.Title()}: set ChatOps:Roles:{key} to a list of user ids or group:<id> platform groups (ChatOps__Roles__{key}__0=U123…): " +
                              "a deployment needs all four roles to sign");
 
         var named = configuration.GetSection("ChatOps:Targets").GetChildren()
@@ -111,5 +122,17 @@ public sealed record BotSettings(RoleHolders Roles, Targets Targets, string Stat
             ? (null, problems)
             : (new BotSettings(roleHolders, new Targets(string.IsNullOrWhiteSpace(target) ? null : target, named), state!, platforms,
                 new SignOffPolicy(allowRequester, validFor), new DeploymentPermissions(roleHolders, allowed)), problems);
+    }
+
+    /// <summary>
+    /// The group id of a role entry naming a platform group (<c>group:&lt;id&gt;</c>; Discord's <c>role:&lt;id&gt;</c> is read as the same),
+    /// empty when the id is missing; null for a user id.
+    /// </summary>
+    private static string? GroupEntry(string entry)
+    {
+        foreach (var prefix in (string[])[RoleHolders.GroupPrefix, "role:"])
+            if (entry.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+                return entry[prefix.Length..].Trim();
+        return null;
     }
 }

@@ -46,6 +46,7 @@ public sealed class Conductor(
 {
     private readonly DeploymentPermissions _permissions = store.Permissions;
     private readonly ConcurrentDictionary<int, MessageReference> _cards = new();
+    private static readonly IReadOnlySet<string> NoGroups = new HashSet<string>();
 
     /// <summary>How long a rollback prompt waits for its ⏪.</summary>
     public static readonly TimeSpan RollbackPromptValidFor = TimeSpan.FromMinutes(5);
@@ -156,7 +157,7 @@ public sealed class Conductor(
 
     private async Task<string> StartAsync(Handling h, CommandReceived command, MigrateCommand.Start start, CancellationToken cancellationToken)
     {
-        if (_permissions.Refusal(command.UserId, DeploymentAction.Start) is { } refusal)
+        if (_permissions.Refusal(command.UserId, await channel.GroupsOfAsync(command.UserId, cancellationToken), DeploymentAction.Start) is { } refusal)
             return await TellAsync(h, command, $"⛔ {refusal}", cancellationToken);
         MigrationFiles files;
         try
@@ -216,6 +217,11 @@ public sealed class Conductor(
                     : $"⚠️ several active deployments here: name one of {string.Join(", ", active.Select(d => d.Id))}", cancellationToken);
             id = active[0].Id;
         }
+        // A sign-off and every control command are judged by the caller's roles, some of which may come through platform groups:
+        // asked of the platform before the deployment is locked. A revoke needs none (the sign-off's record knows the signer).
+        var groups = control is MigrateCommand.Approve or MigrateCommand.Pause or MigrateCommand.Resume or MigrateCommand.Abort or MigrateCommand.Rollback
+            ? await channel.GroupsOfAsync(command.UserId, cancellationToken)
+            : NoGroups;
         if (await store.LoadForUpdateAsync(h.Scope, id, cancellationToken) is not { } deployment)
             return await TellAsync(h, command, $"⚠️ no deployment {id}", cancellationToken);
 
@@ -230,28 +236,28 @@ public sealed class Conductor(
                 return await SayAsync(h, command.ChannelId, $"{deployment.Id} audit trail, most recent first:\n" + string.Join("\n",
                     deployment.Audit.Reverse().Select(a => $"  {a.At:yyyy-MM-dd HH:mm:ss}Z {a.Who}: {a.What}{(a.Counted ? "" : " (not counted)")}")), cancellationToken);
             case MigrateCommand.Approve:
-                answer = await SignAsync(h, deployment, user, cancellationToken);
+                answer = await SignAsync(h, deployment, user, groups, cancellationToken);
                 break;
             case MigrateCommand.Revoke:
                 answer = deployment.Revoke(user, Now).Why;
                 break;
             case MigrateCommand.Pause:
-                var paused = deployment.Pause(user, Now);
+                var paused = deployment.Pause(user, groups, Now);
                 h.WakeOwner |= paused.Done;
                 answer = paused.Done ? paused.Why : $"pause refused: {paused.Why}";
                 break;
             case MigrateCommand.Resume:
-                var resumed = deployment.Resume(user, Now);
+                var resumed = deployment.Resume(user, groups, Now);
                 h.WakeOwner |= resumed.Done;
                 answer = resumed.Done ? resumed.Why : $"resume refused: {resumed.Why}";
                 break;
             case MigrateCommand.Abort:
-                var aborted = deployment.Abort(user, Now);
+                var aborted = deployment.Abort(user, groups, Now);
                 h.WakeOwner |= aborted.Done;
                 answer = aborted.Why;
                 break;
             case MigrateCommand.Rollback rollback:
-                answer = await RollbackAsync(h, deployment, user, rollback.Confirmed, cancellationToken);
+                answer = await RollbackAsync(h, deployment, user, groups, rollback.Confirmed, cancellationToken);
                 break;
             default:
                 return "nothing to do";
@@ -270,15 +276,20 @@ public sealed class Conductor(
         var key = Outbox.IsKey(message.MessageId) ? message.MessageId : await outbox.KeyOfAsync(platform, message.MessageId, cancellationToken) ?? message.MessageId;
         var prompt = await store.ByRollbackPromptAsync(key, cancellationToken, h.Scope);
         var id = prompt?.Id ?? await store.ByCardAsync(key, cancellationToken, h.Scope);
-        if (id is null || await store.LoadForUpdateAsync(h.Scope, id.Value, cancellationToken) is not { } deployment)
+        if (id is null)
             return "a reaction on another message";   // not ours to count
+        // ✅ signs and ⏪ confirms a rollback, both by role (perhaps through a platform group): asked before the deployment is locked.
+        // A removed reaction needs no groups, and carries no membership on some platforms: the sign-off's record knows the signer.
+        var groups = !removed && emoji is ReactionEmoji.SignOff or ReactionEmoji.Rollback ? await channel.GroupsOfAsync(user, cancellationToken) : NoGroups;
+        if (await store.LoadForUpdateAsync(h.Scope, id.Value, cancellationToken) is not { } deployment)
+            return "a reaction on another message";
         if (emoji == ReactionEmoji.Rollback && !removed)
         {
             // ⏪ confirms a pending rollback prompt (on the prompt, or on the card where a platform cannot react on the prompt).
             var until = await store.RollbackPromptUntilAsync(deployment.Id, cancellationToken, h.Scope);
             string said;
             if (until > Now)
-                said = await RollbackAsync(h, deployment, user, confirmed: true, cancellationToken);
+                said = await RollbackAsync(h, deployment, user, groups, confirmed: true, cancellationToken);
             else
             {
                 said = "⏪ with no rollback prompt pending (or it lapsed after 5 minutes): type /migrate rollback first";
@@ -297,7 +308,7 @@ public sealed class Conductor(
             await store.SaveAsync(h.Scope, deployment, cancellationToken);
             return "not the sign-off emoji";
         }
-        var answer = removed ? deployment.Revoke(user, Now).Why : await SignAsync(h, deployment, user, cancellationToken);
+        var answer = removed ? deployment.Revoke(user, Now).Why : await SignAsync(h, deployment, user, groups, cancellationToken);
         await store.SaveAsync(h.Scope, deployment, cancellationToken);
         await cards.EditAsync(h.Scope, deployment, cancellationToken);
         logger.LogInformation("{Deployment}: {Answer}", deployment.Id, answer);
@@ -305,7 +316,7 @@ public sealed class Conductor(
     }
 
     /// <summary>A sign-off; the fourth role covered (with the checks passing) approves, and the owner starts the run.</summary>
-    private async Task<string> SignAsync(Handling h, Deployment deployment, string user, CancellationToken cancellationToken)
+    private async Task<string> SignAsync(Handling h, Deployment deployment, string user, IReadOnlySet<string> groups, CancellationToken cancellationToken)
     {
         // A file changed on disk before execution voids every sign-off: the card says why.
         foreach (var (file, path) in Files(deployment))
@@ -313,7 +324,7 @@ public sealed class Conductor(
             if (File.Exists(path) && Sha256(await File.ReadAllBytesAsync(path, cancellationToken)) is var now && now != file.Sha256)
                 deployment.FileChanged(file.Name, now, Now);
         }
-        var outcome = deployment.SignOff(user, Now);
+        var outcome = deployment.SignOff(user, groups, Now);
         h.WakeOwner |= deployment.State == DeploymentState.Approved;
         return outcome.Why;
     }
@@ -329,9 +340,10 @@ public sealed class Conductor(
     }
 
     /// <summary>An unconfirmed request posts the prompt people answer with ⏪; a confirmed one hands the deployment to its owner to roll back.</summary>
-    private async Task<string> RollbackAsync(Handling h, Deployment deployment, string user, bool confirmed, CancellationToken cancellationToken)
+    private async Task<string> RollbackAsync(Handling h, Deployment deployment, string user, IReadOnlySet<string> groups, bool confirmed,
+        CancellationToken cancellationToken)
     {
-        var outcome = deployment.Rollback(user, confirmed, Now);
+        var outcome = deployment.Rollback(user, groups, confirmed, Now);
         if (!outcome.Done)
         {
             if (!confirmed && deployment.Audit[^1].What.StartsWith("rollback requested", StringComparison.Ordinal))

@@ -35,7 +35,7 @@ public sealed class DeploymentCards(DeploymentStore store, Outbox outbox, TimePr
     {
         var now = time.GetUtcNow();
         var assignment = deployment.SignOffs.Assignment(now);
-        var signers = assignment.ToDictionary(a => a.Key, a => new RoleSigner(a.Value, deployment.SignOffs.Signers[a.Value]));
+        var signers = assignment.ToDictionary(a => a.Key, a => new RoleSigner(a.Value, deployment.SignOffs.Signers[a.Value].At));
         var signing = deployment.State is DeploymentState.AwaitingApproval or DeploymentState.Approved;
         var state = signing ? null : StateLine(deployment) + (databaseState is null ? "" : $" · {databaseState}");
         return CardRenderer.Render(new DeploymentCard(deployment.Id, deployment.Migration.Id, deployment.Migration.Sql.Sha256, deployment.Target,

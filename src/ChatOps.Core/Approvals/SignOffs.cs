@@ -2,15 +2,56 @@ using ChatOps.Core.Runbooks;
 
 namespace ChatOps.Core.Approvals;
 
-/// <summary>Who holds which sign-off role (<c>ChatOps:Roles:&lt;Role&gt;</c>: lists of user ids). A person may hold several.</summary>
-public sealed class RoleHolders(IReadOnlyDictionary<SignOffRole, IReadOnlySet<string>> holders)
+/// <summary>
+/// Who holds which sign-off role (<c>ChatOps:Roles:&lt;Role&gt;</c>). An entry is a user id, or <c>group:&lt;id&gt;</c>: a
+/// platform group (a Slack user group, a Discord role) whose members hold the role. A person may hold several roles.
+/// Pure: which groups a person is in is the platform's to say (<see cref="Conversation.IChatChannel.GroupsOfAsync"/>); the caller asks, then passes them in.
+/// </summary>
+public sealed class RoleHolders
 {
-    /// <summary>Every role a user holds (none for a user outside every list).</summary>
-    public IReadOnlyList<SignOffRole> RolesOf(string user) =>
-        Enum.GetValues<SignOffRole>().Where(r => holders.TryGetValue(r, out var users) && users.Contains(user)).ToList();
+    /// <summary>How a role entry names a platform group.</summary>
+    public const string GroupPrefix = "group:";
 
-    /// <summary>The holders of one role.</summary>
-    public IReadOnlySet<string> HoldersOf(SignOffRole role) => holders.TryGetValue(role, out var users) ? users : new HashSet<string>();
+    private readonly IReadOnlyDictionary<SignOffRole, IReadOnlySet<string>> _holders;
+    private readonly Dictionary<SignOffRole, HashSet<string>> _users = [];
+    private readonly Dictionary<SignOffRole, HashSet<string>> _groups = [];
+
+    /// <param name="holders">Each role's entries: user ids and <c>group:&lt;id&gt;</c>.</param>
+    public RoleHolders(IReadOnlyDictionary<SignOffRole, IReadOnlySet<string>> holders)
+    {
+        _holders = holders;
+        foreach (var (role, entries) in holders)
+        {
+            _users[role] = new HashSet<string>(StringComparer.Ordinal);
+            _groups[role] = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var entry in entries)
+            {
+                if (!IsGroupEntry(entry))
+                    _users[role].Add(entry);
+                else if (GroupOf(entry) is { } group)
+                    _groups[role].Add(group);
+            }
+        }
+    }
+
+    /// <summary>The group id of an entry written <c>group:&lt;id&gt;</c>; null for a user id (or an empty <c>group:</c>, which names nobody).</summary>
+    public static string? GroupOf(string entry) =>
+        entry.StartsWith(GroupPrefix, StringComparison.Ordinal) ? entry[GroupPrefix.Length..].Trim() is { Length: > 0 } id ? id : null : null;
+
+    // Written as a group, well-formed or not: an empty group: names nobody (never the user "group:").
+    private static bool IsGroupEntry(string entry) => entry.StartsWith(GroupPrefix, StringComparison.Ordinal);
+
+    /// <summary>
+    /// Every role <paramref name="user"/> holds, directly or through one of <paramref name="groups"/> (the platform groups they
+    /// are in), in role order; none for a user outside every list.
+    /// </summary>
+    public IReadOnlyList<SignOffRole> RolesOf(string user, IReadOnlyCollection<string> groups) =>
+        Enum.GetValues<SignOffRole>().Where(r =>
+            (_users.TryGetValue(r, out var users) && users.Contains(user))
+            || (_groups.TryGetValue(r, out var named) && groups.Any(named.Contains))).ToList();
+
+    /// <summary>The entries of one role, as configured (user ids and <c>group:&lt;id&gt;</c>): whom to mention.</summary>
+    public IReadOnlySet<string> HoldersOf(SignOffRole role) => _holders.TryGetValue(role, out var entries) ? entries : new HashSet<string>();
 }
 
 /// <summary>The sign-off rules: may the requester sign, and how long a sign-off stays valid.</summary>
@@ -26,32 +67,39 @@ public sealed record SignOffOutcome(bool Counted, string Why);
 /// <summary>
 /// One deployment's sign-offs. Four roles, four different people: the deployment is approved as soon as <em>some</em>
 /// assignment of distinct signers to roles covers all four (a maximum bipartite matching), so the order of reactions never
-/// matters — a first-come assignment would wrongly refuse when a person holding two roles signs first. Pure: the caller
-/// says when, and whether execution has started.
+/// matters — a first-come assignment would wrongly refuse when a person holding two roles signs first. Each sign-off keeps
+/// the roles its signer held when signing, and the matching uses those. Pure: the caller says when, which platform groups
+/// the signer is in, and whether execution has started.
 /// </summary>
 public sealed class SignOffBook(string requester, RoleHolders holders, SignOffPolicy policy)
 {
-    private readonly Dictionary<string, DateTimeOffset> _signed = [];
+    private readonly Dictionary<string, SignOffRecord> _signed = [];
     private readonly List<string> _revokedAfterStart = [];
 
-    /// <summary>Everyone whose sign-off stands, with when they signed.</summary>
-    public IReadOnlyDictionary<string, DateTimeOffset> Signers => _signed;
+    /// <summary>Everyone whose sign-off stands, with when they signed and the roles they held then.</summary>
+    public IReadOnlyDictionary<string, SignOffRecord> Signers => _signed;
 
-    /// <summary>A sign-off by <paramref name="user"/> at <paramref name="at"/>.</summary>
-    public SignOffOutcome Sign(string user, DateTimeOffset at)
+    /// <summary>
+    /// A sign-off by <paramref name="user"/> at <paramref name="at"/>, who is in the platform groups <paramref name="groups"/>: the
+    /// roles they hold now (directly or through a group) are recorded with it, and it counts for those roles from then on.
+    /// </summary>
+    public SignOffOutcome Sign(string user, IReadOnlyCollection<string> groups, DateTimeOffset at)
     {
-        var roles = holders.RolesOf(user);
+        var roles = holders.RolesOf(user, groups);
         if (roles.Count == 0)
             return new(false, $"{user} holds none of the four roles");
         if (user == requester && !policy.AllowRequester)
             return new(false, $"{user} requested this deployment and may not sign it (separation of duties; ChatOps:Approvals:AllowRequester)");
         if (_signed.ContainsKey(user))
             return new(false, $"{user} has signed already");
-        _signed[user] = at;
+        _signed[user] = new SignOffRecord(at, roles);
         return new(true, $"{user} signed ({string.Join(", ", roles.Select(r => r.Title()))})");
     }
 
-    /// <summary>A removed reaction (or <c>revoke</c>): revokes until execution starts; afterwards it is only recorded.</summary>
+    /// <summary>
+    /// A removed reaction (or <c>revoke</c>): revokes until execution starts; afterwards it is only recorded. No groups are needed:
+    /// the record knows who signed (a removed reaction carries no membership).
+    /// </summary>
     public SignOffOutcome Revoke(string user, bool executionStarted)
     {
         if (!_signed.ContainsKey(user))
@@ -65,26 +113,29 @@ public sealed class SignOffBook(string requester, RoleHolders holders, SignOffPo
         return new(true, $"{user} revoked their sign-off");
     }
 
-    /// <summary>Puts back sign-offs read from storage (who, and when they signed), as they were recorded.</summary>
-    public void Restore(IEnumerable<KeyValuePair<string, DateTimeOffset>> signed)
+    /// <summary>
+    /// Puts back sign-offs read from storage (who, when, and the roles they held when signing), as they were recorded: a
+    /// configuration or group membership changed since does not change what a sign-off covers.
+    /// </summary>
+    public void Restore(IEnumerable<KeyValuePair<string, SignOffRecord>> signed)
     {
         _signed.Clear();
-        foreach (var (user, at) in signed)
-            _signed[user] = at;
+        foreach (var (user, record) in signed)
+            _signed[user] = record;
     }
 
     /// <summary>Every sign-off is void (the migration file changed after signing): the deployment needs four new ones.</summary>
     public void VoidAll() => _signed.Clear();
 
     /// <summary>
-    /// Roles to the people covering them, from the sign-offs still valid at <paramref name="now"/>: as many roles as any
-    /// assignment of distinct people can cover, preferring earlier signers where several assignments are as good.
+    /// Roles to the people covering them, from the sign-offs still valid at <paramref name="now"/> and the roles recorded with
+    /// each: as many roles as any assignment of distinct people can cover, preferring earlier signers where several are as good.
     /// </summary>
     public IReadOnlyDictionary<SignOffRole, string> Assignment(DateTimeOffset now)
     {
-        var valid = _signed.Where(s => now - s.Value < policy.Validity).OrderBy(s => s.Value).ThenBy(s => s.Key, StringComparer.Ordinal)
-            .Select(s => s.Key).ToList();
-        return RoleAssignment.Maximum(valid, holders);
+        var valid = _signed.Where(s => now - s.Value.At < policy.Validity).OrderBy(s => s.Value.At).ThenBy(s => s.Key, StringComparer.Ordinal)
+            .Select(s => (s.Key, s.Value.Roles)).ToList();
+        return RoleAssignment.Maximum(valid);
     }
 
     /// <summary>All four roles covered by four different people whose sign-offs are valid at <paramref name="now"/>.</summary>
@@ -98,26 +149,31 @@ public sealed class SignOffBook(string requester, RoleHolders holders, SignOffPo
     }
 }
 
+/// <summary>A standing sign-off: when it was given, and the roles its signer held then (directly or through a platform group).</summary>
+public sealed record SignOffRecord(DateTimeOffset At, IReadOnlyList<SignOffRole> Roles);
+
 /// <summary>Distinct people to roles: a maximum bipartite matching (augmenting paths; four roles make it tiny).</summary>
 public static class RoleAssignment
 {
-    /// <param name="signers">In order of preference (earliest first).</param>
-    public static IReadOnlyDictionary<SignOffRole, string> Maximum(IReadOnlyList<string> signers, RoleHolders holders)
+    /// <param name="signers">Each signer with the roles they may cover, in order of preference (earliest first).</param>
+    public static IReadOnlyDictionary<SignOffRole, string> Maximum(IReadOnlyList<(string Signer, IReadOnlyList<SignOffRole> Roles)> signers)
     {
+        var rolesOf = signers.ToDictionary(s => s.Signer, s => s.Roles, StringComparer.Ordinal);
         var byRole = new Dictionary<SignOffRole, string>();
-        foreach (var signer in signers)
-            TryPlace(signer, holders, byRole, new HashSet<SignOffRole>());
+        foreach (var (signer, _) in signers)
+            TryPlace(signer, rolesOf, byRole, []);
         return byRole;
     }
 
     // Kuhn's algorithm: give the signer a free role they hold, or move the holder of one of their roles to another role.
-    private static bool TryPlace(string signer, RoleHolders holders, Dictionary<SignOffRole, string> byRole, HashSet<SignOffRole> visited)
+    private static bool TryPlace(string signer, Dictionary<string, IReadOnlyList<SignOffRole>> rolesOf, Dictionary<SignOffRole, string> byRole,
+        HashSet<SignOffRole> visited)
     {
-        foreach (var role in holders.RolesOf(signer))
+        foreach (var role in rolesOf[signer])
         {
             if (!visited.Add(role))
                 continue;
-            if (!byRole.TryGetValue(role, out var current) || TryPlace(current, holders, byRole, visited))
+            if (!byRole.TryGetValue(role, out var current) || TryPlace(current, rolesOf, byRole, visited))
             {
                 byRole[role] = signer;
                 return true;

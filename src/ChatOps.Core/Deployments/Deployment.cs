@@ -56,11 +56,14 @@ public sealed class DeploymentPermissions(RoleHolders holders, IReadOnlyDictiona
         allowed is not null && allowed.TryGetValue(action, out var roles) ? roles
         : action is DeploymentAction.Rollback or DeploymentAction.Abort ? Operators : AnyRole;
 
-    /// <summary>Null when <paramref name="user"/> may; otherwise the refusal, naming the roles needed.</summary>
-    public string? Refusal(string user, DeploymentAction action)
+    /// <summary>
+    /// Null when <paramref name="user"/>, in the platform groups <paramref name="groups"/>, may; otherwise the refusal, naming the
+    /// roles needed.
+    /// </summary>
+    public string? Refusal(string user, IReadOnlyCollection<string> groups, DeploymentAction action)
     {
         var needed = RolesFor(action);
-        return holders.RolesOf(user).Any(needed.Contains)
+        return holders.RolesOf(user, groups).Any(needed.Contains)
             ? null
             : $"{user} may not {action.ToString().ToLowerInvariant()}: it needs the {string.Join(" or ", needed.Select(r => r.Title()))} role";
     }
@@ -94,7 +97,7 @@ public sealed class Deployment
     /// <summary>A deployment as storage kept it: its state, sign-offs and audit trail exactly as recorded (no event is re-recorded).</summary>
     public static Deployment Restore(DeploymentId id, PinnedMigration migration, string target, string requester, string channel,
         RoleHolders holders, SignOffPolicy policy, DeploymentState state, RunbookPhase? phase, string? voidedBecause, bool checksPass,
-        IEnumerable<KeyValuePair<string, DateTimeOffset>> signers, IEnumerable<AuditEvent> audit, DeploymentPermissions? permissions = null,
+        IEnumerable<KeyValuePair<string, SignOffRecord>> signers, IEnumerable<AuditEvent> audit, DeploymentPermissions? permissions = null,
         string platform = "Local")
     {
         var restored = new Deployment(id, migration, target, requester, channel, holders, policy, DateTimeOffset.MinValue, permissions, platform);
@@ -149,8 +152,11 @@ public sealed class Deployment
         ChecksPass = checksPass;
     }
 
-    /// <summary>A sign-off (the ✅ reaction or <c>approve</c>); approves the deployment once four roles are covered and the checks pass.</summary>
-    public SignOffOutcome SignOff(string user, DateTimeOffset at)
+    /// <summary>
+    /// A sign-off (the ✅ reaction or <c>approve</c>) by <paramref name="user"/>, in the platform groups <paramref name="groups"/>;
+    /// approves the deployment once four roles are covered and the checks pass.
+    /// </summary>
+    public SignOffOutcome SignOff(string user, IReadOnlyCollection<string> groups, DateTimeOffset at)
     {
         if (State != DeploymentState.AwaitingApproval)
         {
@@ -158,7 +164,7 @@ public sealed class Deployment
             Record(at, user, $"sign-off: {late.Why}", counted: false);
             return late;
         }
-        var outcome = SignOffs.Sign(user, at);
+        var outcome = SignOffs.Sign(user, groups, at);
         Record(at, user, $"sign-off: {outcome.Why}", outcome.Counted);
         if (outcome.Counted && SignOffs.IsApproved(at) && ChecksPass)
         {
@@ -168,7 +174,10 @@ public sealed class Deployment
         return outcome;
     }
 
-    /// <summary>A removed ✅ (or <c>revoke</c>): revokes until execution starts; approval is withdrawn if it no longer holds.</summary>
+    /// <summary>
+    /// A removed ✅ (or <c>revoke</c>): revokes until execution starts; approval is withdrawn if it no longer holds. No groups:
+    /// the sign-off's record knows who signed and for which roles.
+    /// </summary>
     public SignOffOutcome Revoke(string user, DateTimeOffset at)
     {
         var outcome = SignOffs.Revoke(user, ExecutionStarted);
@@ -207,16 +216,16 @@ public sealed class Deployment
     }
 
     /// <summary><c>pause</c>: the run stops at the next statement boundary or before the next phase.</summary>
-    public ControlOutcome Pause(string user, DateTimeOffset at) =>
-        Control(user, DeploymentAction.Pause, at, DeploymentState.Running, DeploymentState.Paused, "paused (at the next statement boundary or phase)");
+    public ControlOutcome Pause(string user, IReadOnlyCollection<string> groups, DateTimeOffset at) =>
+        Control(user, groups, DeploymentAction.Pause, at, DeploymentState.Running, DeploymentState.Paused, "paused (at the next statement boundary or phase)");
 
-    public ControlOutcome Resume(string user, DateTimeOffset at) =>
-        Control(user, DeploymentAction.Resume, at, DeploymentState.Paused, DeploymentState.Running, "resumed");
+    public ControlOutcome Resume(string user, IReadOnlyCollection<string> groups, DateTimeOffset at) =>
+        Control(user, groups, DeploymentAction.Resume, at, DeploymentState.Paused, DeploymentState.Running, "resumed");
 
     /// <summary><c>abort</c>: before execution it ends the deployment; during it, the run stops at the next statement boundary without rolling back.</summary>
-    public ControlOutcome Abort(string user, DateTimeOffset at)
+    public ControlOutcome Abort(string user, IReadOnlyCollection<string> groups, DateTimeOffset at)
     {
-        if (_permissions.Refusal(user, DeploymentAction.Abort) is { } refusal)
+        if (_permissions.Refusal(user, groups, DeploymentAction.Abort) is { } refusal)
             return Refuse(user, "abort", refusal, at);
         if (State is not (DeploymentState.Requested or DeploymentState.AwaitingApproval or DeploymentState.Approved or DeploymentState.Running or DeploymentState.Paused))
             return Refuse(user, "abort", $"{Id} is {Describe(State)}: nothing to abort", at);
@@ -230,9 +239,9 @@ public sealed class Deployment
     }
 
     /// <summary><c>rollback</c>: needs a permitted role and a confirmation (<c>--confirm</c> or the ⏪ reaction on the prompt).</summary>
-    public ControlOutcome Rollback(string user, bool confirmed, DateTimeOffset at)
+    public ControlOutcome Rollback(string user, IReadOnlyCollection<string> groups, bool confirmed, DateTimeOffset at)
     {
-        if (_permissions.Refusal(user, DeploymentAction.Rollback) is { } refusal)
+        if (_permissions.Refusal(user, groups, DeploymentAction.Rollback) is { } refusal)
             return Refuse(user, "rollback", refusal, at);
         if (Migration.Rollback is null)
             return Refuse(user, "rollback", $"{Migration.Id} has no rollback script", at);
@@ -284,10 +293,11 @@ public sealed class Deployment
     /// <summary>Records a command or reaction that changed nothing (wrong emoji, another message, the bot's own reaction …).</summary>
     public void Ignored(string who, string what, DateTimeOffset at) => Record(at, who, what, counted: false);
 
-    private ControlOutcome Control(string user, DeploymentAction action, DateTimeOffset at, DeploymentState from, DeploymentState to, string done)
+    private ControlOutcome Control(string user, IReadOnlyCollection<string> groups, DeploymentAction action, DateTimeOffset at, DeploymentState from,
+        DeploymentState to, string done)
     {
         var verb = action.ToString().ToLowerInvariant();
-        if (_permissions.Refusal(user, action) is { } refusal)
+        if (_permissions.Refusal(user, groups, action) is { } refusal)
             return Refuse(user, verb, refusal, at);
         if (State != from)
             return Refuse(user, verb, $"{Id} is {Describe(State)}: {verb} applies to a {Describe(from)} deployment", at);

@@ -8,8 +8,10 @@ namespace ChatOps.Postgres.State;
 
 /// <summary>
 /// Deployments in the state database: each save writes the deployment's row, its current sign-offs and the audit lines not
-/// yet stored, in one transaction; a load gives back the aggregate exactly as saved. The roles and the sign-off policy come
-/// from configuration, not from storage: they are passed in.
+/// yet stored, in one transaction; a load gives back the aggregate exactly as saved. The role lists and the sign-off policy
+/// come from configuration, not from storage: they are passed in. Each sign-off keeps the roles its signer held when signing
+/// (a group membership may change since); one stored before schema version 3, which has none, gets them from the role lists
+/// as they are at load (user ids only: no group could sign before version 3).
 /// </summary>
 public sealed class DeploymentStore(StateConnections state, RoleHolders holders, SignOffPolicy policy, DeploymentPermissions? permissions = null)
 {
@@ -80,9 +82,9 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
             StateSql.Text(deployment.VoidedBecause), deployment.ChecksPass, deployment.Platform);
 
         await ExecAsync(connection, "DELETE FROM chatops_state.sign_offs WHERE deployment = $1", cancellationToken, deployment.Id.Number);
-        foreach (var (user, at) in deployment.SignOffs.Signers)
-            await ExecAsync(connection, "INSERT INTO chatops_state.sign_offs (deployment, user_id, signed_at) VALUES ($1, $2, $3)",
-                cancellationToken, deployment.Id.Number, user, at);
+        foreach (var (user, signed) in deployment.SignOffs.Signers)
+            await ExecAsync(connection, "INSERT INTO chatops_state.sign_offs (deployment, user_id, signed_at, roles) VALUES ($1, $2, $3, $4)",
+                cancellationToken, deployment.Id.Number, user, signed.At, signed.Roles.Select(r => r.ToString()).ToArray());
 
         // The audit trail is append-only: only lines past those stored are written.
         await using var count = StateSql.Command(connection, "SELECT count(*)::int FROM chatops_state.audit_events WHERE deployment = $1", deployment.Id.Number);
@@ -268,12 +270,18 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
             checksPass = r.GetBoolean(16);
             platform = r.GetString(17);
         }
-        var signers = new List<KeyValuePair<string, DateTimeOffset>>();
-        await using (var command = StateSql.Command(connection, "SELECT user_id, signed_at FROM chatops_state.sign_offs WHERE deployment = $1 ORDER BY signed_at, user_id", id.Number))
+        var signers = new List<KeyValuePair<string, SignOffRecord>>();
+        await using (var command = StateSql.Command(connection,
+            "SELECT user_id, signed_at, roles FROM chatops_state.sign_offs WHERE deployment = $1 ORDER BY signed_at, user_id", id.Number))
         {
             await using var r = await command.ExecuteReaderAsync(cancellationToken);
             while (await r.ReadAsync(cancellationToken))
-                signers.Add(new(r.GetString(0), r.GetFieldValue<DateTimeOffset>(1)));
+            {
+                var user = r.GetString(0);
+                // NULL: signed before schema version 3, when every role entry was a user id — the lists say which roles.
+                var roles = r.IsDBNull(2) ? holders.RolesOf(user, []) : r.GetFieldValue<string[]>(2).Select(Enum.Parse<SignOffRole>).ToList();
+                signers.Add(new(user, new SignOffRecord(r.GetFieldValue<DateTimeOffset>(1), roles)));
+            }
         }
         var audit = new List<AuditEvent>();
         await using (var command = StateSql.Command(connection, "SELECT at, who, what, counted FROM chatops_state.audit_events WHERE deployment = $1 ORDER BY seq", id.Number))

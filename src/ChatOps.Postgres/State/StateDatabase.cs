@@ -107,6 +107,11 @@ public static class StateDatabase
             "CREATE INDEX outbox_pending ON chatops_state.outbox (platform, channel, id) WHERE sent_at IS NULL AND parked_at IS NULL",
             "CREATE INDEX outbox_platform_id ON chatops_state.outbox (platform, platform_id) WHERE platform_id IS NOT NULL",
         ],
+        [
+            // Roles may name platform groups: a sign-off keeps the roles its signer held when signing (a membership can change
+            // later, and a removed reaction carries none). NULL on the rows before: their roles come from the user-id lists at load.
+            "ALTER TABLE chatops_state.sign_offs ADD COLUMN roles text[]",
+        ],
     ];
 
     /// <summary>The schema version this build needs.</summary>
@@ -114,8 +119,14 @@ public static class StateDatabase
 
     /// <summary>Brings the state schema to <see cref="CurrentVersion"/> (idempotent; safe with several replicas starting at once).</summary>
     /// <returns>The versions applied now (empty when it was current).</returns>
-    public static async Task<IReadOnlyList<int>> MigrateAsync(string connectionString, CancellationToken cancellationToken)
+    public static Task<IReadOnlyList<int>> MigrateAsync(string connectionString, CancellationToken cancellationToken) =>
+        MigrateAsync(connectionString, CurrentVersion, cancellationToken);
+
+    /// <summary>Brings the state schema up to <paramref name="version"/> only (tests of a later version's migration start from an earlier one).</summary>
+    internal static async Task<IReadOnlyList<int>> MigrateAsync(string connectionString, int version, CancellationToken cancellationToken)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(version);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(version, CurrentVersion);
         await using var connection = await TargetSession.OpenAsync(connectionString, "chatops:state-migration", cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await ExecAsync(connection, $"SELECT pg_advisory_xact_lock({MigrationLock}, 1)", cancellationToken);
@@ -127,12 +138,12 @@ public static class StateDatabase
             throw new InvalidOperationException(
                 $"the state database is at schema version {at}, newer than this build's {CurrentVersion}: run the newer bot, or point ConnectionStrings:State elsewhere");
         var applied = new List<int>();
-        for (var version = at + 1; version <= CurrentVersion; version++)
+        for (var next = at + 1; next <= version; next++)
         {
-            foreach (var statement in Versions[version - 1])
+            foreach (var statement in Versions[next - 1])
                 await ExecAsync(connection, statement, cancellationToken);
-            await ExecAsync(connection, $"INSERT INTO chatops_state.schema_version VALUES ({version})", cancellationToken);
-            applied.Add(version);
+            await ExecAsync(connection, $"INSERT INTO chatops_state.schema_version VALUES ({next})", cancellationToken);
+            applied.Add(next);
         }
         await transaction.CommitAsync(cancellationToken);
         return applied;
