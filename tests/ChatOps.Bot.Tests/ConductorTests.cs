@@ -65,7 +65,8 @@ public class ConductorTests(PostgresDatabase target, EmptyPostgresDatabase state
         var audit = await state.ScalarAsync<string>("SELECT string_agg(who || ': ' || what || CASE WHEN counted THEN '' ELSE ' (not counted)' END, E'\n' ORDER BY seq) FROM chatops_state.audit_events WHERE deployment = 1");
         Assert.Contains("req: sign-off: req requested this deployment and may not sign it", audit);
         Assert.Contains("mallory: sign-off: mallory holds none of the four roles (not counted)", audit);
-        Assert.DoesNotContain("bot: sign-off", audit);   // the bot's own reaction is not even a candidate
+        Assert.DoesNotContain("bot: sign-off", audit);   // the bot's own reaction is not even a candidate …
+        Assert.Contains("bot: reaction ✅: the bot's own reaction never counts (not counted)", audit);   // … but it is recorded
         Assert.Contains("sam: reaction :thumbsup: on the card: not the sign-off emoji (not counted)", audit);
         Assert.True(audit.Contains("bot: approved (Database Administrator: dan, Senior Backend Engineer: sam, DevOps/SRE Lead: olga, Product Owner: ana)", StringComparison.Ordinal), audit);
         Assert.Contains("bot: verdict: success", audit);
@@ -139,5 +140,112 @@ public class ConductorControlTests(PostgresDatabase target, EmptyPostgresDatabas
         Assert.Equal(0L, await target.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(60)%'"));
         Assert.Equal("run cancelled|rollback succeeded", await target.ScalarAsync<string>(
             "SELECT string_agg(kind || ' ' || outcome, '|' ORDER BY id) FROM chatops.migration_history WHERE migration = 'ctl_slow'"));
+    }
+}
+
+/// <summary>Abort, pause at a statement boundary, a failed verdict's prompt and a sign-off removed after execution started — through the bot.</summary>
+public class ConductorBoundaryTests(PostgresDatabase target, EmptyPostgresDatabase state) : IClassFixture<PostgresDatabase>, IClassFixture<EmptyPostgresDatabase>
+{
+    private static readonly RoleHolders Holders = new(new Dictionary<SignOffRole, IReadOnlySet<string>>
+    {
+        [SignOffRole.DatabaseAdministrator] = new HashSet<string> { "dan" },
+        [SignOffRole.SeniorBackendEngineer] = new HashSet<string> { "sam", "req" },
+        [SignOffRole.DevOpsSreLead] = new HashSet<string> { "olga" },
+        [SignOffRole.ProductOwner] = new HashSet<string> { "pete" },
+    });
+
+    private static readonly string[] SignOffs = ["react dan ✅ D-1", "react sam ✅ D-1", "react olga ✅ D-1", "react pete ✅ D-1"];
+
+    private Task<bool> RunningAsync(string statement) => target.ScalarAsync<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE $1 AND application_name LIKE 'chatops:%')", statement + "%");
+
+    private Task<long> TablesAsync(string name) => target.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = $1", name);
+
+    [Fact]
+    public async Task Abort_lets_the_running_statement_finish_starts_nothing_more_and_the_card_says_what_the_database_holds()
+    {
+        await state.ExecuteAsync("DROP SCHEMA IF EXISTS chatops_state CASCADE");
+        using var folder = new MigrationFolder().With("ab_slow", "CREATE TABLE ab_a (id int);\nSELECT pg_sleep(3);\nCREATE TABLE ab_b (id int);\n",
+            rollback: "DROP TABLE IF EXISTS ab_a; DROP TABLE IF EXISTS ab_b;");
+        await using var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders);
+        await bot.StartAsync();
+        await bot.SayAsync(["/migrate start ab_slow", .. SignOffs]);
+        await Poll.UntilAsync(() => RunningAsync("SELECT pg_sleep(3)"), "the long statement to run", TimeSpan.FromMinutes(2));
+
+        await bot.SayAsync("as dan", "/migrate abort");
+        await bot.SettleAsync();
+
+        Assert.Contains("D-1: aborting: the run stops at the next statement boundary; nothing is rolled back", bot.Transcript);
+        Assert.Contains("✓ #2 line 2", bot.Transcript);   // the running statement finished: it was not cancelled
+        Assert.Equal(1L, await TablesAsync("ab_a"));
+        Assert.Equal(0L, await TablesAsync("ab_b"));    // nothing started after it
+        Assert.Equal("Aborted", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+        Assert.Contains("database: 2 of 3 statements applied, the rest not run", (await bot.CardAsync(1))!.Status);
+        Assert.Contains("/migrate rollback --confirm to undo what ran", (await bot.CardAsync(1))!.Footer);
+    }
+
+    [Fact]
+    public async Task An_abort_before_execution_says_the_database_was_not_touched()
+    {
+        await state.ExecuteAsync("DROP SCHEMA IF EXISTS chatops_state CASCADE");
+        using var folder = new MigrationFolder().With("ab_early", "CREATE TABLE ab_early (id int);\n");
+        await using var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders);
+        await bot.StartAsync();
+
+        await bot.SayAsync("/migrate start ab_early", "react dan ✅ D-1", "as olga", "/migrate abort D-1");
+
+        Assert.Contains("D-1: aborted: nothing ran", bot.Transcript);
+        Assert.Contains("database: not touched", (await bot.CardAsync(1))!.Status);
+        Assert.Equal(0L, await TablesAsync("ab_early"));
+    }
+
+    [Fact]
+    public async Task Pause_holds_the_next_statement_until_resume()
+    {
+        await state.ExecuteAsync("DROP SCHEMA IF EXISTS chatops_state CASCADE");
+        using var folder = new MigrationFolder().With("pz_slow", "CREATE TABLE pz_a (id int);\nSELECT pg_sleep(2);\nCREATE TABLE pz_b (id int);\n",
+            rollback: "DROP TABLE IF EXISTS pz_a; DROP TABLE IF EXISTS pz_b;");
+        await using var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders);
+        await bot.StartAsync();
+        await bot.SayAsync(["/migrate start pz_slow", .. SignOffs]);
+        await Poll.UntilAsync(() => RunningAsync("SELECT pg_sleep(2)"), "the long statement to run", TimeSpan.FromMinutes(2));
+
+        await bot.SayAsync("as pete", "/migrate pause");
+        await Poll.UntilAsync(() => Task.FromResult(bot.Transcript.Contains("⏸️ paused before #3 line 3", StringComparison.Ordinal)),
+            "the run to stop before #3", TimeSpan.FromMinutes(1), () => Task.FromResult(bot.Transcript));
+        Assert.Equal(0L, await TablesAsync("pz_b"));
+        Assert.Equal("Paused", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+
+        await bot.SayAsync("/migrate resume");
+        await bot.SettleAsync();
+
+        Assert.Equal(1L, await TablesAsync("pz_b"));
+        Assert.Equal("Completed", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+    }
+
+    [Fact]
+    public async Task A_failed_verdict_posts_a_rollback_prompt_that_a_permitted_rewind_answers_and_a_late_revoke_is_said_in_the_thread()
+    {
+        await state.ExecuteAsync("DROP SCHEMA IF EXISTS chatops_state CASCADE");
+        using var folder = new MigrationFolder().With("fv_broken", "CREATE TABLE fv_a (id int);\nSELECT 1/0;\n", rollback: "DROP TABLE IF EXISTS fv_a;");
+        await using var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders);
+        await bot.StartAsync();
+        await bot.SayAsync(["/migrate start fv_broken", .. SignOffs]);
+        await bot.SettleAsync();
+
+        Assert.Contains("🔴 VERDICT: FAILED", bot.Transcript);
+        Assert.Contains("⏪ Roll back D-1 (fv_broken)?", bot.Transcript);
+        Assert.Contains("the verdict failed: a Database Administrator or DevOps/SRE Lead reacts ⏪ within 5 minutes", bot.Transcript);
+
+        await bot.SayAsync("unreact sam ✅ D-1");
+        Assert.Contains("↩️ sam removed their sign-off after execution started: recorded, and it no longer changes anything", bot.Transcript);
+
+        await bot.SayAsync("react pete ⏪ D-1");   // a Product Owner may not roll back
+        Assert.Equal("Failed", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+        await bot.SayAsync("react dan ⏪ D-1");
+        await bot.SettleAsync();
+
+        Assert.Equal("RolledBack", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+        Assert.Equal(0L, await TablesAsync("fv_a"));
     }
 }

@@ -349,9 +349,9 @@ public class LocalLoopTests
             ],
             received);
         Assert.Equal(
-            ["you are now bob", "no deployment D-2: /migrate list shows them", $"not understood: hello\n{LocalInput.Usage}"],
+            ["you are now bob", "✅ bob reacted on D-1", "no deployment D-2: /migrate list shows them", $"not understood: hello\n{LocalInput.Usage}"],
             channel.Printed.Skip(1));
-        Assert.EndsWith($"you are now bob\nno deployment D-2: /migrate list shows them\nnot understood: hello\n{LocalInput.Usage}\n", writer.ToString());
+        Assert.EndsWith($"you are now bob\n✅ bob reacted on D-1\nno deployment D-2: /migrate list shows them\nnot understood: hello\n{LocalInput.Usage}\n", writer.ToString());
     }
 
     [Fact]

@@ -239,7 +239,7 @@ public sealed class Conductor(
                 answer = await SignAsync(h, deployment, user, groups, cancellationToken);
                 break;
             case MigrateCommand.Revoke:
-                answer = deployment.Revoke(user, Now).Why;
+                answer = await RevokeAsync(h, deployment, user, cancellationToken);
                 break;
             case MigrateCommand.Pause:
                 var paused = deployment.Pause(user, groups, Now);
@@ -254,6 +254,8 @@ public sealed class Conductor(
             case MigrateCommand.Abort:
                 var aborted = deployment.Abort(user, groups, Now);
                 h.WakeOwner |= aborted.Done;
+                if (aborted.Done && !deployment.ExecutionStarted)
+                    await store.SetDatabaseStateAsync(h.Scope, deployment.Id, "database: not touched", cancellationToken);
                 answer = aborted.Why;
                 break;
             case MigrateCommand.Rollback rollback:
@@ -270,8 +272,6 @@ public sealed class Conductor(
     private async Task<string> ReactionAsync(Handling h, string user, MessageReference message, ReactionEmoji emoji, string emojiName, bool removed,
         CancellationToken cancellationToken)
     {
-        if (user == channel.BotUserId)
-            return "the bot's own reaction";   // the ✅ and ⏪ it puts on its messages sign and confirm nothing
         // The platform names its own message id; the card and prompts are known by their outbox keys.
         var key = Outbox.IsKey(message.MessageId) ? message.MessageId : await outbox.KeyOfAsync(platform, message.MessageId, cancellationToken) ?? message.MessageId;
         var prompt = await store.ByRollbackPromptAsync(key, cancellationToken, h.Scope);
@@ -280,9 +280,18 @@ public sealed class Conductor(
             return "a reaction on another message";   // not ours to count
         // ✅ signs and ⏪ confirms a rollback, both by role (perhaps through a platform group): asked before the deployment is locked.
         // A removed reaction needs no groups, and carries no membership on some platforms: the sign-off's record knows the signer.
-        var groups = !removed && emoji is ReactionEmoji.SignOff or ReactionEmoji.Rollback ? await channel.GroupsOfAsync(user, cancellationToken) : NoGroups;
+        var bot = user == channel.BotUserId;
+        var groups = !bot && !removed && emoji is ReactionEmoji.SignOff or ReactionEmoji.Rollback ? await channel.GroupsOfAsync(user, cancellationToken) : NoGroups;
         if (await store.LoadForUpdateAsync(h.Scope, id.Value, cancellationToken) is not { } deployment)
             return "a reaction on another message";
+        if (bot || (prompt is not null && (emoji != ReactionEmoji.Rollback || removed)))
+        {
+            // Recorded like every reaction, and counted for nothing: the bot's own ✅ and ⏪ are there for people to click.
+            var why = bot ? "the bot's own reaction never counts" : "only ⏪ answers a rollback prompt";
+            deployment.Ignored(user, $"reaction {emojiName}{(removed ? " removed" : "")}: {why}", Now);
+            await store.SaveAsync(h.Scope, deployment, cancellationToken);
+            return why;
+        }
         if (emoji == ReactionEmoji.Rollback && !removed)
         {
             // ⏪ confirms a pending rollback prompt (on the prompt, or on the card where a platform cannot react on the prompt).
@@ -300,15 +309,13 @@ public sealed class Conductor(
             await SayAsync(h, deployment.Channel, $"{deployment.Id}: {said}", cancellationToken);
             return said;
         }
-        if (prompt is not null)
-            return "another reaction on a rollback prompt";
         if (emoji != ReactionEmoji.SignOff)
         {
             deployment.Ignored(user, $"reaction {emojiName} on the card: not the sign-off emoji", Now);
             await store.SaveAsync(h.Scope, deployment, cancellationToken);
             return "not the sign-off emoji";
         }
-        var answer = removed ? deployment.Revoke(user, Now).Why : await SignAsync(h, deployment, user, groups, cancellationToken);
+        var answer = removed ? await RevokeAsync(h, deployment, user, cancellationToken) : await SignAsync(h, deployment, user, groups, cancellationToken);
         await store.SaveAsync(h.Scope, deployment, cancellationToken);
         await cards.EditAsync(h.Scope, deployment, cancellationToken);
         logger.LogInformation("{Deployment}: {Answer}", deployment.Id, answer);
@@ -326,6 +333,15 @@ public sealed class Conductor(
         }
         var outcome = deployment.SignOff(user, groups, Now);
         h.WakeOwner |= deployment.State == DeploymentState.Approved;
+        return outcome.Why;
+    }
+
+    /// <summary>A removed ✅ (or <c>revoke</c>); once execution started it changes nothing, and the card's thread says so.</summary>
+    private async Task<string> RevokeAsync(Handling h, Deployment deployment, string user, CancellationToken cancellationToken)
+    {
+        var outcome = deployment.Revoke(user, Now);
+        if (deployment.ExecutionStarted && deployment.SignOffs.Signers.ContainsKey(user))
+            await cards.ThreadAsync(h.Scope, deployment, new ChatMessage($"↩️ {outcome.Why}"), cancellationToken);
         return outcome.Why;
     }
 
@@ -347,16 +363,7 @@ public sealed class Conductor(
         if (!outcome.Done)
         {
             if (!confirmed && deployment.Audit[^1].What.StartsWith("rollback requested", StringComparison.Ordinal))
-            {
-                // The prompt people can answer with ⏪; the bot's own ⏪ is there to click.
-                var prompt = await outbox.PostAsync(h.Scope, platform, deployment.Channel, new ChatMessage($"⏪ Roll back {deployment.Id} ({deployment.Migration.Id})?",
-                    $"requested by {user}: a Database Administrator or DevOps/SRE Lead reacts ⏪ within 5 minutes, or types /migrate rollback {deployment.Id} --confirm")
-                {
-                    Mentions = [new Mention.RoleGroup(SignOffRole.DatabaseAdministrator), new Mention.RoleGroup(SignOffRole.DevOpsSreLead)],
-                }, cancellationToken, deployment.Id.Number);
-                await outbox.ReactAsync(h.Scope, platform, prompt, ReactionEmoji.Rollback, cancellationToken);
-                await store.SetRollbackPromptAsync(h.Scope, deployment.Id, prompt.MessageId, Now + RollbackPromptValidFor, cancellationToken);
-            }
+                await cards.PromptRollbackAsync(h.Scope, deployment, $"requested by {user}", cancellationToken);
             return outcome.Why;
         }
         await store.SetRollbackPromptAsync(h.Scope, deployment.Id, null, null, cancellationToken);

@@ -9,11 +9,36 @@ using ChatOps.Postgres.State;
 namespace ChatOps.Bot.Conversation;
 
 /// <summary>
-/// The deployment's card as it is now, written to the outbox: the conversation (after a command or a reaction) and the owner of a
-/// run (after a phase, a verdict, a rollback) both edit it through here, in the transaction of the change it shows.
+/// The deployment's messages, written to the outbox: its card as it is now, replies in the card's thread, and the rollback prompt.
+/// The conversation (after a command or a reaction) and the owner of a run (after a phase, a verdict, a rollback) both write them
+/// through here, in the transaction of the change they show.
 /// </summary>
 public sealed class DeploymentCards(DeploymentStore store, Outbox outbox, TimeProvider time)
 {
+    /// <summary>A reply in the card's thread (nothing when the deployment has no card).</summary>
+    public async Task ThreadAsync(StateScope scope, Deployment deployment, ChatMessage message, CancellationToken cancellationToken)
+    {
+        var (cardKey, _) = await store.CardAsync(deployment.Id, cancellationToken, scope);
+        if (cardKey is not null)
+            await outbox.ReplyAsync(scope, deployment.Platform, new MessageReference(deployment.Channel, cardKey), message, cancellationToken, deployment.Id.Number);
+    }
+
+    /// <summary>
+    /// The prompt people answer with ⏪ (the bot's own ⏪ on it is there to click), calling on the roles that may roll back; it lapses
+    /// after <see cref="Conductor.RollbackPromptValidFor"/>.
+    /// </summary>
+    /// <param name="why">Why a rollback is asked for ("requested by dan", "the verdict failed").</param>
+    public async Task PromptRollbackAsync(StateScope scope, Deployment deployment, string why, CancellationToken cancellationToken)
+    {
+        var prompt = await outbox.PostAsync(scope, deployment.Platform, deployment.Channel, new ChatMessage($"⏪ Roll back {deployment.Id} ({deployment.Migration.Id})?",
+            $"{why}: a Database Administrator or DevOps/SRE Lead reacts ⏪ within 5 minutes, or types /migrate rollback {deployment.Id} --confirm")
+        {
+            Mentions = [new Mention.RoleGroup(SignOffRole.DatabaseAdministrator), new Mention.RoleGroup(SignOffRole.DevOpsSreLead)],
+        }, cancellationToken, deployment.Id.Number);
+        await outbox.ReactAsync(scope, deployment.Platform, prompt, ReactionEmoji.Rollback, cancellationToken);
+        await store.SetRollbackPromptAsync(scope, deployment.Id, prompt.MessageId, time.GetUtcNow() + Conductor.RollbackPromptValidFor, cancellationToken);
+    }
+
     /// <summary>Writes the card's new version to the outbox in <paramref name="scope"/>; nothing when it has no card yet.</summary>
     public async Task EditAsync(StateScope scope, Deployment deployment, CancellationToken cancellationToken)
     {

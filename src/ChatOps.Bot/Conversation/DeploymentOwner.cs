@@ -79,13 +79,12 @@ public sealed class DeploymentOwner(
 
     private async Task SweepAsync(CancellationToken stopping)
     {
+        // The runs this replica drives follow what the state database says, whatever state it is (an aborted run is no longer
+        // "unfinished", and must still be told to stop).
+        foreach (var (number, control) in _controls)
+            await ApplyAsync(new DeploymentId(number), control, stopping);
         foreach (var id in await store.UnfinishedAsync(stopping))
         {
-            if (_controls.TryGetValue(id.Number, out var control))
-            {
-                await ApplyAsync(id, control, stopping);
-                continue;
-            }
             if (_owned.ContainsKey(id.Number))
                 continue;
             var session = await TargetSession.OpenAsync(store.State.ConnectionString, $"chatops:owner:{id}", stopping);
@@ -129,8 +128,11 @@ public sealed class DeploymentOwner(
             case DeploymentState.Running when control.IsPaused:
                 control.Resume();
                 break;
-            case DeploymentState.RollingBack or DeploymentState.Aborted when !control.IsCancelRequested:
-                control.Cancel();
+            case DeploymentState.Aborted when !control.IsStopRequested:
+                control.StopAtBoundary();   // the running statement finishes; nothing more starts, nothing is rolled back
+                break;
+            case DeploymentState.RollingBack when !control.IsCancelRequested:
+                control.Cancel();   // never both at once: the forward run ends now, then the rollback runs
                 break;
         }
     }
@@ -169,6 +171,15 @@ public sealed class DeploymentOwner(
                     takenOver = false;
                     await Working(() => RollbackAsync(id, stopping));
                     break;
+                case DeploymentState.Aborted when !takenOver && await store.DatabaseStateAsync(id, stopping) is null or "interrupted: see the thread":
+                    // Aborted while it waited, paused, after an interruption: no run ends to say what the database holds, so this does.
+                    await using (var scope = await store.BeginAsync(stopping))
+                    {
+                        await store.SetDatabaseStateAsync(scope, id, await JournalAsync(deployment!, stopping), stopping);
+                        await cards.EditAsync(scope, deployment!, stopping);
+                        await scope.CommitAsync(stopping);
+                    }
+                    return;
                 default:
                     return;   // finished, failed (until someone rolls back), or gone
             }
@@ -219,7 +230,7 @@ public sealed class DeploymentOwner(
         await store.SaveAsync(scope, deployment, cancellationToken);
         await store.SetDatabaseStateAsync(scope, deployment.Id, "interrupted: see the thread", cancellationToken);
         await cards.EditAsync(scope, deployment, cancellationToken);
-        await ThreadAsync(scope, deployment, new ChatMessage($"⚠️ {deployment.Id} was interrupted and this replica took it over", what)
+        await cards.ThreadAsync(scope, deployment, new ChatMessage($"⚠️ {deployment.Id} was interrupted and this replica took it over", what)
         {
             Footer = $"/migrate resume {deployment.Id} continues after the completed statements · /migrate rollback {deployment.Id} undoes what ran",
         }, cancellationToken);
@@ -243,7 +254,7 @@ public sealed class DeploymentOwner(
             await store.SetDatabaseStateAsync(scope, id, null, stopping);
             await cards.EditAsync(scope, deployment, stopping);
             if (resuming)
-                await ThreadAsync(scope, deployment, new ChatMessage($"▶️ {id} resumes: completed statements are not run again"), stopping);
+                await cards.ThreadAsync(scope, deployment, new ChatMessage($"▶️ {id} resumes: completed statements are not run again"), stopping);
             await scope.CommitAsync(stopping);
         }
         _controls[id.Number] = control;
@@ -295,13 +306,15 @@ public sealed class DeploymentOwner(
                 await store.SetDatabaseStateAsync(scope, id, await JournalAsync(deployment, CancellationToken.None), CancellationToken.None);
             await cards.EditAsync(scope, deployment, CancellationToken.None);
             if (deployment.State is DeploymentState.Completed or DeploymentState.Failed)
-                await ThreadAsync(scope, deployment, new ChatMessage(result.Succeeded ? "🟢 VERDICT: SUCCESS" : "🔴 VERDICT: FAILED")
+                await cards.ThreadAsync(scope, deployment, new ChatMessage(result.Succeeded ? "🟢 VERDICT: SUCCESS" : "🔴 VERDICT: FAILED")
                 {
                     Fields = result.Reasons.Select(r => new MessageField("reason", r)).ToList(),
                     Footer = result.Succeeded || pinned.Rollback is null ? null : $"To roll back: /migrate rollback {id} --confirm",
                 }, CancellationToken.None);
+            if (deployment.State == DeploymentState.Failed && pinned.Rollback is not null)
+                await cards.PromptRollbackAsync(scope, deployment, "the verdict failed", CancellationToken.None);
             else if (wasAborted)
-                await ThreadAsync(scope, deployment, new ChatMessage($"⏹️ {id} stopped: {await store.DatabaseStateAsync(id, CancellationToken.None) ?? "aborted"}"), CancellationToken.None);
+                await cards.ThreadAsync(scope, deployment, new ChatMessage($"⏹️ {id} stopped: {await store.DatabaseStateAsync(id, CancellationToken.None) ?? "aborted"}"), CancellationToken.None);
             await scope.CommitAsync(CancellationToken.None);
         }
         finally
@@ -332,7 +345,7 @@ public sealed class DeploymentOwner(
             await store.SaveAsync(scope, deployment, cancellationToken);
             await cards.EditAsync(scope, deployment, cancellationToken);
         }
-        await ThreadAsync(scope, running, new ChatMessage(line), cancellationToken);
+        await cards.ThreadAsync(scope, running, new ChatMessage(line), cancellationToken);
         await scope.CommitAsync(cancellationToken);
     }
 
@@ -386,13 +399,6 @@ public sealed class DeploymentOwner(
         await scope.CommitAsync(CancellationToken.None);
     }
 
-    private async Task ThreadAsync(StateScope scope, Deployment deployment, ChatMessage message, CancellationToken cancellationToken)
-    {
-        var (cardKey, _) = await store.CardAsync(deployment.Id, cancellationToken, scope);
-        if (cardKey is not null)
-            await outbox.ReplyAsync(scope, deployment.Platform, new MessageReference(deployment.Channel, cardKey), message, cancellationToken, deployment.Id.Number);
-    }
-
     /// <summary>The configured target the deployment was started on. Never a fallback: a target no longer configured is an error, not another database.</summary>
     private string TargetFor(Deployment deployment) =>
         new[] { targets.Default }.Concat(targets.Named.Values).FirstOrDefault(cs => cs is not null && ConnectionStrings.Describe(cs) == deployment.Target)
@@ -408,9 +414,13 @@ public sealed class DeploymentOwner(
     {
         PhaseStarted p => $"── {p.Phase.Title()} ──",
         PhaseFinished p => $"{(p.Ok ? "✓" : "✗")} {p.Phase.Title()} in {Durations.Short(p.Duration)}: {p.Summary}",
-        CheckCompleted { Check.Status: CheckStatus.Fail or CheckStatus.Warn } c => $"{(c.Check.Status == CheckStatus.Fail ? "❌" : "⚠️")} {c.Check.Name}: {c.Check.Detail}",
+        CheckCompleted { Check.Status: CheckStatus.Manual } => null,   // the card shows the manual items and who confirmed them
+        CheckCompleted c => $"{c.Check.Status switch { CheckStatus.Fail => "❌", CheckStatus.Warn => "⚠️", _ => "✅" }} {c.Check.Name}: {c.Check.Detail}",
+        Measured m => $"📏 {m.Name}: {(double.IsNaN(m.Value) ? "n/a" : $"{m.Value:0.###} {m.Unit}")}{(m.Detail.Length > 0 ? $" ({m.Detail})" : "")}",
         ExecutionReported { Execution: StatementFinished f } => $"✓ #{f.Statement.Number} line {f.Statement.Line} in {Durations.Short(f.Duration)}" +
             (f.LockWait > TimeSpan.Zero ? $" (waited {Durations.Short(f.LockWait)} for locks)" : "") + $": {f.Statement.Summary(60)}",
+        ExecutionReported { Execution: RunPaused p } => $"⏸️ paused before #{p.Next.Number} line {p.Next.Line}: nothing more runs until /migrate resume",
+        ExecutionReported { Execution: RunResumed } => "▶️ resumed",
         ExecutionReported { Execution: StatementSkipped k } => $"↷ #{k.Statement.Number} line {k.Statement.Line} not run again: {k.Reason}",
         ExecutionReported { Execution: WaitingForBlockers w } => $"⏳ #{w.Statement.Number} waits for {string.Join("; ", w.Blockers.Select(b => b.Describe()))}",
         ExecutionReported { Execution: NoticeReceived n } => $"  {n.Severity}: {n.Message}",

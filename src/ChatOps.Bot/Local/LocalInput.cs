@@ -12,7 +12,8 @@ public abstract record LocalLine
     }
 
     /// <summary>A command or a reaction, for the conductor.</summary>
-    public sealed record Event(ChatEvent Value) : LocalLine;
+    /// <param name="Echo">What the console shows of it before the bot answers (a reaction: <c>✅ ana reacted on D-3</c>); null for a command, which is its own echo.</param>
+    public sealed record Event(ChatEvent Value, string? Echo = null) : LocalLine;
 
     /// <summary>Something to tell the person (<c>you are now ana</c>); nothing for the conductor.</summary>
     public sealed record Notice(string Text) : LocalLine;
@@ -119,7 +120,7 @@ public sealed class LocalInput
         ChatEvent reaction = removed
             ? new ReactionRemoved(user, card, emoji, emojiName, NextEventId())
             : new ReactionAdded(user, card, emoji, emojiName, NextEventId());
-        return new LocalLine.Event(reaction);
+        return new LocalLine.Event(reaction, PlainTextRenderer.ReactionLine(emoji.Character() ?? emojiName, user, id, removed));
     }
 
     private string NextEventId() => $"local-{_session}-{(++_lastEventId).ToString(CultureInfo.InvariantCulture)}";

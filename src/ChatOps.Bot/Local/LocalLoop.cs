@@ -34,6 +34,8 @@ public sealed class LocalLoop
             switch (_input.Read(line))
             {
                 case LocalLine.Event e:
+                    if (e.Echo is { } echo)
+                        _channel.Print(echo);   // reactions are shown, as a platform shows them under the message
                     await _conductor(e.Value, cancellationToken);
                     break;
                 case LocalLine.Notice notice:

@@ -1,9 +1,10 @@
 namespace ChatOps.Core.Execution;
 
 /// <summary>
-/// Pause, resume and cancel for a running script — what <c>/migrate pause|resume|rollback</c> will press.
-/// A pause takes effect at the next statement boundary (never inside a transaction block); a cancel
-/// takes effect at once, cancelling the running statement.
+/// Pause, resume, stop and cancel for a running script — what <c>/migrate pause|resume|abort|rollback</c> press.
+/// A pause takes effect at the next statement boundary (never inside a transaction block) or before the next phase; a stop
+/// (<c>abort</c>) at the next statement boundary or phase, letting the running statement finish; a cancel (<c>rollback</c>,
+/// Ctrl-C) at once, cancelling the running statement.
 /// </summary>
 public sealed class ExecutionControl
 {
@@ -17,6 +18,29 @@ public sealed class ExecutionControl
     }
 
     public bool IsCancelRequested => _cancel.IsCancellationRequested;
+
+    private volatile bool _stopRequested;
+
+    /// <summary>True once <see cref="StopAtBoundary"/> was called.</summary>
+    public bool IsStopRequested => _stopRequested;
+
+    /// <summary>Stops the run at the next statement boundary or phase: the running statement finishes, nothing more starts.</summary>
+    public void StopAtBoundary()
+    {
+        _stopRequested = true;
+        Resume();   // a paused run stops rather than waiting to be resumed
+    }
+
+    /// <summary>
+    /// Called by the runner at a boundary (between statements, before a phase): a requested stop becomes a cancel now, so the
+    /// run ends the way a cancel ends it. True when the run must end here.
+    /// </summary>
+    public bool AtBoundary()
+    {
+        if (_stopRequested && !IsCancelRequested)
+            _cancel.Cancel();
+        return IsCancelRequested;
+    }
 
     /// <summary>Signalled when <see cref="Cancel"/> is called.</summary>
     public CancellationToken Cancellation => _cancel.Token;

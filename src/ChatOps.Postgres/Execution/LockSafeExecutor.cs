@@ -115,14 +115,14 @@ public sealed class LockSafeExecutor(ExecutionOptions options, TimeProvider time
                 if (unit.Count == 1 && interrupted.Contains(unit[0].Number) && await InterruptedButDoneAsync(unit[0], cancellationToken))
                     continue;
 
-                if (_control.IsPaused)
+                if (_control.IsPaused && !_control.IsStopRequested)
                 {
                     Emit(new RunPaused(Now, unit[0]));
                     await _control.WaitWhilePausedAsync(cancellationToken);
-                    if (!_control.IsCancelRequested)
+                    if (!_control.IsCancelRequested && !_control.IsStopRequested)
                         Emit(new RunResumed(Now));
                 }
-                if (_control.IsCancelRequested)
+                if (_control.AtBoundary())
                     return Finish(RunOutcome.Cancelled, ran, started, null, cancelledDuring: null);
 
                 await _journal.StartedAsync(unit, cancellationToken);

@@ -638,6 +638,10 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
 
         private async Task<bool> PhaseAsync(RunbookPhase phase, Func<Task<(bool Ok, string Summary)>> body)
         {
+            // A phase boundary: a pause waits here (the sampler keeps watching), a stop (abort) ends the run here.
+            await _control.WaitWhilePausedAsync(CancellationToken.None);
+            if (_control.AtBoundary())
+                throw new OperationCanceledException(_control.Cancellation);
             var started = _time.GetTimestamp();
             _phase = phase;
             Emit(new PhaseStarted(Now, phase));
