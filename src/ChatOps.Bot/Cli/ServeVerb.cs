@@ -52,11 +52,13 @@ public static class ServeVerb
             var platforms = new Dictionary<string, IChatChannel>();
             if (settings.Platforms.Contains("Local", StringComparer.OrdinalIgnoreCase))
                 platforms["Local"] = local;
+            using var metrics = new BotMetrics(TimeProvider.System, app.Services.GetRequiredService<ILogger<BotMetrics>>());
             var bot = new ChatOpsBot(new BotParts(state,
                 new MigrationCatalog(app.Services.GetRequiredService<IOptions<MigrationsOptions>>().Value.ResolvedDirectory), settings.Targets, settings.Roles,
                 settings.Approvals, settings.Permissions, app.Services.GetRequiredService<IOptions<ExecutionOptions>>().Value,
-                app.Services.GetRequiredService<IOptions<MonitoringOptions>>().Value, TimeProvider.System, app.Services.GetRequiredService<ILoggerFactory>()), platforms);
+                app.Services.GetRequiredService<IOptions<MonitoringOptions>>().Value, TimeProvider.System, app.Services.GetRequiredService<ILoggerFactory>()), platforms, metrics: metrics);
             app.MapBotHealth(bot, settings);
+            app.MapBotMetrics(metrics);
 
             await bot.StartAsync(cancellationToken);
             await app.StartAsync(cancellationToken);
