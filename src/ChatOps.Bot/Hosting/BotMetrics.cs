@@ -28,9 +28,9 @@ public enum PlatformCallResult
 /// </summary>
 /// <remarks>
 /// prometheus-net's own Meter adapter (the one <c>MapMetrics()</c> serves by default) only starts listening at the first
-/// scrape, so a counter's increments before it are lost, and it names a series after the meter and the instrument. Here an
-/// adapter is started in the constructor, listens to this instance's meter only (two bots in one test process do not mix),
-/// and publishes into a registry of its own; instruments are named without the <c>chatops_</c> prefix the adapter adds.
+/// scrape, so what is recorded before it is lost, and it names a series after the meter and the instrument
+/// (<c>chatops_</c> + name). Here an adapter is started in the constructor, listens to this instance's meter only (two bots
+/// in one test process do not mix) and publishes into a registry of its own; instruments are named without the prefix.
 /// </remarks>
 public sealed class BotMetrics : IDisposable
 {
@@ -94,9 +94,12 @@ public sealed class BotMetrics : IDisposable
         _adapter = MeterAdapter.StartListening(new MeterAdapterOptions
         {
             Registry = Registry,
+            // Registry alone is not enough: the series are made by MetricFactory, which defaults to the default registry's.
+            MetricFactory = Metrics.WithCustomRegistry(Registry),
             InstrumentFilterPredicate = instrument => ReferenceEquals(instrument.Meter, _meter),
-            // The adapter drops a series nobody updated for this long; a histogram of phases may wait days for the next deployment.
-            MetricsExpireAfter = TimeSpan.FromDays(30),
+            // The adapter drops a series nobody updated for this long (5 minutes by default, a day at most). The observable
+            // instruments are updated at every scrape; a histogram waits for the next deployment, so it is kept as long as allowed.
+            MetricsExpireAfter = TimeSpan.FromDays(1),
             ResolveHistogramBuckets = instrument => (instrument as Histogram<double>)?.Advice?.HistogramBucketBoundaries?.ToArray()
                                                     ?? MeterAdapterOptions.DefaultHistogramBuckets,
         });
