@@ -1,8 +1,8 @@
 using ChatOps.Bot.Hosting;
 using ChatOps.Core.Conversation;
 using ChatOps.Discord.Rest;
-using ChatOps.Slack;
 using ChatOps.Postgres.State;
+using ChatOps.Slack;
 
 namespace ChatOps.Bot.Conversation;
 
