@@ -1,4 +1,5 @@
 using ChatOps.Bot.Conversation;
+using ChatOps.Bot.Hosting;
 using ChatOps.Bot.Local;
 using ChatOps.Core.Approvals;
 using ChatOps.Core.Conversation;
@@ -21,7 +22,7 @@ public sealed class LocalBot : IAsyncDisposable
     /// <param name="channel">The platform, when several replicas share one (as they share one Slack workspace); a new one when null.</param>
     public LocalBot(string state, string target, string migrations, RoleHolders holders, string user = "req", TimeSpan? sampleInterval = null,
         IReadOnlyDictionary<string, string>? namedTargets = null, LocalChannel? channel = null, StringWriter? output = null, IChatChannel? platform = null,
-        bool fastRetries = false)
+        bool fastRetries = false, BotMetrics? metrics = null)
     {
         Output = output ?? new StringWriter();
         Channel = channel ?? new LocalChannel(Output);
@@ -29,7 +30,7 @@ public sealed class LocalBot : IAsyncDisposable
         Bot = new ChatOpsBot(new BotParts(Connections, new MigrationCatalog(migrations), new Targets(target, namedTargets ?? new Dictionary<string, string>()), holders,
             new SignOffPolicy(), new DeploymentPermissions(holders), new ExecutionOptions(),
             new MonitoringOptions { SampleInterval = sampleInterval ?? TimeSpan.FromMilliseconds(500) }, TimeProvider.System, NullLoggerFactory.Instance),
-            new Dictionary<string, IChatChannel> { ["Local"] = platform ?? Channel }, fastRetries ? TimeSpan.FromMilliseconds(20) : null);
+            new Dictionary<string, IChatChannel> { ["Local"] = platform ?? Channel }, fastRetries ? TimeSpan.FromMilliseconds(20) : null, metrics);
         _input = new LocalInput(Bot.Conductors["Local"].CardOf, initialUser: user);
     }
 

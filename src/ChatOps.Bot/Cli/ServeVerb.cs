@@ -62,13 +62,15 @@ public static class ServeVerb
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
             var platforms = await ChatPlatforms.CreateAsync(app.Services, settings.Platforms, settings.Roles, TimeProvider.System, http,
                 await new Outbox(state, TimeProvider.System).LastNumberedIdAsync("Local", "L", cancellationToken) + 1, cancellationToken);
+            using var metrics = new BotMetrics(TimeProvider.System, app.Services.GetRequiredService<ILogger<BotMetrics>>());
             var bot = new ChatOpsBot(new BotParts(state,
                 new MigrationCatalog(app.Services.GetRequiredService<IOptions<MigrationsOptions>>().Value.ResolvedDirectory), settings.Targets, settings.Roles,
                 settings.Approvals, settings.Permissions, app.Services.GetRequiredService<IOptions<ExecutionOptions>>().Value,
-                app.Services.GetRequiredService<IOptions<MonitoringOptions>>().Value, TimeProvider.System, app.Services.GetRequiredService<ILoggerFactory>()), platforms.Channels);
+                app.Services.GetRequiredService<IOptions<MonitoringOptions>>().Value, TimeProvider.System, app.Services.GetRequiredService<ILoggerFactory>()), platforms.Channels, metrics: metrics);
             platforms.Connect(app, bot);
             var connections = new PlatformConnections(state, platforms.Connections, TimeProvider.System, app.Services.GetRequiredService<ILogger<PlatformConnections>>());
             app.MapBotHealth(bot, settings, connections.ProblemsAsync);
+            app.MapBotMetrics(metrics);
 
             await bot.StartAsync(cancellationToken);
             await app.StartAsync(cancellationToken);

@@ -1,3 +1,4 @@
+using ChatOps.Bot.Hosting;
 using ChatOps.Core.Approvals;
 using ChatOps.Core.Conversation;
 using ChatOps.Core.Deployments;
@@ -31,14 +32,19 @@ public sealed class ChatOpsBot
     private CancellationTokenSource? _stopping;
 
     /// <param name="firstRetry">The outbox's first retry delay (default 1 s; tests make it short).</param>
-    public ChatOpsBot(BotParts parts, IReadOnlyDictionary<string, IChatChannel> platforms, TimeSpan? firstRetry = null)
+    /// <param name="metrics">Where the owner and the dispatchers report, and what observes this replica; none when null.</param>
+    public ChatOpsBot(BotParts parts, IReadOnlyDictionary<string, IChatChannel> platforms, TimeSpan? firstRetry = null, BotMetrics? metrics = null)
     {
         Parts = parts;
+        Metrics = metrics;
         Store = new DeploymentStore(parts.State, parts.Roles, parts.Approvals, parts.Permissions);
         Inbox = new Inbox(parts.State, parts.Time);
         Outbox = new Outbox(parts.State, parts.Time);
         var cards = new DeploymentCards(Store, Outbox, parts.Time);
-        Owner = new DeploymentOwner(Store, Outbox, cards, parts.Targets, parts.Execution, parts.Monitoring, parts.Time, parts.Logging.CreateLogger<DeploymentOwner>());
+        Owner = new DeploymentOwner(Store, Outbox, cards, parts.Targets, parts.Execution, parts.Monitoring, parts.Time, parts.Logging.CreateLogger<DeploymentOwner>())
+        {
+            Metrics = metrics,
+        };
         Conductors = platforms.ToDictionary(p => p.Key, p =>
         {
             var conductor = new Conductor(p.Key, Store, Outbox, cards, p.Value, parts.Catalog, parts.Targets, parts.Roles, parts.Execution, parts.Time,
@@ -53,6 +59,7 @@ public sealed class ChatOpsBot
         {
             FirstBackoff = firstRetry ?? TimeSpan.FromSeconds(1),
             MaxBackoff = firstRetry is { } fast ? fast * 4 : TimeSpan.FromMinutes(1),
+            Metrics = metrics,
         });
         Handler = new InboxHandler(Inbox, Store, Conductors, parts.Logging.CreateLogger<InboxHandler>());
         Inbox.Accepted += Handler.Wake;
@@ -61,6 +68,7 @@ public sealed class ChatOpsBot
             foreach (var dispatcher in Dispatchers.Values)
                 dispatcher.Wake();
         };
+        metrics?.Watch(this);
     }
 
     public BotParts Parts { get; }
@@ -71,6 +79,7 @@ public sealed class ChatOpsBot
     public InboxHandler Handler { get; }
     public IReadOnlyDictionary<string, Conductor> Conductors { get; }
     public IReadOnlyDictionary<string, OutboxDispatcher> Dispatchers { get; }
+    public BotMetrics? Metrics { get; }
 
     /// <summary>Reads the open cards and starts the loops (the state schema is migrated already: <see cref="StateDatabase.MigrateAsync"/>).</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -82,6 +91,8 @@ public sealed class ChatOpsBot
         _loops.Add(Task.Run(() => Handler.RunAsync(stopping), CancellationToken.None));
         _loops.AddRange(Dispatchers.Values.Select(d => Task.Run(() => d.RunAsync(stopping), CancellationToken.None)));
         _loops.Add(Task.Run(() => Owner.RunAsync(stopping), CancellationToken.None));
+        if (Metrics is { } metrics)
+            _loops.Add(Task.Run(() => metrics.RunAsync(stopping), CancellationToken.None));
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text;
+using ChatOps.Bot.Hosting;
 using ChatOps.Core.Conversation;
 using ChatOps.Core.Deployments;
 using ChatOps.Core.Execution;
@@ -42,6 +43,9 @@ public sealed class DeploymentOwner(
 
     /// <summary>How often it looks for work when nobody wakes it (another replica's change, a dead replica's deployments).</summary>
     public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Where phase durations, lock holds, retries and monitoring samples are reported; nowhere when null.</summary>
+    public BotMetrics? Metrics { get; init; }
 
     /// <summary>True while a run, a rollback or a hand-over is in progress here (a deployment waiting, paused, for a person is not work).</summary>
     public bool Busy => Volatile.Read(ref _busy) > 0;
@@ -285,7 +289,11 @@ public sealed class DeploymentOwner(
             try
             {
                 result = await new RunbookRunner(execution, monitoring, time).RunAsync(new RunbookRequest(target, pinned.Id, pinned.Sql.Sha256,
-                    SqlScript.Parse(Encoding.UTF8.GetString(pinned.Sql.Bytes)), Runbook(pinned), $"{id}-{time.GetUtcNow():HHmmss}", e => thread.Writer.TryWrite(e),
+                    SqlScript.Parse(Encoding.UTF8.GetString(pinned.Sql.Bytes)), Runbook(pinned), $"{id}-{time.GetUtcNow():HHmmss}", e =>
+                    {
+                        Metrics?.Record(e);
+                        thread.Writer.TryWrite(e);
+                    },
                     control, AppliedBy: $"{deployment.Requester} ({id}, signed by {string.Join(", ", deployment.SignOffs.Signers.Keys)})",
                     ResumeFrom: saved is null ? null : RunbookCheckpoint.FromJson(saved)), stopping);
             }
@@ -376,7 +384,7 @@ public sealed class DeploymentOwner(
         try
         {
             var result = await new RollbackRunner(execution, time).RunAsync(new RollbackRequest(TargetFor(deployment), deployment.Migration.Id, rollback.Sha256,
-                SqlScript.Parse(Encoding.UTF8.GetString(rollback.Bytes)), $"{id}-rollback", _ => { }, AppliedBy: $"{user} ({id})", Force: true), cancellationToken);
+                SqlScript.Parse(Encoding.UTF8.GetString(rollback.Bytes)), $"{id}-rollback", e => Metrics?.Record(e), AppliedBy: $"{user} ({id})", Force: true), cancellationToken);
             verified = result.Succeeded;
             detail = result.Succeeded ? $"{result.Checks.Count} effect(s) verified"
                 : result.Execution?.Failure?.Message ?? string.Join("; ", result.Checks.Where(c => !c.Holds).Select(c => c.What));

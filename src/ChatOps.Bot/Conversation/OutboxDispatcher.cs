@@ -1,5 +1,8 @@
+using ChatOps.Bot.Hosting;
 using ChatOps.Core.Conversation;
+using ChatOps.Discord.Rest;
 using ChatOps.Postgres.State;
+using ChatOps.Slack;
 
 namespace ChatOps.Bot.Conversation;
 
@@ -22,6 +25,9 @@ public sealed class OutboxDispatcher(string platform, Outbox outbox, IChatChanne
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromMinutes(1);
 
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Where each platform call's result is reported; nowhere when null.</summary>
+    public BotMetrics? Metrics { get; init; }
 
     public string Platform => platform;
 
@@ -91,6 +97,23 @@ public sealed class OutboxDispatcher(string platform, Outbox outbox, IChatChanne
     }
 
     private async Task<MessageReference?> SendAsync(OutboxMessage message, MessageReference? target, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var sent = await CallAsync(message, target, cancellationToken);
+            Metrics?.PlatformCall(platform, PlatformCallResult.Ok);
+            return sent;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Metrics?.PlatformCall(platform, ex is SlackApiException { Error: "ratelimited" } or DiscordApiException { Status: 429 }
+                ? PlatformCallResult.RateLimited
+                : PlatformCallResult.Error);
+            throw;
+        }
+    }
+
+    private async Task<MessageReference?> CallAsync(OutboxMessage message, MessageReference? target, CancellationToken cancellationToken)
     {
         switch (message.Kind)
         {
