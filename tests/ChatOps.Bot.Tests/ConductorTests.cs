@@ -248,4 +248,29 @@ public class ConductorBoundaryTests(PostgresDatabase target, EmptyPostgresDataba
         Assert.Equal("RolledBack", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
         Assert.Equal(0L, await TablesAsync("fv_a"));
     }
+
+    [Fact]
+    public async Task Checks_that_failed_on_the_card_run_again_at_sign_off_and_once_fixed_the_deployment_is_approved()
+    {
+        await state.ExecuteAsync("DROP SCHEMA IF EXISTS chatops_state CASCADE");
+        await target.ExecuteAsync("DROP TABLE IF EXISTS rc_t");
+        using var folder = new MigrationFolder().With("rc_add", "ALTER TABLE rc_t ADD COLUMN c int;\n", rollback: "ALTER TABLE rc_t DROP COLUMN IF EXISTS c;");
+        await using var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders);
+        await bot.StartAsync();
+
+        await bot.SayAsync("/migrate start rc_add", "react dan ✅ D-1", "react sam ✅ D-1", "react olga ✅ D-1");
+        Assert.Contains("rc_t does not exist", bot.Transcript);   // the card's failing check
+        await bot.SayAsync("react pete ✅ D-1");
+        Assert.Equal("AwaitingApproval", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+
+        // The table is created (the missing piece was deployed); the next sign-off runs the checks again and they pass.
+        await target.ExecuteAsync("CREATE TABLE rc_t (id int)");
+        await bot.SayAsync("unreact pete ✅ D-1", "react pete ✅ D-1");
+        await bot.SettleAsync();
+
+        var audit = await state.ScalarAsync<string>("SELECT string_agg(what, E'\n' ORDER BY seq) FROM chatops_state.audit_events WHERE deployment = 1");
+        Assert.Contains("pre-deployment checks ran again: still failing: tables exist", audit);
+        Assert.Contains("pre-deployment checks ran again: all pass now", audit);
+        Assert.Equal("Completed", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+    }
 }

@@ -123,6 +123,23 @@ public class DurableStateTests(PostgresDatabase target, EmptyPostgresDatabase st
     }
 
     [Fact]
+    public async Task A_reaction_that_changes_nothing_on_the_card_sends_no_edit()
+    {
+        await ResetStateAsync();
+        using var folder = new MigrationFolder().With("same_add", "CREATE TABLE same_done (id int);\n");
+        await using var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders);
+        await bot.StartAsync();
+        await bot.SayAsync("/migrate start same_add", "react dan ✅ D-1");
+        var edits = await state.ScalarAsync<long>("SELECT count(*) FROM chatops_state.outbox WHERE kind = 'Edit'");
+
+        await bot.SayAsync("react mallory ✅ D-1", "react ana ✅ D-1", "react dan ✅ D-1");   // no role, no role, signed already
+
+        Assert.True(edits >= 1);
+        Assert.Equal(edits, await state.ScalarAsync<long>("SELECT count(*) FROM chatops_state.outbox WHERE kind = 'Edit'"));
+        Assert.Equal(3, await state.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.audit_events WHERE deployment = 1 AND NOT counted"));
+    }
+
+    [Fact]
     public async Task A_platform_failing_for_a_while_loses_no_message_and_keeps_their_order()
     {
         await ResetStateAsync();

@@ -120,7 +120,7 @@ public class StateStoreTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPost
                 (7, 'dan', '2026-11-28 02:01:00+00'), (7, 'sam', '2026-11-28 02:02:00+00')
             """);
 
-        Assert.Equal([3], await StateDatabase.MigrateAsync(db.ConnectionString, CancellationToken.None));
+        Assert.Equal([3], await StateDatabase.MigrateAsync(db.ConnectionString, 3, CancellationToken.None));
 
         Assert.Equal(2, await db.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.sign_offs WHERE deployment = 7 AND roles IS NULL"));
         var store = new DeploymentStore(db.ConnectionString, Holders, new SignOffPolicy());

@@ -23,6 +23,11 @@ public sealed record Targets(string? Default, IReadOnlyDictionary<string, string
         ? Default is null ? (null, "no default target: set ConnectionStrings:Target, or name one with --target") : (Default, null)
         : Named.TryGetValue(name, out var cs) ? (cs, null)
         : (null, $"no target named '{name}'; known: {(Named.Count == 0 ? "none (ChatOps:Targets is empty)" : string.Join(", ", Named.Keys.Order()))}");
+
+    /// <summary>The configured target <paramref name="deployment"/> was started on. Never a fallback: a target no longer configured is an error, not another database.</summary>
+    public string ConnectionStringOf(Deployment deployment) =>
+        new[] { Default }.Concat(Named.Values).FirstOrDefault(cs => cs is not null && ConnectionStrings.Describe(cs) == deployment.Target)
+        ?? throw new InvalidOperationException($"{deployment.Id}'s target {deployment.Target} is no longer configured (ConnectionStrings:Target, ChatOps:Targets)");
 }
 
 /// <summary>
@@ -182,16 +187,7 @@ public sealed class Conductor(
 
         // The card shows the checks as they are now; the run checks again before it touches anything.
         var plan = MigrationPlan.For(files.Id, pinned.Sql.Sha256, SqlScript.Parse(Encoding.UTF8.GetString(pinned.Sql.Bytes)));
-        IReadOnlyList<CheckResult> checks;
-        try
-        {
-            await using var session = await TargetSession.OpenAsync(target, $"chatops:{id}:card", cancellationToken);
-            checks = await PreDeploymentChecks.RunAsync(session, plan, DeploymentOwner.Runbook(pinned), execution.LockTimeout, cancellationToken, execution.OldSnapshotWarning);
-        }
-        catch (Npgsql.NpgsqlException ex)
-        {
-            checks = [new CheckResult("target reachable", CheckStatus.Fail, TargetFailure.Classify(ex)?.Message ?? ex.Message), .. Checklist.ManualItems];
-        }
+        var checks = await CheckAsync(target, id, pinned, plan, cancellationToken);
         deployment.AwaitApproval(Now, checks.All(c => c.Status != CheckStatus.Fail));
         await store.SaveAsync(h.Scope, deployment, cancellationToken);
         var card = await outbox.PostAsync(h.Scope, platform, command.ChannelId, cards.Render(deployment, plan, checks), cancellationToken, id.Number);
@@ -322,6 +318,20 @@ public sealed class Conductor(
         return answer;
     }
 
+    /// <summary>The automated pre-deployment checks against <paramref name="target"/> now (an unreachable target is a failed check, not an error).</summary>
+    private async Task<IReadOnlyList<CheckResult>> CheckAsync(string target, DeploymentId id, PinnedMigration pinned, MigrationPlan plan, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var session = await TargetSession.OpenAsync(target, $"chatops:{id}:card", cancellationToken);
+            return await PreDeploymentChecks.RunAsync(session, plan, DeploymentOwner.Runbook(pinned), execution.LockTimeout, cancellationToken, execution.OldSnapshotWarning);
+        }
+        catch (Npgsql.NpgsqlException ex)
+        {
+            return [new CheckResult("target reachable", CheckStatus.Fail, TargetFailure.Classify(ex)?.Message ?? ex.Message), .. Checklist.ManualItems];
+        }
+    }
+
     /// <summary>A sign-off; the fourth role covered (with the checks passing) approves, and the owner starts the run.</summary>
     private async Task<string> SignAsync(Handling h, Deployment deployment, string user, IReadOnlySet<string> groups, CancellationToken cancellationToken)
     {
@@ -330,6 +340,16 @@ public sealed class Conductor(
         {
             if (File.Exists(path) && Sha256(await File.ReadAllBytesAsync(path, cancellationToken)) is var now && now != file.Sha256)
                 deployment.FileChanged(file.Name, now, Now);
+        }
+        if (!deployment.ChecksPass && deployment.State == DeploymentState.AwaitingApproval)
+        {
+            // Checks that failed when the card was posted (the target down, a table missing) are run again: once fixed, signing can approve.
+            var plan = MigrationPlan.For(deployment.Migration.Id, deployment.Migration.Sql.Sha256, SqlScript.Parse(Encoding.UTF8.GetString(deployment.Migration.Sql.Bytes)));
+            var checks = await CheckAsync(targets.ConnectionStringOf(deployment), deployment.Id, deployment.Migration, plan, cancellationToken);
+            var failed = checks.Where(c => c.Status == CheckStatus.Fail).ToList();
+            deployment.ChecksRanAgain(failed.Count == 0, failed.Count == 0 ? "all pass now" : $"still failing: {string.Join("; ", failed.Select(c => c.Name))}", Now);
+            var (cardKey, _) = await store.CardAsync(deployment.Id, cancellationToken, h.Scope);
+            await store.SetCardAsync(deployment.Id, cardKey, checks, cancellationToken, h.Scope);
         }
         var outcome = deployment.SignOff(user, groups, Now);
         h.WakeOwner |= deployment.State == DeploymentState.Approved;

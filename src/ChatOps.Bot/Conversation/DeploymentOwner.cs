@@ -209,7 +209,7 @@ public sealed class DeploymentOwner(
         var what = "its process stopped";
         try
         {
-            await using var history = await TargetHistory.OpenAsync(TargetFor(found), $"{found.Id}-recovery", cancellationToken);
+            await using var history = await TargetHistory.OpenAsync(targets.ConnectionStringOf(found), $"{found.Id}-recovery", cancellationToken);
             if (await history.LastAsync(found.Migration.Id, cancellationToken) is { } last)
             {
                 var script = SqlScript.Parse(Encoding.UTF8.GetString(found.Migration.Sql.Bytes));
@@ -264,7 +264,7 @@ public sealed class DeploymentOwner(
         _controls[id.Number] = control;
         try
         {
-            var target = TargetFor(deployment);
+            var target = targets.ConnectionStringOf(deployment);
             // The runner calls back on its own threads: events queue here and are written in order by one reader.
             var thread = System.Threading.Channels.Channel.CreateUnbounded<RunbookEvent>(new() { SingleReader = true });
             var running = deployment;
@@ -363,7 +363,7 @@ public sealed class DeploymentOwner(
         var total = SqlScript.Parse(Encoding.UTF8.GetString(deployment.Migration.Sql.Bytes)).Statements.Count;
         try
         {
-            await using var history = await TargetHistory.OpenAsync(TargetFor(deployment), $"{deployment.Id}-journal", cancellationToken);
+            await using var history = await TargetHistory.OpenAsync(targets.ConnectionStringOf(deployment), $"{deployment.Id}-journal", cancellationToken);
             var completed = (await history.LastAsync(deployment.Migration.Id, cancellationToken))?.Completed ?? 0;
             return completed == 0 ? "database: no statement of the migration ran"
                 : $"database: {completed} of {total} statements applied, the rest not run";
@@ -383,7 +383,7 @@ public sealed class DeploymentOwner(
         string detail, said;
         try
         {
-            var result = await new RollbackRunner(execution, time).RunAsync(new RollbackRequest(TargetFor(deployment), deployment.Migration.Id, rollback.Sha256,
+            var result = await new RollbackRunner(execution, time).RunAsync(new RollbackRequest(targets.ConnectionStringOf(deployment), deployment.Migration.Id, rollback.Sha256,
                 SqlScript.Parse(Encoding.UTF8.GetString(rollback.Bytes)), $"{id}-rollback", e => Metrics?.Record(e), AppliedBy: $"{user} ({id})", Force: true), cancellationToken);
             verified = result.Succeeded;
             detail = result.Succeeded ? $"{result.Checks.Count} effect(s) verified"
@@ -406,11 +406,6 @@ public sealed class DeploymentOwner(
         await outbox.PostAsync(scope, deployment.Platform, deployment.Channel, new ChatMessage($"{id}: {said}"), CancellationToken.None, id.Number);
         await scope.CommitAsync(CancellationToken.None);
     }
-
-    /// <summary>The configured target the deployment was started on. Never a fallback: a target no longer configured is an error, not another database.</summary>
-    private string TargetFor(Deployment deployment) =>
-        new[] { targets.Default }.Concat(targets.Named.Values).FirstOrDefault(cs => cs is not null && ConnectionStrings.Describe(cs) == deployment.Target)
-        ?? throw new InvalidOperationException($"{deployment.Id}'s target {deployment.Target} is no longer configured (ConnectionStrings:Target, ChatOps:Targets)");
 
     /// <summary>The deployment's pinned runbook file, or the seed's defaults.</summary>
     public static MigrationRunbook Runbook(PinnedMigration pinned) => pinned.Runbook is { } runbook

@@ -174,6 +174,13 @@ public sealed class Deployment
         return outcome;
     }
 
+    /// <summary>The automated pre-deployment checks ran again (they had failed): whether they pass now decides whether signing can approve.</summary>
+    public void ChecksRanAgain(bool pass, string summary, DateTimeOffset at)
+    {
+        ChecksPass = pass;
+        Record(at, "bot", $"pre-deployment checks ran again: {summary}");
+    }
+
     /// <summary>
     /// A removed ✅ (or <c>revoke</c>): revokes until execution starts; approval is withdrawn if it no longer holds. No groups:
     /// the sign-off's record knows who signed and for which roles.

@@ -638,8 +638,11 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
 
         private async Task<bool> PhaseAsync(RunbookPhase phase, Func<Task<(bool Ok, string Summary)>> body)
         {
-            // A phase boundary: a pause waits here (the sampler keeps watching), a stop (abort) ends the run here.
-            await _control.WaitWhilePausedAsync(CancellationToken.None);
+            // A phase boundary after the migration's statements (index builds, validation): a pause waits here (the sampler keeps
+            // watching). Before them the executor's own pause holds the first statement, and the read-only checks go on meanwhile.
+            // A stop (abort) ends the run at any phase boundary.
+            if (phase > RunbookPhase.Migration)
+                await _control.WaitWhilePausedAsync(CancellationToken.None);
             if (_control.AtBoundary())
                 throw new OperationCanceledException(_control.Cancellation);
             var started = _time.GetTimestamp();

@@ -58,8 +58,22 @@ public sealed class Outbox(StateConnections state, TimeProvider time)
         return new MessageReference(parent.ChannelId, key);
     }
 
-    public Task EditAsync(StateScope scope, string platform, MessageReference posted, ChatMessage message, CancellationToken cancellationToken, int? deployment = null) =>
-        AddAsync(scope, platform, posted.ChannelId, OutboxKind.Edit, null, posted.MessageId, null, message, null, deployment, cancellationToken);
+    /// <summary>An edit of <paramref name="posted"/>; nothing when it would show exactly what its last version (posted or edited) shows.</summary>
+    /// <returns>Whether an edit was written.</returns>
+    public async Task<bool> EditAsync(StateScope scope, string platform, MessageReference posted, ChatMessage message, CancellationToken cancellationToken, int? deployment = null)
+    {
+        var json = ChatJson.Write(message);
+        // Every reaction is handled, but most change nothing on the card: an edit that changes nothing would only spend the
+        // platform's rate limit (Slack's chat.update allows ~50 a minute) and hold the channel's later messages behind it.
+        await using (var last = scope.Command("""
+            SELECT message = $3::jsonb FROM chatops_state.outbox
+            WHERE platform = $1 AND ((kind = 'Edit' AND target = $2) OR (kind = 'Post' AND key = $2)) ORDER BY id DESC LIMIT 1
+            """, platform, posted.MessageId, json))
+            if (await last.ExecuteScalarAsync(cancellationToken) is true)
+                return false;
+        await AddAsync(scope, platform, posted.ChannelId, OutboxKind.Edit, null, posted.MessageId, null, message, null, deployment, cancellationToken);
+        return true;
+    }
 
     public Task ReactAsync(StateScope scope, string platform, MessageReference posted, ReactionEmoji emoji, CancellationToken cancellationToken) =>
         AddAsync(scope, platform, posted.ChannelId, OutboxKind.React, null, posted.MessageId, null, null, emoji, null, cancellationToken);

@@ -112,6 +112,10 @@ public static class StateDatabase
             // later, and a removed reaction carries none). NULL on the rows before: their roles come from the user-id lists at load.
             "ALTER TABLE chatops_state.sign_offs ADD COLUMN roles text[]",
         ],
+        [
+            // A card edit that changes nothing is not sent: its last version is found by the message it edits.
+            "CREATE INDEX outbox_target ON chatops_state.outbox (platform, target, id) WHERE target IS NOT NULL",
+        ],
     ];
 
     /// <summary>The schema version this build needs.</summary>
