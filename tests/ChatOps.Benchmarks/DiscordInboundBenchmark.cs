@@ -42,7 +42,7 @@ public sealed partial class DiscordInboundBenchmark(InboundSettings settings, Te
             ("Discord__BotToken", discord.BotToken), ("Discord__ApplicationId", discord.ApplicationId), ("Discord__GuildId", Guild),
             ("Discord__ChannelId", Channel), ("Discord__ApiBaseUrl", discord.ApiBaseUrl), ("Discord__PublicKey", publicKey)), time, cancellationToken);
         output.WriteLine($"chatops serve on {serve.Url} (logs: {serve.LogPath})");
-        await SlackInboundBenchmark.WaitUntilAsync(_ => Task.FromResult(discord.Gateway.HasReadyClient), "the Gateway to be ready", TimeSpan.FromMinutes(1), serve, time,
+        await Until.TrueAsync(_ => Task.FromResult(discord.Gateway.HasReadyClient), "the Gateway to be ready", TimeSpan.FromMinutes(1), serve, time,
             cancellationToken);
         var ledger = new StateLedger(rig.State);
         using var http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = Timeout.InfiniteTimeSpan }) { Timeout = TimeSpan.FromMinutes(1) };
@@ -58,7 +58,7 @@ public sealed partial class DiscordInboundBenchmark(InboundSettings settings, Te
             var status = await InteractAsync(new Interaction(id, Command(id, Requester, "start", new JsonObject { ["name"] = "migration", ["type"] = 3, ["value"] = migration })), ct);
             if (status != HttpStatusCode.OK)
                 throw new InvalidOperationException($"/migrate start {migration} was answered {(int)status}:\n{serve.Tail}");
-            return await SlackInboundBenchmark.WaitForAsync(() => discord.MessagesIn(Channel).FirstOrDefault(m => m.Payload.ToJsonString().Contains(card, StringComparison.Ordinal)),
+            return await Until.FoundAsync(() => discord.MessagesIn(Channel).FirstOrDefault(m => m.Payload.ToJsonString().Contains(card, StringComparison.Ordinal)),
                 $"the card of {card}", serve, time, ct);
         }
 
@@ -67,7 +67,7 @@ public sealed partial class DiscordInboundBenchmark(InboundSettings settings, Te
         var waiting = await StartAsync(InboundRig.Waiting, "900000000000000002", "D-2", cancellationToken);
         foreach (var signer in Signers)
             await discord.Gateway.DispatchAsync("MESSAGE_REACTION_ADD", FakeGateway.ReactionAdd(Guild, Channel, running.Id, signer, "✅"));
-        await SlackInboundBenchmark.WaitForAsync(() => discord.MessagesIn(running.Id).FirstOrDefault(m => m.Payload.ToJsonString().Contains("✓ #1 ", StringComparison.Ordinal)),
+        await Until.FoundAsync(() => discord.MessagesIn(running.Id).FirstOrDefault(m => m.Payload.ToJsonString().Contains("#1 line", StringComparison.Ordinal)),
             "D-1's first statement in its thread", serve, time, cancellationToken);
         output.WriteLine($"D-1 ({InboundRig.Running}, {rig.RunningStatements} statements of pg_sleep) is running; D-2 ({InboundRig.Waiting}) waits for sign-offs");
 
@@ -87,7 +87,7 @@ public sealed partial class DiscordInboundBenchmark(InboundSettings settings, Te
         var dispatchIds = sequences.Select(s => $"{session}:{s}").ToList();
         var interactionIds = interactions.Select(i => i.Id).ToList();
         var answered = () => Answers(discord.Requests);
-        await SlackInboundBenchmark.WaitUntilAsync(async ct => (await ledger.InboxAsync("Discord", [.. dispatchIds, .. interactionIds], ct)).Handled == dispatchIds.Count + interactionIds.Count
+        await Until.TrueAsync(async ct => (await ledger.InboxAsync("Discord", [.. dispatchIds, .. interactionIds], ct)).Handled == dispatchIds.Count + interactionIds.Count
                                                               && answered().Count >= interactionIds.Count,
             "every event handled and every interaction answered", settings.Smoke ? TimeSpan.FromMinutes(2) : TimeSpan.FromMinutes(10), serve, time, cancellationToken);
         var handlingTook = time.GetElapsedTime(began);

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace ChatOps.Benchmarks;
 
 /// <summary>What to run in the inbound benchmarks (<c>--slack</c>, <c>--discord</c>): the load, its senders, how long the deployment beside it runs.</summary>
@@ -40,10 +38,7 @@ public sealed record InboundSettings(int Senders, int Reactions, int Commands, d
         var slack = platform == "Slack";
         return smoke
             ? new InboundSettings(5, 40, slack ? 10 : 20, slack ? 0.1 : 0, TimeSpan.FromSeconds(20), connection, Smoke: true, WritesResults: false)
-            : new InboundSettings(50, 2_000, slack ? 200 : 1_000, slack ? 0.1 : 0, TimeSpan.FromMinutes(2), connection, Smoke: false, WritesResults: true);
+            : new InboundSettings(50, 2_000, slack ? 200 : 1_000, slack ? 0.1 : 0, TimeSpan.FromMinutes(5), connection, Smoke: false, WritesResults: true);
     }
 
-    /// <summary>How the load is described in the report.</summary>
-    public string Describe(string reactions, string commands) =>
-        string.Create(CultureInfo.InvariantCulture, $"{Reactions:N0} {reactions} and {Commands:N0} {commands} from {Senders} concurrent senders");
 }

@@ -21,7 +21,7 @@ public sealed class SlackInboundBenchmark(InboundSettings settings, TextWriter o
     private static readonly string[] Signers = ["UDAN", "USAM", "UOLGA", "UPETE"];
 
     /// <summary>One request of the load: an original or a redelivery of one (<see cref="Retry"/> set).</summary>
-    private sealed record LoadRequest(string Path, string Body, string ContentType, string EventId, int? Retry);
+    private sealed record LoadRequest(string Path, string Body, string ContentType, int? Retry);
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
@@ -46,10 +46,10 @@ public sealed class SlackInboundBenchmark(InboundSettings settings, TextWriter o
         async Task<FakeSlackMessage> CommandAsync(string text, string user, string card, CancellationToken ct)
         {
             var status = await PostAsync(new LoadRequest("slack/commands", SlackRequests.Form(SlackRequests.SlashCommand(text, user, Channel, $"trig-setup-{card}",
-                slack.ResponseUrl($"setup-{card}"))), "application/x-www-form-urlencoded", "", null), ct);
+                slack.ResponseUrl($"setup-{card}"))), "application/x-www-form-urlencoded", null), ct);
             if (status != HttpStatusCode.OK)
                 throw new InvalidOperationException($"/migrate {text} was answered {(int)status}:\n{serve.Tail}");
-            return await WaitForAsync(() => slack.Messages.FirstOrDefault(m => m.ThreadTs is null && m.Text.Contains(card, StringComparison.Ordinal)),
+            return await Until.FoundAsync(() => slack.Messages.FirstOrDefault(m => m.ThreadTs is null && m.Text.Contains(card, StringComparison.Ordinal)),
                 $"the card of {card}", serve, time, ct);
         }
 
@@ -59,8 +59,8 @@ public sealed class SlackInboundBenchmark(InboundSettings settings, TextWriter o
         var n = 0;
         foreach (var signer in Signers)
             await PostAsync(new LoadRequest("slack/events", SlackRequests.Reaction($"EvSign{++n}", signer, Channel, running.Ts, "white_check_mark").ToJsonString(),
-                "application/json", "", null), cancellationToken);
-        await WaitForAsync(() => slack.Messages.FirstOrDefault(m => m.ThreadTs == running.Ts && m.Text.StartsWith("✓ #1 ", StringComparison.Ordinal)),
+                "application/json", null), cancellationToken);
+        await Until.FoundAsync(() => slack.Messages.FirstOrDefault(m => m.ThreadTs == running.Ts && m.Text.StartsWith("✓ #1 ", StringComparison.Ordinal)),
             "D-1's first statement in its thread", serve, time, cancellationToken);
         output.WriteLine($"D-1 ({InboundRig.Running}, {rig.RunningStatements} statements of pg_sleep) is running; D-2 ({InboundRig.Waiting}) waits for sign-offs");
 
@@ -74,7 +74,7 @@ public sealed class SlackInboundBenchmark(InboundSettings settings, TextWriter o
         var acks = await Senders.RunAsync(requests, settings.Senders, PostAsync, time, cancellationToken);
         var sendingTook = time.GetElapsedTime(began);
         var allIds = reactionIds.Concat(commandIds).ToList();
-        await WaitUntilAsync(async ct => (await ledger.InboxAsync("Slack", allIds, ct)).Handled == allIds.Count
+        await Until.TrueAsync(async ct => (await ledger.InboxAsync("Slack", allIds, ct)).Handled == allIds.Count
                                          && commandIds.All(id => slack.Responses.Any(r => r.ResponseId == id)),
             "every event handled and every command answered", settings.Smoke ? TimeSpan.FromMinutes(2) : TimeSpan.FromMinutes(10), serve, time, cancellationToken);
         var handlingTook = time.GetElapsedTime(began);
@@ -124,14 +124,14 @@ public sealed class SlackInboundBenchmark(InboundSettings settings, TextWriter o
             var id = $"EvLoad{i:D5}";
             reactionIds.Add(id);
             originals.Add(new LoadRequest("slack/events", SlackRequests.Reaction(id, UserOf(id), Channel, cardTs, "white_check_mark").ToJsonString(),
-                "application/json", id, null));
+                "application/json", null));
         }
         for (var i = 1; i <= settings.Commands; i++)
         {
             var id = $"load-{i:D4}";
             commandIds.Add(id);
             originals.Add(new LoadRequest("slack/commands", SlackRequests.Form(SlackRequests.SlashCommand("help", $"UC{i:D4}", Channel, id, slack.ResponseUrl(id))),
-                "application/x-www-form-urlencoded", id, null));
+                "application/x-www-form-urlencoded", null));
         }
         var shuffled = originals.OrderBy(_ => random.Next()).ToList();
         var placed = shuffled.Select((r, i) => (Key: (double)i, Request: r)).ToList();
@@ -142,26 +142,6 @@ public sealed class SlackInboundBenchmark(InboundSettings settings, TextWriter o
 
     // The person behind a reaction event: one per event, none of them a role holder.
     private static string UserOf(string reactionId) => "UL" + reactionId["EvLoad".Length..];
-
-    internal static async Task<T> WaitForAsync<T>(Func<T?> find, string what, ServeProcess serve, TimeProvider time, CancellationToken cancellationToken)
-        where T : class
-    {
-        T? found = null;
-        await WaitUntilAsync(_ => Task.FromResult((found = find()) is not null), what, TimeSpan.FromMinutes(2), serve, time, cancellationToken);
-        return found!;
-    }
-
-    internal static async Task WaitUntilAsync(Func<CancellationToken, Task<bool>> done, string what, TimeSpan timeout, ServeProcess serve, TimeProvider time,
-        CancellationToken cancellationToken)
-    {
-        var started = time.GetTimestamp();
-        while (!await done(cancellationToken))
-        {
-            if (time.GetElapsedTime(started) > timeout)
-                throw new TimeoutException($"waited {timeout.TotalMinutes:0} min for {what}; serve's last lines:\n{serve.Tail}");
-            await Task.Delay(TimeSpan.FromMilliseconds(100), time, cancellationToken);
-        }
-    }
 }
 
 /// <summary>What the Slack run measured, and its Markdown.</summary>
@@ -180,7 +160,7 @@ internal sealed record SlackResult(MachineNote Machine, string Server, InboundSe
         s.AppendLine();
         s.AppendLine(CultureInfo.InvariantCulture, $"- date: {Machine.Date}; {Machine.Describe}; server: {Server}");
         s.AppendLine(CultureInfo.InvariantCulture, $"- `chatops serve` (Release build, production defaults, Information logs to a file) on 127.0.0.1, the Events API and slash commands over HTTP, every request signed (HMAC-SHA256); the fake Slack and the senders in the benchmark's process, PostgreSQL beside them: all on the same {Machine.Cores} cores");
-        s.AppendLine(CultureInfo.InvariantCulture, $"- load: {Settings.Reactions:N0} `reaction_added` (✅ on a card waiting for sign-offs, each by a different person holding none of the four roles) and {Settings.Commands:N0} `/migrate help` (each with its own `response_url`), shuffled, from {Settings.Senders} concurrent senders (each sends its next request when its previous one is answered); {Redelivered} of them ({Settings.RedeliveredShare:P0}) sent again with `X-Slack-Retry-Num: 1` shortly after the original — {requests:N0} requests");
+        s.AppendLine(CultureInfo.InvariantCulture, $"- load: {Settings.Reactions:N0} `reaction_added` (✅ on a card waiting for sign-offs, each by a different person holding none of the four roles) and {Settings.Commands:N0} `/migrate help` (each with its own `response_url`), shuffled, from {Settings.Senders} concurrent senders (each sends its next request when its previous one is answered); {Redelivered} of them ({Settings.RedeliveredShare:P0}) sent again with `X-Slack-Retry-Num: 1` shortly after the original (Slack itself retries only Events API callbacks; a repeated command carries the same `trigger_id`, the inbox's key for it) — {requests:N0} requests");
         s.AppendLine(CultureInfo.InvariantCulture, $"- meanwhile: D-1 (approved by the four roles) runs `SELECT pg_sleep({InboundRig.StatementSleep.TotalSeconds:0.0#})` statements, one thread line each: {ThreadLines} thread lines posted while the load was sent and handled; D-1 was `{RunningState}` when the last event was handled");
         s.AppendLine();
         s.AppendLine("| measure | value | target |");
