@@ -225,7 +225,7 @@ internal sealed record DiscordResult(MachineNote Machine, string Server, Inbound
         s.AppendLine("|---|---|---|");
         s.AppendLine(CultureInfo.InvariantCulture, $"| interaction acknowledgement p50 / p99 / max ({Ack.Count:N0} requests) | {Ack.P50:0.0} / {Ack.P99:0.0} / {Ack.Max:0.0} ms | p99 ≤ 100 ms (Discord's limit 3 s): {(Ack.P99 <= 100 ? "met" : "**not met**")} |");
         s.AppendLine(CultureInfo.InvariantCulture, $"| answers other than 200 | {NotOk} | 0 |");
-        s.AppendLine(CultureInfo.InvariantCulture, $"| Ed25519 verification per request (`InteractionSignature.Verify`, in-process, one core) | {Verification.TotalMicroseconds:0} µs ({Verification.TotalMilliseconds / Ack.P50:P1} of the p50 acknowledgement) | |");
+        s.AppendLine(CultureInfo.InvariantCulture, $"| Ed25519 verification per request (`InteractionSignature.Verify`, in-process, one core) | {Verification.TotalMicroseconds:0} µs ({Verification.TotalMilliseconds / Ack.P50:P2} of the p50 acknowledgement) | |");
         s.AppendLine(CultureInfo.InvariantCulture, $"| interactions acknowledged per second (all sent in {InteractionsTook.TotalSeconds:0.00} s) | {Settings.Commands / InteractionsTook.TotalSeconds:0} | |");
         s.AppendLine(CultureInfo.InvariantCulture, $"| dispatches pushed per second (all pushed in {PushTook.TotalSeconds:0.00} s) / taken into the inbox per second | {Settings.Reactions / PushTook.TotalSeconds:0} / {Dispatches.TakenPerSecond:0} | |");
         s.AppendLine(CultureInfo.InvariantCulture, $"| dispatches handled per second (first taken → last handled, state database clock, interactions handled in between) | {Dispatches.HandledPerSecond:0} | |");

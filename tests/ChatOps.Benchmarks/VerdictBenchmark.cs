@@ -269,8 +269,11 @@ public static class ResultsFile
         await File.WriteAllTextAsync(Path, text);
     }
 
-    /// <summary>The sections other modes write (<c>--verdicts</c>, <c>--slack</c>, <c>--discord</c>), kept when the main report is rewritten.</summary>
-    public static readonly string[] Sections = [VerdictSection, SlackInboundBenchmark.Section, DiscordInboundBenchmark.Section];
+    /// <summary>Notes written by hand about the inbound runs, in a section of their own so that no run overwrites them.</summary>
+    public const string InboundNotesSection = "inbound notes";
+
+    /// <summary>The sections other modes write (<c>--verdicts</c>, <c>--slack</c>, <c>--discord</c>) and the inbound notes, kept when the main report is rewritten.</summary>
+    public static readonly string[] Sections = [VerdictSection, SlackInboundBenchmark.Section, DiscordInboundBenchmark.Section, InboundNotesSection];
 
     /// <summary>Writes the main report, keeping the sections other modes wrote.</summary>
     public static async Task WriteMainAsync(string report)
