@@ -269,6 +269,12 @@ public static class ResultsFile
         await File.WriteAllTextAsync(Path, text);
     }
 
+    /// <summary>Notes written by hand about the inbound runs, in a section of their own so that no run overwrites them.</summary>
+    public const string InboundNotesSection = "inbound notes";
+
+    /// <summary>The sections other modes write (<c>--verdicts</c>, <c>--slack</c>, <c>--discord</c>) and the inbound notes, kept when the main report is rewritten.</summary>
+    public static readonly string[] Sections = [VerdictSection, SlackInboundBenchmark.Section, DiscordInboundBenchmark.Section, InboundNotesSection];
+
     /// <summary>Writes the main report, keeping the sections other modes wrote.</summary>
     public static async Task WriteMainAsync(string report)
     {
@@ -276,11 +282,14 @@ public static class ResultsFile
         if (File.Exists(Path))
         {
             var text = await File.ReadAllTextAsync(Path);
-            var (begin, end) = Markers(VerdictSection);
-            var at = text.IndexOf(begin, StringComparison.Ordinal);
-            var until = text.IndexOf(end, StringComparison.Ordinal);
-            if (at >= 0 && until > at)
-                kept = "\n" + text[at..(until + end.Length)] + "\n";
+            foreach (var section in Sections)
+            {
+                var (begin, end) = Markers(section);
+                var at = text.IndexOf(begin, StringComparison.Ordinal);
+                var until = text.IndexOf(end, StringComparison.Ordinal);
+                if (at >= 0 && until > at)
+                    kept += "\n" + text[at..(until + end.Length)] + "\n";
+            }
         }
         await File.WriteAllTextAsync(Path, report.TrimEnd() + "\n" + kept);
     }
