@@ -9,49 +9,15 @@ using ChatOps.Testing;
 namespace ChatOps.Bot.Tests;
 
 /// <summary>A platform that fails on purpose: the first calls, or every call (a hand-written fake of our own port, around the local channel).</summary>
-internal sealed class FailingChannel(LocalChannel inner, int failFirst, bool always = false) : IChatChannel
+internal sealed class FailingChannel(LocalChannel inner, int failFirst, bool always = false) : WrappedChannel(inner)
 {
     private int _calls;
 
-    public string BotUserId => inner.BotUserId;
-
-    private void MaybeFail()
+    protected override void BeforeCall()
     {
         if (always || Interlocked.Increment(ref _calls) <= failFirst)
             throw new HttpRequestException("503 Service Unavailable (on purpose)");
     }
-
-    public Task<MessageReference> PostAsync(string channelId, ChatMessage message, CancellationToken cancellationToken)
-    {
-        MaybeFail();
-        return inner.PostAsync(channelId, message, cancellationToken);
-    }
-
-    public Task EditAsync(MessageReference posted, ChatMessage message, CancellationToken cancellationToken)
-    {
-        MaybeFail();
-        return inner.EditAsync(posted, message, cancellationToken);
-    }
-
-    public Task ReplyToUserAsync(Caller caller, ChatMessage message, CancellationToken cancellationToken)
-    {
-        MaybeFail();
-        return inner.ReplyToUserAsync(caller, message, cancellationToken);
-    }
-
-    public Task<MessageReference> ReplyInThreadAsync(MessageReference parent, ChatMessage message, CancellationToken cancellationToken)
-    {
-        MaybeFail();
-        return inner.ReplyInThreadAsync(parent, message, cancellationToken);
-    }
-
-    public Task AddReactionAsync(MessageReference posted, ReactionEmoji emoji, CancellationToken cancellationToken)
-    {
-        MaybeFail();
-        return inner.AddReactionAsync(posted, emoji, cancellationToken);
-    }
-
-    public Task<IReadOnlySet<string>> GroupsOfAsync(string userId, CancellationToken cancellationToken) => inner.GroupsOfAsync(userId, cancellationToken);
 }
 
 /// <summary>Nothing lost, nothing done twice: the inbox, the outbox, and deployments surviving their replica.</summary>

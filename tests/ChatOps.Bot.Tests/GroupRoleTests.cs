@@ -11,27 +11,11 @@ namespace ChatOps.Bot.Tests;
 /// The local channel with platform groups (a hand-written fake of our own port): <see cref="GroupsOfAsync"/> answers from a
 /// dictionary, as Slack's user groups or Discord's roles would, and remembers whom it was asked about.
 /// </summary>
-internal sealed class GroupsChannel(LocalChannel inner, IReadOnlyDictionary<string, string[]> groups) : IChatChannel
+internal sealed class GroupsChannel(LocalChannel inner, IReadOnlyDictionary<string, string[]> groups) : WrappedChannel(inner)
 {
     public ConcurrentQueue<string> Asked { get; } = new();
 
-    public string BotUserId => inner.BotUserId;
-
-    public Task<MessageReference> PostAsync(string channelId, ChatMessage message, CancellationToken cancellationToken) =>
-        inner.PostAsync(channelId, message, cancellationToken);
-
-    public Task EditAsync(MessageReference posted, ChatMessage message, CancellationToken cancellationToken) => inner.EditAsync(posted, message, cancellationToken);
-
-    public Task ReplyToUserAsync(Caller caller, ChatMessage message, CancellationToken cancellationToken) =>
-        inner.ReplyToUserAsync(caller, message, cancellationToken);
-
-    public Task<MessageReference> ReplyInThreadAsync(MessageReference parent, ChatMessage message, CancellationToken cancellationToken) =>
-        inner.ReplyInThreadAsync(parent, message, cancellationToken);
-
-    public Task AddReactionAsync(MessageReference posted, ReactionEmoji emoji, CancellationToken cancellationToken) =>
-        inner.AddReactionAsync(posted, emoji, cancellationToken);
-
-    public Task<IReadOnlySet<string>> GroupsOfAsync(string userId, CancellationToken cancellationToken)
+    public override Task<IReadOnlySet<string>> GroupsOfAsync(string userId, CancellationToken cancellationToken)
     {
         Asked.Enqueue(userId);
         return Task.FromResult<IReadOnlySet<string>>(groups.TryGetValue(userId, out var of) ? of.ToHashSet() : new HashSet<string>());

@@ -108,50 +108,16 @@ internal sealed class CollectingLogger<T> : ILogger<T>
 }
 
 /// <summary>A platform whose first calls fail with the given exceptions, in order; then it works (a hand-written fake of our port).</summary>
-internal sealed class ScriptedFailuresChannel(LocalChannel inner, params Exception[] failures) : IChatChannel
+internal sealed class ScriptedFailuresChannel(LocalChannel inner, params Exception[] failures) : WrappedChannel(inner)
 {
     private int _calls;
 
-    public string BotUserId => inner.BotUserId;
-
-    private void MaybeFail()
+    protected override void BeforeCall()
     {
         var call = Interlocked.Increment(ref _calls);
         if (call <= failures.Length)
             throw failures[call - 1];
     }
-
-    public Task<MessageReference> PostAsync(string channelId, ChatMessage message, CancellationToken cancellationToken)
-    {
-        MaybeFail();
-        return inner.PostAsync(channelId, message, cancellationToken);
-    }
-
-    public Task EditAsync(MessageReference posted, ChatMessage message, CancellationToken cancellationToken)
-    {
-        MaybeFail();
-        return inner.EditAsync(posted, message, cancellationToken);
-    }
-
-    public Task ReplyToUserAsync(Caller caller, ChatMessage message, CancellationToken cancellationToken)
-    {
-        MaybeFail();
-        return inner.ReplyToUserAsync(caller, message, cancellationToken);
-    }
-
-    public Task<MessageReference> ReplyInThreadAsync(MessageReference parent, ChatMessage message, CancellationToken cancellationToken)
-    {
-        MaybeFail();
-        return inner.ReplyInThreadAsync(parent, message, cancellationToken);
-    }
-
-    public Task AddReactionAsync(MessageReference posted, ReactionEmoji emoji, CancellationToken cancellationToken)
-    {
-        MaybeFail();
-        return inner.AddReactionAsync(posted, emoji, cancellationToken);
-    }
-
-    public Task<IReadOnlySet<string>> GroupsOfAsync(string userId, CancellationToken cancellationToken) => inner.GroupsOfAsync(userId, cancellationToken);
 }
 
 /// <summary><c>GET /metrics</c>: the bot's series in a real scrape, after real work against real PostgreSQL.</summary>
