@@ -22,17 +22,21 @@ public sealed class LocalBot : IAsyncDisposable
     /// <param name="channel">The platform, when several replicas share one (as they share one Slack workspace); a new one when null.</param>
     public LocalBot(string state, string target, string migrations, RoleHolders holders, string user = "req", TimeSpan? sampleInterval = null,
         IReadOnlyDictionary<string, string>? namedTargets = null, LocalChannel? channel = null, StringWriter? output = null, IChatChannel? platform = null,
-        bool fastRetries = false, BotMetrics? metrics = null)
+        bool fastRetries = false, BotMetrics? metrics = null, ReportingPolicy? reporting = null)
     {
         Output = output ?? new StringWriter();
         Channel = channel ?? new LocalChannel(Output);
         Connections = new StateConnections(state);
         Bot = new ChatOpsBot(new BotParts(Connections, new MigrationCatalog(migrations), new Targets(target, namedTargets ?? new Dictionary<string, string>()), holders,
             new SignOffPolicy(), new DeploymentPermissions(holders), new ExecutionOptions(),
-            new MonitoringOptions { SampleInterval = sampleInterval ?? TimeSpan.FromMilliseconds(500) }, TimeProvider.System, NullLoggerFactory.Instance),
+            new MonitoringOptions { SampleInterval = sampleInterval ?? TimeSpan.FromMilliseconds(500) }, TimeProvider.System, NullLoggerFactory.Instance,
+                reporting ?? NoMonitoring),
             new Dictionary<string, IChatChannel> { ["Local"] = platform ?? Channel }, fastRetries ? TimeSpan.FromMilliseconds(20) : null, metrics);
         _input = new LocalInput(Bot.Conductors["Local"].CardOf, initialUser: user);
     }
+
+    /// <summary>The default policy without post-deployment monitoring: a passing verdict completes the deployment (the tests of monitoring set their own).</summary>
+    public static ReportingPolicy NoMonitoring { get; } = ReportingPolicy.Default with { Cadence = new() { Immediate = TimeSpan.Zero, Extended = TimeSpan.Zero } };
 
     public StringWriter Output { get; }
     public LocalChannel Channel { get; }

@@ -38,8 +38,9 @@ public static class ServeVerb
             if (BotHost.Problems(app.Services) is { Count: > 0 } problems)
                 throw new OptionsValidationException("ChatOps", typeof(ServeVerb), problems);
             var (settings, settingsProblems) = BotSettings.Read(app.Configuration);
-            if (settings is null)
-                throw new OptionsValidationException("ChatOps", typeof(ServeVerb), settingsProblems);
+            var (reporting, reportingProblems) = ReportingSettings.Read(app.Configuration);
+            if (settings is null || reporting is null)
+                throw new OptionsValidationException("ChatOps", typeof(ServeVerb), [.. settingsProblems, .. reportingProblems]);
 
             var logger = app.Services.GetRequiredService<ILogger<ChatOpsBot>>();
             await using var state = new StateConnections(settings.State);
@@ -66,7 +67,7 @@ public static class ServeVerb
             var bot = new ChatOpsBot(new BotParts(state,
                 new MigrationCatalog(app.Services.GetRequiredService<IOptions<MigrationsOptions>>().Value.ResolvedDirectory), settings.Targets, settings.Roles,
                 settings.Approvals, settings.Permissions, app.Services.GetRequiredService<IOptions<ExecutionOptions>>().Value,
-                app.Services.GetRequiredService<IOptions<MonitoringOptions>>().Value, TimeProvider.System, app.Services.GetRequiredService<ILoggerFactory>()), platforms.Channels, metrics: metrics);
+                app.Services.GetRequiredService<IOptions<MonitoringOptions>>().Value, TimeProvider.System, app.Services.GetRequiredService<ILoggerFactory>(), reporting), platforms.Channels, metrics: metrics);
             platforms.Connect(app, bot);
             var connections = new PlatformConnections(state, platforms.Connections, TimeProvider.System, app.Services.GetRequiredService<ILogger<PlatformConnections>>());
             app.MapBotHealth(bot, settings, connections.ProblemsAsync);

@@ -19,7 +19,8 @@ public sealed record BotParts(
     ExecutionOptions Execution,
     MonitoringOptions Monitoring,
     TimeProvider Time,
-    ILoggerFactory Logging);
+    ILoggerFactory Logging,
+    ReportingPolicy? Reporting = null);
 
 /// <summary>
 /// One replica of the bot: the inbox handler, a conductor and an outbox dispatcher per platform, and the deployments' owner,
@@ -41,7 +42,9 @@ public sealed class ChatOpsBot
         Inbox = new Inbox(parts.State, parts.Time);
         Outbox = new Outbox(parts.State, parts.Time);
         var cards = new DeploymentCards(Store, Outbox, parts.Time);
-        Owner = new DeploymentOwner(Store, Outbox, cards, parts.Targets, parts.Execution, parts.Monitoring, parts.Time, parts.Logging.CreateLogger<DeploymentOwner>())
+        Reporter = new DeploymentReporter(Store, Outbox, cards, parts.Reporting ?? ReportingPolicy.Default, parts.Monitoring, parts.Time,
+            parts.Logging.CreateLogger<DeploymentReporter>());
+        Owner = new DeploymentOwner(Store, Outbox, cards, Reporter, parts.Targets, parts.Execution, parts.Monitoring, parts.Time, parts.Logging.CreateLogger<DeploymentOwner>())
         {
             Metrics = metrics,
         };
@@ -51,6 +54,7 @@ public sealed class ChatOpsBot
                 parts.Logging.CreateLogger<Conductor>())
             {
                 AcknowledgeEveryCommand = p.Key == "Discord",
+                Reporter = Reporter,
             };
             conductor.OwnerWanted += Owner.Wake;
             return conductor;
@@ -76,6 +80,7 @@ public sealed class ChatOpsBot
     public Inbox Inbox { get; }
     public Outbox Outbox { get; }
     public DeploymentOwner Owner { get; }
+    public DeploymentReporter Reporter { get; }
     public InboxHandler Handler { get; }
     public IReadOnlyDictionary<string, Conductor> Conductors { get; }
     public IReadOnlyDictionary<string, OutboxDispatcher> Dispatchers { get; }
@@ -118,9 +123,9 @@ public sealed class ChatOpsBot
         }
     }
 
-    // An approved, running or rolling-back deployment is work going on or about to start (its owner may not have looked yet).
+    // An approved, running, monitored or rolling-back deployment is work going on or about to start (its owner may not have looked yet).
     private async Task<bool> AwaitingOwnerAsync(CancellationToken cancellationToken) =>
-        (await Store.CountByStateAsync(cancellationToken)).Any(c => c.Value > 0 && c.Key is DeploymentState.Approved or DeploymentState.Running or DeploymentState.RollingBack);
+        (await Store.CountByStateAsync(cancellationToken)).Any(c => c.Value > 0 && c.Key is DeploymentState.Approved or DeploymentState.Running or DeploymentState.Monitoring or DeploymentState.RollingBack);
 
     /// <summary>Stops the loops; deployments held here are let go for another replica (or the next start) to take over.</summary>
     public async Task StopAsync()

@@ -56,6 +56,9 @@ public sealed class Conductor(
     /// <summary>How long a rollback prompt waits for its ⏪.</summary>
     public static readonly TimeSpan RollbackPromptValidFor = TimeSpan.FromMinutes(5);
 
+    /// <summary>What <c>status</c> shows besides the card while a deployment runs, is paused or is monitored; the card alone when null.</summary>
+    public DeploymentReporter? Reporter { get; init; }
+
     /// <summary>The platform this conductor speaks on (<c>Local</c>, <c>Slack</c>, <c>Discord</c>).</summary>
     public string Platform => platform;
 
@@ -227,6 +230,9 @@ public sealed class Conductor(
         {
             case MigrateCommand.Status:
                 await outbox.PostAsync(h.Scope, platform, command.ChannelId, await cards.RenderAsync(deployment, cancellationToken, h.Scope), cancellationToken);
+                // While it runs, is paused or is monitored: the figures too, as the status posts show them.
+                if (Reporter is not null && await Reporter.StatusAsync(deployment, cancellationToken) is { } figures)
+                    await outbox.PostAsync(h.Scope, platform, command.ChannelId, figures, cancellationToken);
                 return $"{deployment.Id} status posted";
             case MigrateCommand.History:
                 return await SayAsync(h, command.ChannelId, $"{deployment.Id} audit trail, most recent first:\n" + string.Join("\n",
@@ -241,6 +247,19 @@ public sealed class Conductor(
                 var paused = deployment.Pause(user, groups, Now);
                 h.WakeOwner |= paused.Done;
                 answer = paused.Done ? paused.Why : $"pause refused: {paused.Why}";
+                break;
+            case MigrateCommand.Resume when deployment.State != DeploymentState.Paused
+                                              && await store.RollbackPromptRollsBackAsync(deployment.Id, cancellationToken, h.Scope):
+                // "keep going": a rollback trigger's prompt would roll back by itself when it lapses; a permitted person calls that off.
+                if (store.Permissions.Refusal(user, groups, DeploymentAction.Resume) is { } refusal)
+                {
+                    deployment.Ignored(user, $"keep going refused: {refusal}", Now);
+                    answer = $"resume refused: {refusal}";
+                    break;
+                }
+                await store.SetRollbackPromptAsync(h.Scope, deployment.Id, null, null, cancellationToken);
+                deployment.Ignored(user, "the automatic rollback called off: keep going", Now);
+                answer = "the automatic rollback is called off: the deployment keeps going (the alert stands; /migrate rollback --confirm still rolls back)";
                 break;
             case MigrateCommand.Resume:
                 var resumed = deployment.Resume(user, groups, Now);

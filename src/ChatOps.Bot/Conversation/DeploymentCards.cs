@@ -1,6 +1,7 @@
 using System.Text;
 using ChatOps.Core.Conversation;
 using ChatOps.Core.Deployments;
+using ChatOps.Core.Execution;
 using ChatOps.Core.Planning;
 using ChatOps.Core.Runbooks;
 using ChatOps.Core.Scripts;
@@ -25,19 +26,29 @@ public sealed class DeploymentCards(DeploymentStore store, Outbox outbox, TimePr
 
     /// <summary>
     /// The prompt people answer with ⏪ (the bot's own ⏪ on it is there to click), calling on the roles that may roll back; it lapses
-    /// after <see cref="Conductor.RollbackPromptValidFor"/>.
+    /// after <paramref name="validFor"/> (default <see cref="Conductor.RollbackPromptValidFor"/>).
     /// </summary>
     /// <param name="why">Why a rollback is asked for ("requested by dan", "the verdict failed").</param>
-    public async Task PromptRollbackAsync(StateScope scope, Deployment deployment, string why, CancellationToken cancellationToken)
+    /// <param name="rollsBackWhenLapsed">A rollback trigger's prompt: unanswered when it lapses, the bot rolls back itself.</param>
+    public async Task PromptRollbackAsync(StateScope scope, Deployment deployment, string why, CancellationToken cancellationToken, TimeSpan? validFor = null,
+        bool rollsBackWhenLapsed = false)
     {
+        var lapse = validFor ?? Conductor.RollbackPromptValidFor;
+        var within = lapse > TimeSpan.FromDays(365) ? "" : $" within {InWords(lapse)}";
+        var then = rollsBackWhenLapsed ? $"; unanswered, the bot rolls back at {time.GetUtcNow() + lapse:HH:mm:ss}Z (/migrate resume {deployment.Id} keeps going)" : "";
         var prompt = await outbox.PostAsync(scope, deployment.Platform, deployment.Channel, new ChatMessage($"⏪ Roll back {deployment.Id} ({deployment.Migration.Id})?",
-            $"{why}: a Database Administrator or DevOps/SRE Lead reacts ⏪ within 5 minutes, or types /migrate rollback {deployment.Id} --confirm")
+            $"{why}: a Database Administrator or DevOps/SRE Lead reacts ⏪{within}, or types /migrate rollback {deployment.Id} --confirm{then}")
         {
             Mentions = [new Mention.RoleGroup(SignOffRole.DatabaseAdministrator), new Mention.RoleGroup(SignOffRole.DevOpsSreLead)],
         }, cancellationToken, deployment.Id.Number);
         await outbox.ReactAsync(scope, deployment.Platform, prompt, ReactionEmoji.Rollback, cancellationToken);
-        await store.SetRollbackPromptAsync(scope, deployment.Id, prompt.MessageId, time.GetUtcNow() + Conductor.RollbackPromptValidFor, cancellationToken);
+        await store.SetRollbackPromptAsync(scope, deployment.Id, prompt.MessageId, time.GetUtcNow() + lapse, cancellationToken, rollsBackWhenLapsed);
     }
+
+    /// <summary>"5 minutes", "30 s".</summary>
+    public static string InWords(TimeSpan span) => span.TotalMinutes is >= 1 and var m && m == Math.Floor(m)
+        ? $"{m:0} minute{(m == 1 ? "" : "s")}"
+        : Durations.Short(span);
 
     /// <summary>Writes the card's new version to the outbox in <paramref name="scope"/>; nothing when it has no card yet.</summary>
     public async Task EditAsync(StateScope scope, Deployment deployment, CancellationToken cancellationToken)
@@ -71,6 +82,7 @@ public sealed class DeploymentCards(DeploymentStore store, Outbox outbox, TimePr
     {
         DeploymentState.Running => $"▶️ RUNNING · {d.Phase?.Title() ?? "starting"}",
         DeploymentState.Paused => $"⏸️ PAUSED · {d.Phase?.Title()}",
+        DeploymentState.Monitoring => "🟢 DEPLOYED · post-deployment monitoring",
         DeploymentState.Completed => "🟢 COMPLETED",
         DeploymentState.Failed => "🔴 FAILED",
         DeploymentState.RollingBack => "⏪ ROLLING BACK",
@@ -86,7 +98,8 @@ public sealed class DeploymentCards(DeploymentStore store, Outbox outbox, TimePr
         DeploymentState.Approved => "starting the runbook",
         DeploymentState.Running or DeploymentState.Paused => "events in this card's thread; /migrate pause | resume | abort | rollback",
         DeploymentState.Failed => "see the reasons in the thread; /migrate rollback --confirm to undo",
-        DeploymentState.Completed => "done: the verdict is in the thread",
+        DeploymentState.Monitoring => "the rollback triggers are watched, status in the thread; the performance report at the end; /migrate rollback --confirm to undo",
+        DeploymentState.Completed => "done: the verdict and the report are in the thread",
         DeploymentState.Aborted when d.ExecutionStarted && d.Migration.Rollback is not null => "stopped without rolling back; /migrate rollback --confirm to undo what ran",
         _ => "nothing more happens",
     };

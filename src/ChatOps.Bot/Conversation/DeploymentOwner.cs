@@ -28,6 +28,7 @@ public sealed class DeploymentOwner(
     DeploymentStore store,
     Outbox outbox,
     DeploymentCards cards,
+    DeploymentReporter reporter,
     Targets targets,
     ExecutionOptions execution,
     MonitoringOptions monitoring,
@@ -87,6 +88,8 @@ public sealed class DeploymentOwner(
         // "unfinished", and must still be told to stop).
         foreach (var (number, control) in _controls)
             await ApplyAsync(new DeploymentId(number), control, stopping);
+        // A rollback trigger's prompt that nobody answered in time: the bot rolls back (the deployment becomes work for its owner).
+        await reporter.RollBackLapsedAsync(stopping);
         foreach (var id in await store.UnfinishedAsync(stopping))
         {
             if (_owned.ContainsKey(id.Number))
@@ -143,6 +146,23 @@ public sealed class DeploymentOwner(
 
     private async Task OwnAsync(DeploymentId id, CancellationToken stopping)
     {
+        // The status posts run beside whatever the deployment is doing, for as long as this replica holds it.
+        using var holding = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        var status = Task.Run(() => reporter.StatusLoopAsync(id, holding.Token), CancellationToken.None);
+        try
+        {
+            await DriveAsync(id, stopping);
+        }
+        finally
+        {
+            await holding.CancelAsync();
+            await status.ContinueWith(_ => { }, TaskScheduler.Default);
+            reporter.Forget(id);
+        }
+    }
+
+    private async Task DriveAsync(DeploymentId id, CancellationToken stopping)
+    {
         var takenOver = true;
         while (!stopping.IsCancellationRequested)
         {
@@ -170,6 +190,13 @@ public sealed class DeploymentOwner(
                     {
                         return;
                     }
+                    break;
+                case DeploymentState.Monitoring:
+                    if (takenOver)
+                        await SayAsync(deployment, "👀 post-deployment monitoring goes on here (this replica took the deployment over)", stopping);
+                    takenOver = false;
+                    // Not counted as work: it lasts hours, and a local session ending leaves it to the next start.
+                    await reporter.MonitorAsync(id, targets.ConnectionStringOf(deployment), stopping);
                     break;
                 case DeploymentState.RollingBack:
                     takenOver = false;
@@ -308,18 +335,27 @@ public sealed class DeploymentOwner(
             await using var scope = await store.BeginAsync(CancellationToken.None);
             deployment = (await store.LoadForUpdateAsync(scope, id, CancellationToken.None))!;
             var wasAborted = deployment.State == DeploymentState.Aborted;
-            deployment.Finished(result.Succeeded, result.Reasons, time.GetUtcNow());
+            var now = time.GetUtcNow();
+            var monitorUntil = reporter.Policy.MonitorsAfterDeployment ? now + reporter.Policy.Cadence.Extended : (DateTimeOffset?)null;
+            deployment.Finished(result.Succeeded, result.Reasons, now, monitorUntil);
             await store.SaveAsync(scope, deployment, CancellationToken.None);
+            if (deployment.State == DeploymentState.Monitoring)
+                await store.SetMonitoringUntilAsync(scope, id, monitorUntil, CancellationToken.None);
             if (wasAborted)
                 await store.SetDatabaseStateAsync(scope, id, await JournalAsync(deployment, CancellationToken.None), CancellationToken.None);
             await cards.EditAsync(scope, deployment, CancellationToken.None);
-            if (deployment.State is DeploymentState.Completed or DeploymentState.Failed)
+            if (deployment.State is DeploymentState.Completed or DeploymentState.Monitoring or DeploymentState.Failed)
                 await cards.ThreadAsync(scope, deployment, new ChatMessage(result.Succeeded ? "🟢 VERDICT: SUCCESS" : "🔴 VERDICT: FAILED")
                 {
                     Fields = result.Reasons.Select(r => new MessageField("reason", r)).ToList(),
-                    Footer = result.Succeeded || pinned.Rollback is null ? null : $"To roll back: /migrate rollback {id} --confirm",
+                    Footer = result.Succeeded
+                        ? deployment.State == DeploymentState.Monitoring ? $"Post-deployment monitoring until {monitorUntil:yyyy-MM-dd HH:mm}Z: status every " +
+                            $"{DeploymentCards.InWords(reporter.Policy.Cadence.Interval)}, the rollback triggers watched, then the performance report" : null
+                        : pinned.Rollback is null ? null : $"To roll back: /migrate rollback {id} --confirm",
                 }, CancellationToken.None);
-            if (deployment.State == DeploymentState.Failed && pinned.Rollback is not null)
+            // A rollback trigger's prompt may be pending already (it answers itself when it lapses): no second prompt.
+            if (deployment.State == DeploymentState.Failed && pinned.Rollback is not null
+                && !await store.RollbackPromptRollsBackAsync(id, CancellationToken.None, scope))
                 await cards.PromptRollbackAsync(scope, deployment, "the verdict failed", CancellationToken.None);
             else if (wasAborted)
                 await cards.ThreadAsync(scope, deployment, new ChatMessage($"⏹️ {id} stopped: {await store.DatabaseStateAsync(id, CancellationToken.None) ?? "aborted"}"), CancellationToken.None);
@@ -336,6 +372,7 @@ public sealed class DeploymentOwner(
     private async Task EventAsync(Deployment running, RunbookEvent e, CancellationToken cancellationToken)
     {
         var id = running.Id;
+        await reporter.ObserveAsync(running, e, cancellationToken);
         if (e is CheckpointReached checkpoint)
         {
             // The latest one is what a replica taking over resumes from: never a baseline measured after the migration started.
@@ -354,6 +391,13 @@ public sealed class DeploymentOwner(
             await cards.EditAsync(scope, deployment, cancellationToken);
         }
         await cards.ThreadAsync(scope, running, new ChatMessage(line), cancellationToken);
+        await scope.CommitAsync(cancellationToken);
+    }
+
+    private async Task SayAsync(Deployment deployment, string line, CancellationToken cancellationToken)
+    {
+        await using var scope = await store.BeginAsync(cancellationToken);
+        await cards.ThreadAsync(scope, deployment, new ChatMessage(line), cancellationToken);
         await scope.CommitAsync(cancellationToken);
     }
 
@@ -381,14 +425,23 @@ public sealed class DeploymentOwner(
         var rollback = deployment.Migration.Rollback!;
         bool verified;
         string detail, said;
+        var steps = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var began = time.GetTimestamp();
         try
         {
             var result = await new RollbackRunner(execution, time).RunAsync(new RollbackRequest(targets.ConnectionStringOf(deployment), deployment.Migration.Id, rollback.Sha256,
-                SqlScript.Parse(Encoding.UTF8.GetString(rollback.Bytes)), $"{id}-rollback", e => Metrics?.Record(e), AppliedBy: $"{user} ({id})", Force: true), cancellationToken);
+                SqlScript.Parse(Encoding.UTF8.GetString(rollback.Bytes)), $"{id}-rollback", e =>
+                {
+                    Metrics?.Record(e);
+                    if (ThreadLine(new ExecutionReported(e.At, e)) is { } line)
+                        steps.Enqueue(line);
+                }, AppliedBy: $"{user} ({id})", Force: true), cancellationToken);
             verified = result.Succeeded;
+            foreach (var check in result.Checks)
+                steps.Enqueue($"{(check.Holds ? "✅" : "❌")} {check.What}");
             detail = result.Succeeded ? $"{result.Checks.Count} effect(s) verified"
                 : result.Execution?.Failure?.Message ?? string.Join("; ", result.Checks.Where(c => !c.Holds).Select(c => c.What));
-            said = result.Succeeded ? "rolled back and verified" : $"the rollback failed: {detail}";
+            said = result.Succeeded ? $"rolled back and verified in {Durations.Short(time.GetElapsedTime(began))}" : $"the rollback failed: {detail}";
         }
         catch (Exception ex) when (ex is TargetBusyException or NpgsqlException && !cancellationToken.IsCancellationRequested)
         {
@@ -402,9 +455,22 @@ public sealed class DeploymentOwner(
         deployment.RollbackFinished(verified, detail, time.GetUtcNow());
         await store.SaveAsync(scope, deployment, CancellationToken.None);
         await store.SetDatabaseStateAsync(scope, id, null, CancellationToken.None);
+        await store.SetRollbackPromptAsync(scope, id, null, null, CancellationToken.None);
         await cards.EditAsync(scope, deployment, CancellationToken.None);
-        await outbox.PostAsync(scope, deployment.Platform, deployment.Channel, new ChatMessage($"{id}: {said}"), CancellationToken.None, id.Number);
+        if (!steps.IsEmpty)
+            await cards.ThreadAsync(scope, deployment, new ChatMessage($"⏪ {id} rollback, step by step", string.Join("\n", steps)), CancellationToken.None);
+        await outbox.PostAsync(scope, deployment.Platform, deployment.Channel, verified
+            ? new ChatMessage($"⏪ {id}: {said}")
+            : new ChatMessage($"🚨 {id}: ROLLBACK FAILED", said)
+            {
+                // A person must act: the database holds part of the migration and part of its rollback.
+                Mentions = [new Mention.RoleGroup(SignOffRole.DatabaseAdministrator), new Mention.RoleGroup(SignOffRole.DevOpsSreLead)],
+                Fields = [new MessageField("what holds now", "the database has the migration partly undone: the steps above show what ran")],
+                Footer = $"What to do: read the failing step and fix its cause on the target (a dependent object, a lock, a permission), then " +
+                         $"/migrate rollback {id} --confirm again — the rollback script is written to be re-run; its completed steps are harmless",
+            }, CancellationToken.None, id.Number);
         await scope.CommitAsync(CancellationToken.None);
+        await reporter.RolledBackAsync(deployment, CancellationToken.None);
     }
 
     /// <summary>The deployment's pinned runbook file, or the seed's defaults.</summary>

@@ -12,6 +12,8 @@ public enum DeploymentState
     Approved,
     Running,
     Paused,
+    /// <summary>The verdict passed; the bot watches the rollback triggers for the post-deployment period, then reports: Completed.</summary>
+    Monitoring,
     Completed,
     Failed,
     RollingBack,
@@ -253,7 +255,7 @@ public sealed class Deployment
         if (Migration.Rollback is null)
             return Refuse(user, "rollback", $"{Migration.Id} has no rollback script", at);
         // A rollback that failed (or could not start) may be asked again: the rollback scripts are written to be re-run.
-        if (State is not (DeploymentState.Running or DeploymentState.Paused or DeploymentState.Failed or DeploymentState.Completed or DeploymentState.RollbackFailed))
+        if (State is not (DeploymentState.Running or DeploymentState.Paused or DeploymentState.Monitoring or DeploymentState.Failed or DeploymentState.Completed or DeploymentState.RollbackFailed))
             return Refuse(user, "rollback", $"{Id} is {Describe(State)}: nothing to roll back", at);
         if (!confirmed)
         {
@@ -279,14 +281,35 @@ public sealed class Deployment
     }
 
     /// <summary>The runbook's verdict.</summary>
-    public void Finished(bool succeeded, IReadOnlyList<string> reasons, DateTimeOffset at)
+    /// <param name="monitorUntil">When post-deployment monitoring ends (a success is Monitoring until then); null: Completed at once.</param>
+    public void Finished(bool succeeded, IReadOnlyList<string> reasons, DateTimeOffset at, DateTimeOffset? monitorUntil = null)
     {
         if (State is DeploymentState.RollingBack or DeploymentState.Aborted)
             return;   // a rollback or an abort already decided what this run's end means
         var from = State;
-        State = succeeded ? DeploymentState.Completed : DeploymentState.Failed;
+        State = !succeeded ? DeploymentState.Failed : monitorUntil is null ? DeploymentState.Completed : DeploymentState.Monitoring;
         Phase = null;
-        Record(at, "bot", succeeded ? $"verdict: success ({from} → Completed)" : $"verdict: failed — {string.Join("; ", reasons)}");
+        Record(at, "bot", !succeeded ? $"verdict: failed — {string.Join("; ", reasons)}"
+            : monitorUntil is { } until ? $"verdict: success ({from} → Monitoring): the rollback triggers are watched until {until:yyyy-MM-dd HH:mm}Z"
+            : $"verdict: success ({from} → Completed)");
+    }
+
+    /// <summary>Post-deployment monitoring ended (its report is posted): Completed.</summary>
+    public void MonitoringFinished(string summary, DateTimeOffset at) =>
+        Move(DeploymentState.Monitoring, DeploymentState.Completed, at, "bot", $"post-deployment monitoring ended: {summary}");
+
+    /// <summary>
+    /// The bot itself rolls back: a rollback trigger held and the policy says so (at once, or nobody answered the prompt in time).
+    /// False, with nothing changed, when there is nothing to roll back any more.
+    /// </summary>
+    public bool RollBackByItself(string why, DateTimeOffset at)
+    {
+        if (Migration.Rollback is null || State is not (DeploymentState.Running or DeploymentState.Paused or DeploymentState.Monitoring or DeploymentState.Failed))
+            return false;
+        var running = State is DeploymentState.Running or DeploymentState.Paused;
+        State = DeploymentState.RollingBack;
+        Record(at, "bot", $"rolling back by itself: {why}{(running ? " (the forward run is cancelled first)" : "")}");
+        return true;
     }
 
     public void RollbackFinished(bool verified, string detail, DateTimeOffset at)
@@ -333,6 +356,7 @@ public sealed class Deployment
     public static string Describe(DeploymentState state) => state switch
     {
         DeploymentState.AwaitingApproval => "awaiting approval",
+        DeploymentState.Monitoring => "in post-deployment monitoring",
         DeploymentState.RollingBack => "rolling back",
         DeploymentState.RolledBack => "rolled back",
         DeploymentState.RollbackFailed => "rollback failed",

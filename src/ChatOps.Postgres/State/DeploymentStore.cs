@@ -145,9 +145,63 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
     }
 
     /// <summary>The rollback prompt awaiting ⏪ (its message key, and when it lapses), kept across restarts and replicas.</summary>
-    public Task SetRollbackPromptAsync(StateScope scope, DeploymentId id, string? promptKey, DateTimeOffset? until, CancellationToken cancellationToken) =>
-        scope.ExecuteAsync("UPDATE chatops_state.deployments SET rollback_prompt = $2, rollback_prompt_until = $3 WHERE id = $1", cancellationToken,
-            id.Number, StateSql.Text(promptKey), StateSql.Timestamp(until));
+    /// <param name="rollsBackWhenLapsed">A rollback trigger's prompt: when nobody answers by <paramref name="until"/>, the bot rolls back itself.</param>
+    public Task SetRollbackPromptAsync(StateScope scope, DeploymentId id, string? promptKey, DateTimeOffset? until, CancellationToken cancellationToken,
+        bool rollsBackWhenLapsed = false) =>
+        scope.ExecuteAsync("UPDATE chatops_state.deployments SET rollback_prompt = $2, rollback_prompt_until = $3, rollback_prompt_rolls_back = $4 WHERE id = $1",
+            cancellationToken, id.Number, StateSql.Text(promptKey), StateSql.Timestamp(until), rollsBackWhenLapsed);
+
+    /// <summary>Deployments whose rollback-trigger prompt lapsed unanswered at <paramref name="now"/>: the bot rolls them back.</summary>
+    public async Task<IReadOnlyList<DeploymentId>> LapsedRollbackPromptsAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await state.OpenAsync(cancellationToken);
+        await using var command = StateSql.Command(connection,
+            "SELECT id FROM chatops_state.deployments WHERE rollback_prompt IS NOT NULL AND rollback_prompt_rolls_back AND rollback_prompt_until <= $1 ORDER BY id",
+            StateSql.Timestamp(now));
+        await using var r = await command.ExecuteReaderAsync(cancellationToken);
+        var ids = new List<DeploymentId>();
+        while (await r.ReadAsync(cancellationToken))
+            ids.Add(new DeploymentId(r.GetInt32(0)));
+        return ids;
+    }
+
+    /// <summary>Whether the pending rollback prompt is a trigger's, which the bot answers itself when it lapses.</summary>
+    public async Task<bool> RollbackPromptRollsBackAsync(DeploymentId id, CancellationToken cancellationToken, StateScope? scope = null)
+    {
+        await using var lease = await LeaseAsync(scope, cancellationToken);
+        await using var command = StateSql.Command(lease.Connection,
+            "SELECT rollback_prompt_rolls_back FROM chatops_state.deployments WHERE id = $1 AND rollback_prompt IS NOT NULL", id.Number);
+        return await command.ExecuteScalarAsync(cancellationToken) is true;
+    }
+
+    /// <summary>What monitoring has seen of the deployment (JSON), kept so the status posts and the report read it on any replica.</summary>
+    public Task SetMonitoringAsync(DeploymentId id, string json, CancellationToken cancellationToken) =>
+        state.ExecuteAsync("UPDATE chatops_state.deployments SET monitoring = $2::jsonb WHERE id = $1", cancellationToken, id.Number, json);
+
+    public Task<string?> MonitoringAsync(DeploymentId id, CancellationToken cancellationToken) =>
+        state.ScalarAsync<string>("SELECT monitoring::text FROM chatops_state.deployments WHERE id = $1", cancellationToken, id.Number);
+
+    /// <summary>When post-deployment monitoring ends (set when the verdict passes).</summary>
+    public Task SetMonitoringUntilAsync(StateScope scope, DeploymentId id, DateTimeOffset? until, CancellationToken cancellationToken) =>
+        scope.ExecuteAsync("UPDATE chatops_state.deployments SET monitoring_until = $2 WHERE id = $1", cancellationToken, id.Number, StateSql.Timestamp(until));
+
+    public async Task<DateTimeOffset?> MonitoringUntilAsync(DeploymentId id, CancellationToken cancellationToken, StateScope? scope = null)
+    {
+        await using var lease = await LeaseAsync(scope, cancellationToken);
+        await using var command = StateSql.Command(lease.Connection, "SELECT monitoring_until FROM chatops_state.deployments WHERE id = $1", id.Number);
+        return await command.ExecuteScalarAsync(cancellationToken) is DateTime at ? new DateTimeOffset(at, TimeSpan.Zero) : null;
+    }
+
+    /// <summary>When the last status was posted: a replica taking over keeps the cadence rather than posting again at once.</summary>
+    public Task SetStatusPostedAsync(StateScope scope, DeploymentId id, DateTimeOffset at, CancellationToken cancellationToken) =>
+        scope.ExecuteAsync("UPDATE chatops_state.deployments SET status_posted_at = $2 WHERE id = $1", cancellationToken, id.Number, StateSql.Timestamp(at));
+
+    public async Task<DateTimeOffset?> StatusPostedAsync(DeploymentId id, CancellationToken cancellationToken)
+    {
+        await using var connection = await state.OpenAsync(cancellationToken);
+        await using var command = StateSql.Command(connection, "SELECT status_posted_at FROM chatops_state.deployments WHERE id = $1", id.Number);
+        return await command.ExecuteScalarAsync(cancellationToken) is DateTime at ? new DateTimeOffset(at, TimeSpan.Zero) : null;
+    }
 
     /// <summary>The deployment whose rollback prompt is <paramref name="promptKey"/>, and when the prompt lapses.</summary>
     public async Task<(DeploymentId Id, DateTimeOffset Until)?> ByRollbackPromptAsync(string promptKey, CancellationToken cancellationToken, StateScope? scope = null)
@@ -189,7 +243,7 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
     {
         await using var connection = await state.OpenAsync(cancellationToken);
         await using var command = new NpgsqlCommand(
-            "SELECT id FROM chatops_state.deployments WHERE state IN ('Approved', 'Running', 'Paused', 'RollingBack') ORDER BY id", connection);
+            "SELECT id FROM chatops_state.deployments WHERE state IN ('Approved', 'Running', 'Paused', 'Monitoring', 'RollingBack') ORDER BY id", connection);
         await using var r = await command.ExecuteReaderAsync(cancellationToken);
         var ids = new List<DeploymentId>();
         while (await r.ReadAsync(cancellationToken))

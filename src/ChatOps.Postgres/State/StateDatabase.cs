@@ -116,6 +116,14 @@ public static class StateDatabase
             // A card edit that changes nothing is not sent: its last version is found by the message it edits.
             "CREATE INDEX outbox_target ON chatops_state.outbox (platform, target, id) WHERE target IS NOT NULL",
         ],
+        [
+            // Issue 14: what monitoring saw (the status posts and the final report read it; a replica taking over continues it), when
+            // post-deployment monitoring ends, when the last status was posted, and a rollback prompt the bot answers itself when it lapses.
+            "ALTER TABLE chatops_state.deployments ADD COLUMN monitoring jsonb",
+            "ALTER TABLE chatops_state.deployments ADD COLUMN monitoring_until timestamptz",
+            "ALTER TABLE chatops_state.deployments ADD COLUMN status_posted_at timestamptz",
+            "ALTER TABLE chatops_state.deployments ADD COLUMN rollback_prompt_rolls_back boolean NOT NULL DEFAULT false",
+        ],
     ];
 
     /// <summary>The schema version this build needs.</summary>

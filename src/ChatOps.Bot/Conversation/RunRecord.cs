@@ -1,0 +1,92 @@
+using System.Text.Json;
+using ChatOps.Core.Execution;
+using ChatOps.Core.Monitoring;
+using ChatOps.Core.Reporting;
+using ChatOps.Core.Runbooks;
+
+namespace ChatOps.Bot.Conversation;
+
+/// <summary>
+/// What a deployment's run and its monitoring produced that the status posts and the final report show: the monitoring summary
+/// (samples, peaks, breaches), the statements done, the phases' durations, the lock holds, the benchmarks before and after. Kept
+/// as JSON in the state database after each change, so a replica taking the deployment over goes on from it.
+/// </summary>
+public sealed class RunRecord
+{
+    [System.Text.Json.Serialization.JsonIgnore]
+    public MonitoringSummary Monitoring { get; set; } = new();
+    public int StatementsCompleted { get; set; }
+    public int StatementsTotal { get; set; }
+    public Dictionary<string, TimeSpan> PhaseDurations { get; set; } = [];
+
+    /// <summary>ACCESS EXCLUSIVE holds by statement ("#3 line 12"), as the executor measured them on the server.</summary>
+    public Dictionary<string, TimeSpan> LockHolds { get; set; } = [];
+    public Dictionary<string, double> BaselineMs { get; set; } = [];
+    public Dictionary<string, double> AfterMs { get; set; } = [];
+    public double? RlsBeforeMs { get; set; }
+    public double? RlsAfterMs { get; set; }
+    public double? IndexUsagePercent { get; set; }
+    public string? IndexUsageDetail { get; set; }
+
+    /// <summary>Takes what it keeps from one runbook event (samples and threshold events go to <see cref="Monitoring"/>).</summary>
+    public void Observe(RunbookEvent e)
+    {
+        switch (e)
+        {
+            case Sampled s:
+                Monitoring.Observe(s.Reading);
+                break;
+            case ThresholdReported t:
+                Monitoring.Observe(t.Threshold);
+                break;
+            case PhaseFinished p:
+                PhaseDurations[p.Phase.ToString()] = p.Duration;
+                break;
+            case ExecutionReported { Execution: StatementFinished f }:
+                StatementsCompleted++;
+                if (f.LockHeld > TimeSpan.Zero)
+                    LockHolds[$"#{f.Statement.Number} line {f.Statement.Line}"] = f.LockHeld;
+                break;
+            case ExecutionReported { Execution: StatementSkipped }:
+                StatementsCompleted++;
+                break;
+            case Measured { Value: var v } m when !double.IsNaN(v):
+                if (m.Name.StartsWith("baseline: ", StringComparison.Ordinal))
+                    BaselineMs[m.Name["baseline: ".Length..]] = v;
+                else if (m.Name.StartsWith("after: ", StringComparison.Ordinal))
+                    AfterMs[m.Name["after: ".Length..]] = v;
+                else if (m.Name.StartsWith("benchmark round ", StringComparison.Ordinal))
+                    Monitoring.Measured(Metric.QueryDegradationPercent, v);
+                else if (m.Name.StartsWith("RLS overhead", StringComparison.Ordinal))
+                {
+                    if (m.Phase == RunbookPhase.Baseline)
+                        RlsBeforeMs = v;
+                    else
+                    {
+                        RlsAfterMs = v;
+                        Monitoring.Measured(Metric.RlsOverheadMs, v);
+                    }
+                }
+                else if (m.Name == "index usage")
+                    (IndexUsagePercent, IndexUsageDetail) = (v, m.Detail);
+                break;
+        }
+    }
+
+    private static readonly JsonSerializerOptions Json = new() { IncludeFields = false };
+
+    public string ToJson() => JsonSerializer.Serialize(new Stored(Monitoring.ToJson(), this), Json);
+
+    public static RunRecord FromJson(string? json)
+    {
+        if (string.IsNullOrEmpty(json))
+            return new RunRecord();
+        var stored = JsonSerializer.Deserialize<Stored>(json, Json) ?? throw new JsonException("an empty run record");
+        var record = stored.Run ?? new RunRecord();
+        record.Monitoring = MonitoringSummary.FromJson(stored.Monitoring);
+        return record;
+    }
+
+    // The summary keeps its own JSON form (its records carry rules, samples and breaches); the rest is plain.
+    private sealed record Stored(string Monitoring, RunRecord? Run);
+}
