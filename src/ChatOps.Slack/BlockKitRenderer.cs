@@ -10,7 +10,8 @@ internal sealed record SlackRendering(string Text, JsonArray Blocks);
 
 /// <summary>
 /// <see cref="ChatMessage"/> to Block Kit: a header (title), the status in bold, fields (inline ones side by side, ten to a
-/// section), each checklist as a section, the mentions, the footer as context. Within Slack's limits (50 blocks, header 150
+/// section), each checklist as a section, the mentions, the footer as context; a mention inside a field's value or a checklist
+/// line (<see cref="InlineMention"/>) as Slack's <c>&lt;@U…&gt;</c>. Within Slack's limits (50 blocks, header 150
 /// characters, section text 3,000, ten fields of 2,000, fallback text 4,000): what does not fit is cut with …, never rejected.
 /// The image is not a block: <see cref="SlackChannel"/> uploads it beside the message.
 /// </summary>
@@ -45,7 +46,7 @@ internal sealed class BlockKitRenderer(RoleHolders roles)
 
         foreach (var section in message.Checklists)
         {
-            var lines = section.Lines.Select(l => $"{l.State.Mark()} {SlackText.Escape(l.Text)}{(l.Role is { } role ? $"  _({SlackText.Escape(role.Title())})_" : "")}")
+            var lines = section.Lines.Select(l => $"{l.State.Mark()} {Inline(l.Text)}{(l.Role is { } role ? $"  _({SlackText.Escape(role.Title())})_" : "")}")
                 .Prepend($"*{SlackText.Escape(section.Heading)}*");
             blocks.AddRange(SlackText.Chunks(lines, MaxText).Select(Section));
         }
@@ -123,8 +124,11 @@ internal sealed class BlockKitRenderer(RoleHolders roles)
         return SlackText.Truncate(text, MaxFallback);
     }
 
-    private static string FieldText(MessageField field, int max) =>
-        SlackText.Truncate($"*{SlackText.Escape(field.Label)}*\n{SlackText.Escape(field.Value)}", max);
+    private string FieldText(MessageField field, int max) =>
+        SlackText.Truncate($"*{SlackText.Escape(field.Label)}*\n{Inline(field.Value)}", max);
+
+    // Text escaped, and the mentions inside it (InlineMention) in Slack's syntax: mrkdwn shows them as names.
+    private string Inline(string text) => InlineMention.Render(text, SlackText.Escape, m => string.Join(' ', Mentions([m])));
 
     private static JsonObject Header(string title) => new()
     {

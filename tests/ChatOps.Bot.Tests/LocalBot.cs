@@ -20,16 +20,17 @@ public sealed class LocalBot : IAsyncDisposable
     private readonly LocalInput _input;
 
     /// <param name="channel">The platform, when several replicas share one (as they share one Slack workspace); a new one when null.</param>
+    /// <param name="time">The bot's clock (a <see cref="ShiftedClock"/> to jump past a deadline); the system's when null.</param>
     public LocalBot(string state, string target, string migrations, RoleHolders holders, string user = "req", TimeSpan? sampleInterval = null,
         IReadOnlyDictionary<string, string>? namedTargets = null, LocalChannel? channel = null, StringWriter? output = null, IChatChannel? platform = null,
-        bool fastRetries = false, BotMetrics? metrics = null, ReportingPolicy? reporting = null)
+        bool fastRetries = false, BotMetrics? metrics = null, TimeProvider? time = null, ReportingPolicy? reporting = null)
     {
         Output = output ?? new StringWriter();
         Channel = channel ?? new LocalChannel(Output);
         Connections = new StateConnections(state);
         Bot = new ChatOpsBot(new BotParts(Connections, new MigrationCatalog(migrations), new Targets(target, namedTargets ?? new Dictionary<string, string>()), holders,
             new SignOffPolicy(), new DeploymentPermissions(holders), new ExecutionOptions(),
-            new MonitoringOptions { SampleInterval = sampleInterval ?? TimeSpan.FromMilliseconds(500) }, TimeProvider.System, NullLoggerFactory.Instance,
+            new MonitoringOptions { SampleInterval = sampleInterval ?? TimeSpan.FromMilliseconds(500) }, time ?? TimeProvider.System, NullLoggerFactory.Instance,
                 reporting ?? NoMonitoring),
             new Dictionary<string, IChatChannel> { ["Local"] = platform ?? Channel }, fastRetries ? TimeSpan.FromMilliseconds(20) : null, metrics);
         _input = new LocalInput(Bot.Conductors["Local"].CardOf, initialUser: user);

@@ -45,7 +45,7 @@ public class DeploymentCardTests
         Assert.Equal("⏳ AWAITING SIGN-OFF (0/4)", message.Status);
         Assert.Equal(
             [
-                new MessageField("requested by", "erin", Inline: true),
+                new MessageField("requested by", InlineMention.Of(new Mention.User("erin")), Inline: true),
                 new MessageField("sha256", "3f9c…a21b", Inline: true),
                 new MessageField("plan", "5 statements, strongest lock SHARE UPDATE EXCLUSIVE, 4 warnings", Inline: true),
             ],

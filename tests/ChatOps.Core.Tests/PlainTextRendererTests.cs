@@ -81,7 +81,7 @@ public class PlainTextRendererTests
         Assert.Equal(
             [
                 "🗄️ D-3 · 20250803_add_analytics → db.internal:5432/app   ⏳ AWAITING SIGN-OFF (1/4)",
-                "requested by: erin · sha256: 3f9c…a21b · plan: 2 statements, strongest lock SHARE UPDATE EXCLUSIVE, 1 warning",
+                "requested by: @erin · sha256: 3f9c…a21b · plan: 2 statements, strongest lock SHARE UPDATE EXCLUSIVE, 1 warning",
                 "Plan warnings",
                 "  ⚠️ CREATE INDEX CONCURRENTLY cannot run in a transaction block",
                 "Pre-deployment checks",

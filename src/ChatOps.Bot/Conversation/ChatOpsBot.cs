@@ -47,6 +47,7 @@ public sealed class ChatOpsBot
         Owner = new DeploymentOwner(Store, Outbox, cards, Reporter, parts.Targets, parts.Execution, parts.Monitoring, parts.Time, parts.Logging.CreateLogger<DeploymentOwner>())
         {
             Metrics = metrics,
+            Files = new PinnedFileCheck(parts.Catalog),
         };
         Conductors = platforms.ToDictionary(p => p.Key, p =>
         {

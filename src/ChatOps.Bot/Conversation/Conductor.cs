@@ -51,6 +51,7 @@ public sealed class Conductor(
 {
     private readonly DeploymentPermissions _permissions = store.Permissions;
     private readonly ConcurrentDictionary<int, MessageReference> _cards = new();
+    private readonly PinnedFileCheck _files = new(catalog);
     private static readonly IReadOnlySet<string> NoGroups = new HashSet<string>();
 
     /// <summary>How long a rollback prompt waits for its ⏪.</summary>
@@ -355,11 +356,7 @@ public sealed class Conductor(
     private async Task<string> SignAsync(Handling h, Deployment deployment, string user, IReadOnlySet<string> groups, CancellationToken cancellationToken)
     {
         // A file changed on disk before execution voids every sign-off: the card says why.
-        foreach (var (file, path) in Files(deployment))
-        {
-            if (File.Exists(path) && Sha256(await File.ReadAllBytesAsync(path, cancellationToken)) is var now && now != file.Sha256)
-                deployment.FileChanged(file.Name, now, Now);
-        }
+        await _files.VoidIfChangedAsync(deployment, Now, cancellationToken);
         if (!deployment.ChecksPass && deployment.State == DeploymentState.AwaitingApproval)
         {
             // Checks that failed when the card was posted (the target down, a table missing) are run again: once fixed, signing can approve.
@@ -382,16 +379,6 @@ public sealed class Conductor(
         if (deployment.ExecutionStarted && deployment.SignOffs.Signers.ContainsKey(user))
             await cards.ThreadAsync(h.Scope, deployment, new ChatMessage($"↩️ {outcome.Why}"), cancellationToken);
         return outcome.Why;
-    }
-
-    private IEnumerable<(PinnedFile File, string Path)> Files(Deployment deployment)
-    {
-        var files = catalog.Find(deployment.Migration.Id);
-        yield return (deployment.Migration.Sql, files.SqlPath);
-        if (deployment.Migration.Rollback is { } rollback && files.RollbackPath is { } rollbackPath)
-            yield return (rollback, rollbackPath);
-        if (deployment.Migration.Runbook is { } runbook && files.RunbookPath is { } runbookPath)
-            yield return (runbook, runbookPath);
     }
 
     /// <summary>An unconfirmed request posts the prompt people answer with ⏪; a confirmed one hands the deployment to its owner to roll back.</summary>

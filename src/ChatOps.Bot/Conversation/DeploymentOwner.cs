@@ -48,6 +48,9 @@ public sealed class DeploymentOwner(
     /// <summary>Where phase durations, lock holds, retries and monitoring samples are reported; nowhere when null.</summary>
     public BotMetrics? Metrics { get; init; }
 
+    /// <summary>Looks at the pinned files on disk right before an approved deployment starts; not at all when null.</summary>
+    public PinnedFileCheck? Files { get; init; }
+
     /// <summary>True while a run, a rollback or a hand-over is in progress here (a deployment waiting, paused, for a person is not work).</summary>
     public bool Busy => Volatile.Read(ref _busy) > 0;
 
@@ -277,6 +280,11 @@ public sealed class DeploymentOwner(
         await using (var scope = await store.BeginAsync(stopping))
         {
             deployment = (await store.LoadForUpdateAsync(scope, id, stopping))!;
+            if (Files is not null && await Files.StopIfChangedAsync(scope, deployment, store, cards, time.GetUtcNow(), stopping))
+            {
+                await scope.CommitAsync(stopping);
+                return;   // a file changed since approval: sign-offs void, awaiting approval again, nothing ran
+            }
             if (deployment.State == DeploymentState.Approved)
                 deployment.Begin(time.GetUtcNow());
             else if (deployment.State != DeploymentState.Running)

@@ -11,7 +11,7 @@ namespace ChatOps.Core.Conversation;
 /// <param name="Sha256">The pinned migration's SHA-256, 64 hex digits; the card shows <see cref="ShortSha256"/>.</param>
 /// <param name="Target">Where it runs, as <c>host:port/database</c>. Shown as given: the caller builds it from the
 /// connection string's host, port and database, never its password.</param>
-/// <param name="Requester">Who ran <c>start</c>, as people should read it.</param>
+/// <param name="Requester">The platform user id of who ran <c>start</c>: the card mentions them, and each platform shows their name.</param>
 /// <param name="State">The deployment's state once it is past sign-off (<c>▶️ RUNNING · phase 2/4 · 3m12s</c>,
 /// <c>⏪ ROLLED BACK in 0.7 s</c>); null while it awaits sign-off, when the card derives its status from the sign-offs
 /// and the checks (<c>⏳ AWAITING SIGN-OFF (2/4)</c>, <c>🟢 APPROVED FOR DEPLOYMENT</c>).</param>
@@ -96,7 +96,7 @@ public static class CardRenderer
 
         var fields = new List<MessageField>
         {
-            new("requested by", card.Requester, Inline: true),
+            new("requested by", InlineMention.Of(new Mention.User(card.Requester)), Inline: true),
             new("sha256", card.ShortSha256, Inline: true),
             new("plan", PlanLine(card.Plan), Inline: true),
         };

@@ -10,8 +10,8 @@ public static class PlainTextRenderer
 {
     /// <summary>
     /// Title and status on the first line; inline fields that follow each other share a line; checklist items are indented
-    /// under their heading with their mark and, for a manual item, its role; mentions as <c>@user</c> and
-    /// <c>@Role holders</c>; an image as <c>[image: alt (file)]</c>; the footer last.
+    /// under their heading with their mark and, for a manual item, its role; mentions (the message's, and those inside a field's
+    /// value or a checklist line) as <c>@user</c> and <c>@Role holders</c>; an image as <c>[image: alt (file)]</c>; the footer last.
     /// </summary>
     public static string Render(ChatMessage message)
     {
@@ -22,21 +22,21 @@ public static class PlainTextRenderer
         {
             if (field.Inline)
             {
-                inline.Add($"{field.Label}: {field.Value}");
+                inline.Add($"{field.Label}: {InlineMention.Plain(field.Value)}");
                 continue;
             }
             FlushInline();
-            lines.Add($"{field.Label}: {field.Value}");
+            lines.Add($"{field.Label}: {InlineMention.Plain(field.Value)}");
         }
         FlushInline();
 
         foreach (var section in message.Checklists)
         {
             lines.Add(section.Heading);
-            lines.AddRange(section.Lines.Select(l => $"  {l.State.Mark()} {l.Text}{(l.Role is { } role ? $" ({role.Title()})" : "")}"));
+            lines.AddRange(section.Lines.Select(l => $"  {l.State.Mark()} {InlineMention.Plain(l.Text)}{(l.Role is { } role ? $" ({role.Title()})" : "")}"));
         }
         if (message.Mentions.Count > 0)
-            lines.Add(string.Join(" ", message.Mentions.Select(Mention)));
+            lines.Add(string.Join(" ", message.Mentions.Select(InlineMention.AsPlainText)));
         if (message.Image is { } image)
             lines.Add($"[image: {image.AltText} ({image.FileName})]");
         if (message.Footer is { } footer)
@@ -60,11 +60,4 @@ public static class PlainTextRenderer
     /// <param name="emoji">As the person gave it (✅, <c>:thumbsup:</c>).</param>
     public static string ReactionLine(string emoji, string user, DeploymentId deployment, bool removed = false) =>
         removed ? $"{emoji} {user} removed their reaction on {deployment}" : $"{emoji} {user} reacted on {deployment}";
-
-    private static string Mention(Mention mention) => mention switch
-    {
-        Mention.User user => "@" + user.UserId,
-        Mention.RoleGroup group => $"@{group.Role.Title()} holders",
-        _ => throw new ArgumentOutOfRangeException(nameof(mention), mention, "a mention is a user or a role group"),
-    };
 }

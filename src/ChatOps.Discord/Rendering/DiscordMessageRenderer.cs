@@ -8,7 +8,7 @@ namespace ChatOps.Discord.Rendering;
 
 /// <summary>
 /// A <see cref="ChatMessage"/> as a Discord message payload: one embed (title, status as the description's first line,
-/// fields, checklists as field text, footer, a colour by the status's mark, the image as <c>attachment://</c>), the
+/// fields, checklists as field text — a mention inside either (<see cref="InlineMention"/>) as <c>&lt;@id&gt;</c> — footer, a colour by the status's mark, the image as <c>attachment://</c>), the
 /// mentions in <c>content</c> and <c>allowed_mentions</c> naming exactly those users and roles. Discord's limits
 /// are respected by truncating, never by failing. Pure.
 /// </summary>
@@ -30,7 +30,7 @@ public static class DiscordMessageRenderer
         var (content, users, roles) = Mentions(message.Mentions, holders);
         var payload = new JsonObject
         {
-            ["embeds"] = new JsonArray(Embed(message)),
+            ["embeds"] = new JsonArray(Embed(message, holders)),
             // Only those named are pinged: never @everyone, never a role or user merely written in a value.
             ["allowed_mentions"] = new JsonObject
             {
@@ -106,8 +106,11 @@ public static class DiscordMessageRenderer
         }
     }
 
-    private static JsonObject Embed(ChatMessage message)
+    private static JsonObject Embed(ChatMessage message, RoleHolders holders)
     {
+        // A mention inside a field's value or a checklist line shows as a name in an embed (and an embed pings nobody).
+        string Inline(string text) => InlineMention.Render(text, t => t, m => Mentions([m], holders).Content);
+
         var budget = EmbedTotalLimit;
         var title = Take(message.Title, TitleLimit, ref budget);
         var embed = new JsonObject { ["title"] = title };
@@ -115,8 +118,8 @@ public static class DiscordMessageRenderer
         var footer = message.Footer is { } f ? Take(f, FooterLimit, ref budget) : null;
 
         var fields = new JsonArray();
-        var candidates = message.Fields.Select(x => (Name: x.Label, Value: x.Value, x.Inline))
-            .Concat(message.Checklists.Select(s => (Name: s.Heading, Value: ChecklistText(s), Inline: false)))
+        var candidates = message.Fields.Select(x => (Name: x.Label, Value: Inline(x.Value), x.Inline))
+            .Concat(message.Checklists.Select(s => (Name: s.Heading, Value: ChecklistText(s, Inline), Inline: false)))
             .ToList();
         var description = message.Status ?? "";
         if (message.Image is { } image && description.Length == 0)
@@ -162,13 +165,13 @@ public static class DiscordMessageRenderer
     }
 
     /// <summary>One line per item, each with its mark and, for a manual item, its role; lines that do not fit are counted.</summary>
-    private static string ChecklistText(ChecklistSection section)
+    private static string ChecklistText(ChecklistSection section, Func<string, string> inline)
     {
         var text = new StringBuilder();
         for (var i = 0; i < section.Lines.Count; i++)
         {
             var l = section.Lines[i];
-            var line = $"{l.State.Mark()} {l.Text}{(l.Role is { } role ? $" ({role.Title()})" : "")}";
+            var line = $"{l.State.Mark()} {inline(l.Text)}{(l.Role is { } role ? $" ({role.Title()})" : "")}";
             var rest = section.Lines.Count - i - 1;
             var tail = rest > 0 ? $"\n…{rest + 1} more" : "";
             if (text.Length + line.Length + 1 + tail.Length > FieldValueLimit)
