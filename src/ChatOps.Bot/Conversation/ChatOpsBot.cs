@@ -118,9 +118,9 @@ public sealed class ChatOpsBot
         }
     }
 
-    // An approved, running or rolling-back deployment is work going on or about to start (its owner may not have looked yet).
-    private async Task<bool> AwaitingOwnerAsync(CancellationToken cancellationToken) =>
-        (await Store.CountByStateAsync(cancellationToken)).Any(c => c.Value > 0 && c.Key is DeploymentState.Approved or DeploymentState.Running or DeploymentState.RollingBack);
+    // An approved, running or rolling-back deployment is work going on or about to start (its owner may not have looked yet); one
+    // approved and waiting for its maintenance window is not.
+    private Task<bool> AwaitingOwnerAsync(CancellationToken cancellationToken) => Store.AnyOwnerWorkAsync(cancellationToken);
 
     /// <summary>Stops the loops; deployments held here are let go for another replica (or the next start) to take over.</summary>
     public async Task StopAsync()

@@ -116,6 +116,14 @@ public static class StateDatabase
             // A card edit that changes nothing is not sent: its last version is found by the message it edits.
             "CREATE INDEX outbox_target ON chatops_state.outbox (platform, target, id) WHERE target IS NOT NULL",
         ],
+        [
+            // Issue 14 §5 (branch quartz; meant as version 6, after the one issue 14's status posts add): the maintenance window a
+            // deployment is scheduled into, and whether it opened for it. Quartz's own tables are Quartz's (ProvisionSchema).
+            "ALTER TABLE chatops_state.deployments ADD COLUMN window_start timestamptz",
+            "ALTER TABLE chatops_state.deployments ADD COLUMN window_end timestamptz",
+            "ALTER TABLE chatops_state.deployments ADD COLUMN window_zone text",
+            "ALTER TABLE chatops_state.deployments ADD COLUMN window_opened boolean NOT NULL DEFAULT false",
+        ],
     ];
 
     /// <summary>The schema version this build needs.</summary>
