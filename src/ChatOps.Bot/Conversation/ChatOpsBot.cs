@@ -1,7 +1,9 @@
 using ChatOps.Bot.Hosting;
+using ChatOps.Bot.Scheduling;
 using ChatOps.Core.Approvals;
 using ChatOps.Core.Conversation;
 using ChatOps.Core.Deployments;
+using ChatOps.Core.Scheduling;
 using ChatOps.Postgres.Migrations;
 using ChatOps.Postgres.Options;
 using ChatOps.Postgres.State;
@@ -19,7 +21,8 @@ public sealed record BotParts(
     ExecutionOptions Execution,
     MonitoringOptions Monitoring,
     TimeProvider Time,
-    ILoggerFactory Logging);
+    ILoggerFactory Logging,
+    MaintenanceWindow? Window = null);
 
 /// <summary>
 /// One replica of the bot: the inbox handler, a conductor and an outbox dispatcher per platform, and the deployments' owner,
@@ -33,14 +36,18 @@ public sealed class ChatOpsBot
 
     /// <param name="firstRetry">The outbox's first retry delay (default 1 s; tests make it short).</param>
     /// <param name="metrics">Where the owner and the dispatchers report, and what observes this replica; none when null.</param>
-    public ChatOpsBot(BotParts parts, IReadOnlyDictionary<string, IChatChannel> platforms, TimeSpan? firstRetry = null, BotMetrics? metrics = null)
+    /// <param name="schedule">The scheduled jobs (Quartz on the state database; started and stopped with the bot); without one,
+    /// <c>start --window</c> is refused on this replica and it fires no job.</param>
+    public ChatOpsBot(BotParts parts, IReadOnlyDictionary<string, IChatChannel> platforms, TimeSpan? firstRetry = null, BotMetrics? metrics = null,
+        IDeploymentSchedule? schedule = null)
     {
         Parts = parts;
         Metrics = metrics;
+        Schedule = schedule;
         Store = new DeploymentStore(parts.State, parts.Roles, parts.Approvals, parts.Permissions);
         Inbox = new Inbox(parts.State, parts.Time);
         Outbox = new Outbox(parts.State, parts.Time);
-        var cards = new DeploymentCards(Store, Outbox, parts.Time);
+        var cards = Cards = new DeploymentCards(Store, Outbox, parts.Time);
         Owner = new DeploymentOwner(Store, Outbox, cards, parts.Targets, parts.Execution, parts.Monitoring, parts.Time, parts.Logging.CreateLogger<DeploymentOwner>())
         {
             Metrics = metrics,
@@ -51,6 +58,8 @@ public sealed class ChatOpsBot
                 parts.Logging.CreateLogger<Conductor>())
             {
                 AcknowledgeEveryCommand = p.Key == "Discord",
+                Window = parts.Window,
+                Schedule = schedule,
             };
             conductor.OwnerWanted += Owner.Wake;
             return conductor;
@@ -61,6 +70,8 @@ public sealed class ChatOpsBot
             MaxBackoff = firstRetry is { } fast ? fast * 4 : TimeSpan.FromMinutes(1),
             Metrics = metrics,
         });
+        Windows = new WindowWork(Store, Outbox, cards, parts.Targets, parts.Execution, parts.Window, schedule, parts.Time, parts.Logging.CreateLogger<WindowWork>());
+        Windows.OwnerWanted += Owner.Wake;
         Handler = new InboxHandler(Inbox, Store, Conductors, parts.Logging.CreateLogger<InboxHandler>());
         Inbox.Accepted += Handler.Wake;
         Outbox.Written += () =>
@@ -80,6 +91,13 @@ public sealed class ChatOpsBot
     public IReadOnlyDictionary<string, Conductor> Conductors { get; }
     public IReadOnlyDictionary<string, OutboxDispatcher> Dispatchers { get; }
     public BotMetrics? Metrics { get; }
+    public DeploymentCards Cards { get; }
+
+    /// <summary>The scheduled jobs, or null when this replica runs none.</summary>
+    public IDeploymentSchedule? Schedule { get; }
+
+    /// <summary>What the scheduled jobs do: a deployment's maintenance window opening, the 24-hour reminder.</summary>
+    public WindowWork Windows { get; }
 
     /// <summary>Reads the open cards and starts the loops (the state schema is migrated already: <see cref="StateDatabase.MigrateAsync"/>).</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -93,6 +111,8 @@ public sealed class ChatOpsBot
         _loops.Add(Task.Run(() => Owner.RunAsync(stopping), CancellationToken.None));
         if (Metrics is { } metrics)
             _loops.Add(Task.Run(() => metrics.RunAsync(stopping), CancellationToken.None));
+        if (Schedule is { } schedule)
+            await schedule.StartAsync(Windows, cancellationToken);
     }
 
     /// <summary>
@@ -127,6 +147,8 @@ public sealed class ChatOpsBot
     {
         if (_stopping is null)
             return;
+        if (Schedule is { } schedule)
+            await schedule.StopAsync();   // no job fires into a bot that is stopping
         await _stopping.CancelAsync();
         await Task.WhenAll(_loops).ContinueWith(_ => { }, TaskScheduler.Default);
         _stopping.Dispose();

@@ -25,6 +25,12 @@ public interface IScheduledWork
 /// </summary>
 public interface IDeploymentSchedule
 {
+    /// <summary>Starts firing on this replica: each due job calls <paramref name="work"/>. Jobs may be scheduled before.</summary>
+    Task StartAsync(IScheduledWork work, CancellationToken cancellationToken);
+
+    /// <summary>Stops firing here (a job running now finishes first); the jobs stay for the other replicas and the next start.</summary>
+    Task StopAsync();
+
     Task ScheduleAsync(DeploymentJobKind kind, DeploymentId deployment, DateTimeOffset at, CancellationToken cancellationToken);
 
     /// <summary>True when there was a job to cancel.</summary>

@@ -98,6 +98,7 @@ public sealed class QuartzDeploymentSchedule : IDeploymentSchedule, IAsyncDispos
     }
 
     /// <summary>Starts firing: each due job calls <paramref name="work"/>; jobs missed while no node ran fire now.</summary>
+    /// <remarks>A scheduler stopped (<see cref="StopAsync"/>) cannot start again: build a new one.</remarks>
     public async Task StartAsync(IScheduledWork work, CancellationToken cancellationToken)
     {
         _relay.Work = work;

@@ -88,9 +88,9 @@ public sealed class MaintenanceWindow
         return null;
     }
 
-    /// <summary>The window that opens on <paramref name="date"/> (local), its start and end resolved to instants.</summary>
+    /// <summary>The window that opens on <paramref name="date"/> (local), its start and end resolved to instants (in UTC).</summary>
     public ScheduledWindow On(DateOnly date) =>
-        new(Resolve(date.ToDateTime(Start)), Resolve((CrossesMidnight ? date.AddDays(1) : date).ToDateTime(End)), Zone.Id);
+        new(Resolve(date.ToDateTime(Start)).ToUniversalTime(), Resolve((CrossesMidnight ? date.AddDays(1) : date).ToDateTime(End)).ToUniversalTime(), Zone.Id);
 
     /// <summary>The next window that opens after <paramref name="now"/>; one open now (or opening this instant) is not offered.</summary>
     public ScheduledWindow Next(DateTimeOffset now)

@@ -83,7 +83,8 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
             StateSql.Text(m.Runbook?.Name), StateSql.Text(m.Runbook?.Sha256), StateSql.Bytes(m.Runbook?.Bytes),
             deployment.Target, deployment.Requester, deployment.Channel, deployment.State.ToString(), StateSql.Text(deployment.Phase?.ToString()),
             StateSql.Text(deployment.VoidedBecause), deployment.ChecksPass, deployment.Platform,
-            StateSql.Timestamp(deployment.Window?.Start), StateSql.Timestamp(deployment.Window?.End), StateSql.Text(deployment.Window?.TimeZone), deployment.WindowOpened);
+            StateSql.Timestamp(deployment.Window?.Start.ToUniversalTime()),
+            StateSql.Timestamp(deployment.Window?.End.ToUniversalTime()), StateSql.Text(deployment.Window?.TimeZone), deployment.WindowOpened);
 
         await ExecAsync(connection, "DELETE FROM chatops_state.sign_offs WHERE deployment = $1", cancellationToken, deployment.Id.Number);
         foreach (var (user, signed) in deployment.SignOffs.Signers)
