@@ -97,4 +97,20 @@ public class BotSettingsTests
         Assert.Contains(problems, p => p.StartsWith("ChatOps:Roles:ProductOwner lists 'group:', a group without an id", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("nobody holds DevOps/SRE Lead", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void The_maintenance_window_is_absent_by_default_read_with_its_default_times_and_refused_with_every_problem()
+    {
+        Assert.Null(BotSettings.Read(Config(Minimal)).Settings!.MaintenanceWindow);
+
+        var window = BotSettings.Read(Config([.. Minimal, ("ChatOps:MaintenanceWindow:TimeZone", "America/New_York")])).Settings!.MaintenanceWindow!;
+        Assert.Equal((new TimeOnly(2, 0), new TimeOnly(4, 0), "America/New_York"), (window.Start, window.End, window.Zone.Id));
+
+        var (settings, problems) = BotSettings.Read(Config([.. Minimal, ("ChatOps:MaintenanceWindow:Start", "25:00"),
+            ("ChatOps:MaintenanceWindow:Zone", "UTC")]));
+        Assert.Null(settings);
+        Assert.Contains("ChatOps:MaintenanceWindow:Start is '25:00', not a time as HH:mm (00:00 to 23:59), e.g. 02:00", problems);
+        Assert.Contains(problems, p => p.StartsWith("ChatOps:MaintenanceWindow:TimeZone is not set", StringComparison.Ordinal));
+        Assert.Contains("ChatOps:MaintenanceWindow:Zone is no setting; the settings are Start, End and TimeZone", problems);
+    }
 }

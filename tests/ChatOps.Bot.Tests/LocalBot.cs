@@ -1,9 +1,11 @@
 using ChatOps.Bot.Conversation;
 using ChatOps.Bot.Hosting;
 using ChatOps.Bot.Local;
+using ChatOps.Bot.Scheduling;
 using ChatOps.Core.Approvals;
 using ChatOps.Core.Conversation;
 using ChatOps.Core.Deployments;
+using ChatOps.Core.Scheduling;
 using ChatOps.Postgres.Migrations;
 using ChatOps.Postgres.Options;
 using ChatOps.Postgres.State;
@@ -23,7 +25,8 @@ public sealed class LocalBot : IAsyncDisposable
     /// <param name="time">The bot's clock (a <see cref="ShiftedClock"/> to jump past a deadline); the system's when null.</param>
     public LocalBot(string state, string target, string migrations, RoleHolders holders, string user = "req", TimeSpan? sampleInterval = null,
         IReadOnlyDictionary<string, string>? namedTargets = null, LocalChannel? channel = null, StringWriter? output = null, IChatChannel? platform = null,
-        bool fastRetries = false, BotMetrics? metrics = null, TimeProvider? time = null, ReportingPolicy? reporting = null)
+        bool fastRetries = false, BotMetrics? metrics = null, TimeProvider? time = null, ReportingPolicy? reporting = null, MaintenanceWindow? window = null,
+        IDeploymentSchedule? schedule = null)
     {
         Output = output ?? new StringWriter();
         Channel = channel ?? new LocalChannel(Output);
@@ -31,8 +34,8 @@ public sealed class LocalBot : IAsyncDisposable
         Bot = new ChatOpsBot(new BotParts(Connections, new MigrationCatalog(migrations), new Targets(target, namedTargets ?? new Dictionary<string, string>()), holders,
             new SignOffPolicy(), new DeploymentPermissions(holders), new ExecutionOptions(),
             new MonitoringOptions { SampleInterval = sampleInterval ?? TimeSpan.FromMilliseconds(500) }, time ?? TimeProvider.System, NullLoggerFactory.Instance,
-                reporting ?? NoMonitoring),
-            new Dictionary<string, IChatChannel> { ["Local"] = platform ?? Channel }, fastRetries ? TimeSpan.FromMilliseconds(20) : null, metrics);
+                reporting ?? NoMonitoring, window),
+            new Dictionary<string, IChatChannel> { ["Local"] = platform ?? Channel }, fastRetries ? TimeSpan.FromMilliseconds(20) : null, metrics, schedule);
         _input = new LocalInput(Bot.Conductors["Local"].CardOf, initialUser: user);
     }
 

@@ -50,7 +50,7 @@ public class MigrateHelpTests
             Assert.False(string.IsNullOrWhiteSpace(s.Summary));
         });
         var start = MigrateGrammar.SubCommands.Single(s => s.Name == "start");
-        Assert.Equal("/migrate start <migration> [--target <name>]", start.Usage);
+        Assert.Equal("/migrate start <migration> [--target <name>] [--window]", start.Usage);
         Assert.Equal("/migrate rollback [D-n] [--confirm]", MigrateGrammar.SubCommands.Single(s => s.Name == "rollback").Usage);
     }
 
@@ -60,9 +60,10 @@ public class MigrateHelpTests
         var lines = MigrateGrammar.HelpAsPlainText().Split('\n');
 
         Assert.Equal(MigrateGrammar.SubCommands.Count + 1, lines.Length);
-        // The longest usage is start's (44 characters); two spaces follow it.
-        Assert.Equal("/migrate help" + new string(' ', 44 - 13 + 2) + "the sub-commands, one line each", lines[0]);
-        Assert.Equal("/migrate start <migration> [--target <name>]  a new deployment D-n and its card for sign-off", lines[3]);
+        // The longest usage is start's (55 characters); two spaces follow it.
+        Assert.Equal("/migrate help" + new string(' ', 55 - 13 + 2) + "the sub-commands, one line each", lines[0]);
+        Assert.Equal("/migrate start <migration> [--target <name>] [--window]  a new deployment D-n and its card for sign-off " +
+                     "(--window: run it in the next maintenance window)", lines[3]);
         var summaryColumn = lines[0].IndexOf("the sub-commands", StringComparison.Ordinal);
         for (var i = 0; i < MigrateGrammar.SubCommands.Count; i++)
             Assert.Equal(summaryColumn, lines[i].IndexOf(MigrateGrammar.SubCommands[i].Summary, StringComparison.Ordinal));
@@ -97,6 +98,9 @@ public class MigrateCommandTests
         { "plan 20250803_add_tracking.sql", new MigrateCommand.Plan("20250803_add_tracking") },
         { "start 2025_x", new MigrateCommand.Start("2025_x", null) },
         { "start 2025_x --target prod", new MigrateCommand.Start("2025_x", "prod") },
+        { "start 2025_x --window", new MigrateCommand.Start("2025_x", null, Window: true) },
+        { "start --WINDOW 2025_x --target prod", new MigrateCommand.Start("2025_x", "prod", Window: true) },
+        { "start 2025_x \u2014window", new MigrateCommand.Start("2025_x", null, Window: true) },
         { "status", new MigrateCommand.Status(null) },
         { "status D-4", new MigrateCommand.Status(new DeploymentId(4)) },
         { "approve", new MigrateCommand.Approve(null) },
@@ -256,7 +260,7 @@ public class MigrateCommandTests
     public void A_missing_argument_says_what_to_type()
     {
         Assert.Equal(
-            "`start` needs a migration name\nusage: /migrate start <migration> [--target <name>]",
+            "`start` needs a migration name\nusage: /migrate start <migration> [--target <name>] [--window]",
             Refused("start", CommandErrorKind.MissingArgument).ToPlainText());
     }
 

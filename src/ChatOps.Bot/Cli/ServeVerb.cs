@@ -2,6 +2,7 @@ using System.CommandLine;
 using ChatOps.Bot.Conversation;
 using ChatOps.Bot.Hosting;
 using ChatOps.Bot.Local;
+using ChatOps.Bot.Scheduling;
 using ChatOps.Postgres;
 using ChatOps.Postgres.Migrations;
 using ChatOps.Postgres.Options;
@@ -64,10 +65,14 @@ public static class ServeVerb
             var platforms = await ChatPlatforms.CreateAsync(app.Services, settings.Platforms, settings.Roles, TimeProvider.System, http,
                 await new Outbox(state, TimeProvider.System).LastNumberedIdAsync("Local", "L", cancellationToken) + 1, cancellationToken);
             using var metrics = new BotMetrics(TimeProvider.System, app.Services.GetRequiredService<ILogger<BotMetrics>>());
+            // Quartz on the state database, clustered with every other replica's (its tables created when missing).
+            await using var schedule = await QuartzDeploymentSchedule.CreateAsync(settings.State, TimeProvider.System,
+                app.Services.GetRequiredService<ILoggerFactory>(), cancellationToken);
             var bot = new ChatOpsBot(new BotParts(state,
                 new MigrationCatalog(app.Services.GetRequiredService<IOptions<MigrationsOptions>>().Value.ResolvedDirectory), settings.Targets, settings.Roles,
                 settings.Approvals, settings.Permissions, app.Services.GetRequiredService<IOptions<ExecutionOptions>>().Value,
-                app.Services.GetRequiredService<IOptions<MonitoringOptions>>().Value, TimeProvider.System, app.Services.GetRequiredService<ILoggerFactory>(), reporting), platforms.Channels, metrics: metrics);
+                app.Services.GetRequiredService<IOptions<MonitoringOptions>>().Value, TimeProvider.System, app.Services.GetRequiredService<ILoggerFactory>(),
+                reporting, settings.MaintenanceWindow), platforms.Channels, metrics: metrics, schedule: schedule);
             platforms.Connect(app, bot);
             var connections = new PlatformConnections(state, platforms.Connections, TimeProvider.System, app.Services.GetRequiredService<ILogger<PlatformConnections>>());
             app.MapBotHealth(bot, settings, connections.ProblemsAsync);

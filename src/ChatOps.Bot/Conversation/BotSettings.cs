@@ -1,17 +1,29 @@
 using ChatOps.Core.Approvals;
 using ChatOps.Core.Deployments;
 using ChatOps.Core.Runbooks;
+using ChatOps.Core.Scheduling;
 
 namespace ChatOps.Bot.Conversation;
 
 /// <summary>
 /// What <c>serve</c> reads besides the validated options: the role holders (<c>ChatOps:Roles:&lt;Role&gt;</c>, lists of
 /// user ids and <c>group:&lt;id&gt;</c> platform groups), the targets (<c>ConnectionStrings:Target</c> and <c>ChatOps:Targets:&lt;name&gt;</c>), the state database
-/// (<c>ConnectionStrings:State</c>) and the platforms (<c>ChatOps:Platforms</c>). Every problem is listed, with how to fix it.
+/// (<c>ConnectionStrings:State</c>), the platforms (<c>ChatOps:Platforms</c>) and the maintenance window (<c>ChatOps:MaintenanceWindow</c>).
+/// Every problem is listed, with how to fix it.
 /// </summary>
 public sealed record BotSettings(RoleHolders Roles, Targets Targets, string State, IReadOnlyList<string> Platforms, SignOffPolicy Approvals,
     DeploymentPermissions Permissions)
 {
+    /// <summary>
+    /// <c>ChatOps:MaintenanceWindow</c> (<c>Start</c>, <c>End</c> as HH:mm, default 02:00 and 04:00; <c>TimeZone</c> an IANA id, required),
+    /// or null when the section is absent: <c>start --window</c> is then refused, saying how to configure it.
+    /// </summary>
+    public MaintenanceWindow? MaintenanceWindow { get; init; }
+
+    /// <summary>What <c>start --window</c> answers when no window is configured.</summary>
+    public const string NoWindowConfigured = "no maintenance window is configured: set ChatOps:MaintenanceWindow:Start and End (local times as HH:mm, " +
+        "e.g. 02:00 and 04:00) and ChatOps:MaintenanceWindow:TimeZone (an IANA id, e.g. Europe/Berlin) — env ChatOps__MaintenanceWindow__Start=02:00 …";
+
     /// <summary>The configuration keys of the four roles, as the issue names them.</summary>
     public static readonly IReadOnlyDictionary<string, SignOffRole> RoleKeys = new Dictionary<string, SignOffRole>(StringComparer.OrdinalIgnoreCase)
     {
@@ -117,11 +129,24 @@ public sealed record BotSettings(RoleHolders Roles, Targets Targets, string Stat
             allowed[action] = roles;
         }
 
+        // ChatOps:MaintenanceWindow: absent is fine (no --window); present, it needs a time zone (Start and End default to 02:00–04:00).
+        MaintenanceWindow? window = null;
+        var windowSection = configuration.GetSection(Core.Scheduling.MaintenanceWindow.Section);
+        if (windowSection.Exists())
+        {
+            foreach (var unknown in windowSection.GetChildren().Select(c => c.Key).Where(k => k is not ("Start" or "End" or "TimeZone")))
+                problems.Add($"{Core.Scheduling.MaintenanceWindow.Section}:{unknown} is no setting; the settings are Start, End and TimeZone");
+            var (parsed, windowProblems) = Core.Scheduling.MaintenanceWindow.Parse(windowSection["Start"] ?? "02:00", windowSection["End"] ?? "04:00",
+                windowSection["TimeZone"]);
+            problems.AddRange(windowProblems);
+            window = parsed;
+        }
+
         var roleHolders = new RoleHolders(holders);
         return problems.Count > 0
             ? (null, problems)
             : (new BotSettings(roleHolders, new Targets(string.IsNullOrWhiteSpace(target) ? null : target, named), state!, platforms,
-                new SignOffPolicy(allowRequester, validFor), new DeploymentPermissions(roleHolders, allowed)), problems);
+                new SignOffPolicy(allowRequester, validFor), new DeploymentPermissions(roleHolders, allowed)) { MaintenanceWindow = window }, problems);
     }
 
     /// <summary>

@@ -1,7 +1,9 @@
 using ChatOps.Bot.Hosting;
+using ChatOps.Bot.Scheduling;
 using ChatOps.Core.Approvals;
 using ChatOps.Core.Conversation;
 using ChatOps.Core.Deployments;
+using ChatOps.Core.Scheduling;
 using ChatOps.Postgres.Migrations;
 using ChatOps.Postgres.Options;
 using ChatOps.Postgres.State;
@@ -20,7 +22,8 @@ public sealed record BotParts(
     MonitoringOptions Monitoring,
     TimeProvider Time,
     ILoggerFactory Logging,
-    ReportingPolicy? Reporting = null);
+    ReportingPolicy? Reporting = null,
+    MaintenanceWindow? Window = null);
 
 /// <summary>
 /// One replica of the bot: the inbox handler, a conductor and an outbox dispatcher per platform, and the deployments' owner,
@@ -34,14 +37,18 @@ public sealed class ChatOpsBot
 
     /// <param name="firstRetry">The outbox's first retry delay (default 1 s; tests make it short).</param>
     /// <param name="metrics">Where the owner and the dispatchers report, and what observes this replica; none when null.</param>
-    public ChatOpsBot(BotParts parts, IReadOnlyDictionary<string, IChatChannel> platforms, TimeSpan? firstRetry = null, BotMetrics? metrics = null)
+    /// <param name="schedule">The scheduled jobs (Quartz on the state database; started and stopped with the bot); without one,
+    /// <c>start --window</c> is refused on this replica and it fires no job.</param>
+    public ChatOpsBot(BotParts parts, IReadOnlyDictionary<string, IChatChannel> platforms, TimeSpan? firstRetry = null, BotMetrics? metrics = null,
+        IDeploymentSchedule? schedule = null)
     {
         Parts = parts;
         Metrics = metrics;
+        Schedule = schedule;
         Store = new DeploymentStore(parts.State, parts.Roles, parts.Approvals, parts.Permissions);
         Inbox = new Inbox(parts.State, parts.Time);
         Outbox = new Outbox(parts.State, parts.Time);
-        var cards = new DeploymentCards(Store, Outbox, parts.Time);
+        var cards = Cards = new DeploymentCards(Store, Outbox, parts.Time);
         Reporter = new DeploymentReporter(Store, Outbox, cards, parts.Reporting ?? ReportingPolicy.Default, parts.Monitoring, parts.Time,
             parts.Logging.CreateLogger<DeploymentReporter>());
         Owner = new DeploymentOwner(Store, Outbox, cards, Reporter, parts.Targets, parts.Execution, parts.Monitoring, parts.Time, parts.Logging.CreateLogger<DeploymentOwner>())
@@ -56,6 +63,8 @@ public sealed class ChatOpsBot
             {
                 AcknowledgeEveryCommand = p.Key == "Discord",
                 Reporter = Reporter,
+                Window = parts.Window,
+                Schedule = schedule,
             };
             conductor.OwnerWanted += Owner.Wake;
             return conductor;
@@ -66,6 +75,8 @@ public sealed class ChatOpsBot
             MaxBackoff = firstRetry is { } fast ? fast * 4 : TimeSpan.FromMinutes(1),
             Metrics = metrics,
         });
+        Windows = new WindowWork(Store, Outbox, cards, parts.Targets, parts.Execution, parts.Window, schedule, parts.Time, parts.Logging.CreateLogger<WindowWork>());
+        Windows.OwnerWanted += Owner.Wake;
         Handler = new InboxHandler(Inbox, Store, Conductors, parts.Logging.CreateLogger<InboxHandler>());
         Inbox.Accepted += Handler.Wake;
         Outbox.Written += () =>
@@ -86,6 +97,13 @@ public sealed class ChatOpsBot
     public IReadOnlyDictionary<string, Conductor> Conductors { get; }
     public IReadOnlyDictionary<string, OutboxDispatcher> Dispatchers { get; }
     public BotMetrics? Metrics { get; }
+    public DeploymentCards Cards { get; }
+
+    /// <summary>The scheduled jobs, or null when this replica runs none.</summary>
+    public IDeploymentSchedule? Schedule { get; }
+
+    /// <summary>What the scheduled jobs do: a deployment's maintenance window opening, the 24-hour reminder.</summary>
+    public WindowWork Windows { get; }
 
     /// <summary>Reads the open cards and starts the loops (the state schema is migrated already: <see cref="StateDatabase.MigrateAsync"/>).</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -99,6 +117,8 @@ public sealed class ChatOpsBot
         _loops.Add(Task.Run(() => Owner.RunAsync(stopping), CancellationToken.None));
         if (Metrics is { } metrics)
             _loops.Add(Task.Run(() => metrics.RunAsync(stopping), CancellationToken.None));
+        if (Schedule is { } schedule)
+            await schedule.StartAsync(Windows, cancellationToken);
     }
 
     /// <summary>
@@ -124,15 +144,17 @@ public sealed class ChatOpsBot
         }
     }
 
-    // An approved, running, monitored or rolling-back deployment is work going on or about to start (its owner may not have looked yet).
-    private async Task<bool> AwaitingOwnerAsync(CancellationToken cancellationToken) =>
-        (await Store.CountByStateAsync(cancellationToken)).Any(c => c.Value > 0 && c.Key is DeploymentState.Approved or DeploymentState.Running or DeploymentState.Monitoring or DeploymentState.RollingBack);
+    // An approved, running, monitored or rolling-back deployment is work going on or about to start (its owner may not have looked yet);
+    // one approved and waiting for its maintenance window is not.
+    private Task<bool> AwaitingOwnerAsync(CancellationToken cancellationToken) => Store.AnyOwnerWorkAsync(cancellationToken);
 
     /// <summary>Stops the loops; deployments held here are let go for another replica (or the next start) to take over.</summary>
     public async Task StopAsync()
     {
         if (_stopping is null)
             return;
+        if (Schedule is { } schedule)
+            await schedule.StopAsync();   // no job fires into a bot that is stopping
         await _stopping.CancelAsync();
         await Task.WhenAll(_loops).ContinueWith(_ => { }, TaskScheduler.Default);
         _stopping.Dispose();

@@ -1,11 +1,13 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
+using ChatOps.Bot.Scheduling;
 using ChatOps.Core.Approvals;
 using ChatOps.Core.Conversation;
 using ChatOps.Core.Deployments;
 using ChatOps.Core.Planning;
 using ChatOps.Core.Runbooks;
+using ChatOps.Core.Scheduling;
 using ChatOps.Core.Scripts;
 using ChatOps.Postgres;
 using ChatOps.Postgres.Migrations;
@@ -67,6 +69,12 @@ public sealed class Conductor(
     /// Answer every command privately too, even one answered in the channel (Discord's deferred interaction waits for it).
     /// </summary>
     public bool AcknowledgeEveryCommand { get; init; }
+
+    /// <summary>The maintenance window <c>start --window</c> schedules into; null: <c>--window</c> is refused, saying how to configure one.</summary>
+    public MaintenanceWindow? Window { get; init; }
+
+    /// <summary>Where <c>start --window</c> schedules the reminder and the window's start; null: <c>--window</c> is refused.</summary>
+    public IDeploymentSchedule? Schedule { get; init; }
 
     /// <summary>Raised after a change the deployment's owner has to act on (approved, paused, resumed, aborted, rolling back) was committed.</summary>
     public event Action? OwnerWanted;
@@ -180,6 +188,10 @@ public sealed class Conductor(
         var (target, error) = targets.Resolve(start.Target);
         if (target is null)
             return await TellAsync(h, command, $"⚠️ {error}", cancellationToken);
+        if (start.Window && Window is null)
+            return await TellAsync(h, command, $"⚠️ {BotSettings.NoWindowConfigured}", cancellationToken);
+        if (start.Window && Schedule is null)
+            return await TellAsync(h, command, "⚠️ this replica runs no scheduler: --window needs serve's (Quartz on the state database)", cancellationToken);
 
         // What runs is exactly these bytes, whatever happens to the files later.
         var pinned = new PinnedMigration(files.Id, await PinAsync(files.SqlPath, cancellationToken),
@@ -191,16 +203,38 @@ public sealed class Conductor(
 
         // The card shows the checks as they are now; the run checks again before it touches anything.
         var plan = MigrationPlan.For(files.Id, pinned.Sql.Sha256, SqlScript.Parse(Encoding.UTF8.GetString(pinned.Sql.Bytes)));
-        var checks = await CheckAsync(target, id, pinned, plan, cancellationToken);
+        var checks = await CheckAsync(target, id, pinned, plan, execution, cancellationToken);
         deployment.AwaitApproval(Now, checks.All(c => c.Status != CheckStatus.Fail));
+        var window = start.Window ? Window!.Next(Now) : null;
+        if (window is not null)
+            deployment.ScheduleInto(window, MaintenanceWindow.Describe(window), Now);
         await store.SaveAsync(h.Scope, deployment, cancellationToken);
         var card = await outbox.PostAsync(h.Scope, platform, command.ChannelId, cards.Render(deployment, plan, checks), cancellationToken, id.Number);
         await store.SetCardAsync(id, card.MessageId, checks, cancellationToken, h.Scope);
         // The bot's own ✅ on its card is there for people to click (it never counts).
         await outbox.ReactAsync(h.Scope, platform, card, ReactionEmoji.SignOff, cancellationToken);
+        if (window is not null)
+            await ScheduleWindowAsync(h, deployment, window, cancellationToken);
         h.Scope.Committed += () => _cards[id.Number] = card;
         logger.LogInformation("{Deployment} of {Migration} requested by {User}", id, files.Id, command.UserId);
-        return $"{id} requested: its card is in the channel";
+        return window is null
+            ? $"{id} requested: its card is in the channel"
+            : $"{id} requested for the maintenance window {Window!.Describe(window.Start)}: its card is in the channel";
+    }
+
+    /// <summary>
+    /// <c>start --window</c>: the scheduled time in the card's thread (the window's zone and UTC), the 24-hour reminder and the window's
+    /// start scheduled. The jobs are stored before the event's transaction commits, under the deployment's scheduling lock: a job due at
+    /// once (the reminder, when the window is under 24 hours away) waits for the commit; should it roll back, the jobs find no
+    /// deployment waiting for a window and do nothing (scheduling again replaces them).
+    /// </summary>
+    private async Task ScheduleWindowAsync(Handling h, Deployment deployment, ScheduledWindow window, CancellationToken cancellationToken)
+    {
+        await WindowWork.HoldAsync(h.Scope, deployment.Id, cancellationToken);
+        var reminder = MaintenanceWindow.ReminderAt(Now, window.Start);
+        await Schedule!.ScheduleAsync(DeploymentJobKind.Reminder, deployment.Id, reminder, cancellationToken);
+        await Schedule.ScheduleAsync(DeploymentJobKind.WindowStart, deployment.Id, window.Start, cancellationToken);
+        await cards.ThreadAsync(h.Scope, deployment, WindowWork.Scheduled(deployment, window, reminder, Window!), cancellationToken);
     }
 
     private async Task<string> ControlAsync(Handling h, CommandReceived command, DeploymentCommand control, CancellationToken cancellationToken)
@@ -339,7 +373,8 @@ public sealed class Conductor(
     }
 
     /// <summary>The automated pre-deployment checks against <paramref name="target"/> now (an unreachable target is a failed check, not an error).</summary>
-    private async Task<IReadOnlyList<CheckResult>> CheckAsync(string target, DeploymentId id, PinnedMigration pinned, MigrationPlan plan, CancellationToken cancellationToken)
+    internal static async Task<IReadOnlyList<CheckResult>> CheckAsync(string target, DeploymentId id, PinnedMigration pinned, MigrationPlan plan,
+        ExecutionOptions execution, CancellationToken cancellationToken)
     {
         try
         {
@@ -361,7 +396,7 @@ public sealed class Conductor(
         {
             // Checks that failed when the card was posted (the target down, a table missing) are run again: once fixed, signing can approve.
             var plan = MigrationPlan.For(deployment.Migration.Id, deployment.Migration.Sql.Sha256, SqlScript.Parse(Encoding.UTF8.GetString(deployment.Migration.Sql.Bytes)));
-            var checks = await CheckAsync(targets.ConnectionStringOf(deployment), deployment.Id, deployment.Migration, plan, cancellationToken);
+            var checks = await CheckAsync(targets.ConnectionStringOf(deployment), deployment.Id, deployment.Migration, plan, execution, cancellationToken);
             var failed = checks.Where(c => c.Status == CheckStatus.Fail).ToList();
             deployment.ChecksRanAgain(failed.Count == 0, failed.Count == 0 ? "all pass now" : $"still failing: {string.Join("; ", failed.Select(c => c.Name))}", Now);
             var (cardKey, _) = await store.CardAsync(deployment.Id, cancellationToken, h.Scope);

@@ -4,6 +4,7 @@ using ChatOps.Core.Deployments;
 using ChatOps.Core.Execution;
 using ChatOps.Core.Planning;
 using ChatOps.Core.Runbooks;
+using ChatOps.Core.Scheduling;
 using ChatOps.Core.Scripts;
 using ChatOps.Postgres.State;
 
@@ -94,6 +95,10 @@ public sealed class DeploymentCards(DeploymentStore store, Outbox outbox, TimePr
 
     private static string Next(Deployment d) => d.State switch
     {
+        DeploymentState.AwaitingApproval when d.Window is { } window =>
+            $"scheduled for the maintenance window {MaintenanceWindow.Describe(window)}: runs then if the four roles have signed and the checks pass",
+        DeploymentState.Approved when d is { WaitsForWindow: true, Window: { } window } =>
+            $"approved: starts when the maintenance window opens, {MaintenanceWindow.Describe(window)}",
         DeploymentState.AwaitingApproval => "runs as soon as the four roles have signed and the checks pass",
         DeploymentState.Approved => "starting the runbook",
         DeploymentState.Running or DeploymentState.Paused => "events in this card's thread; /migrate pause | resume | abort | rollback",

@@ -172,6 +172,9 @@ public sealed class DeploymentOwner(
             var deployment = await store.LoadAsync(id, stopping);
             switch (deployment?.State)
             {
+                // Maintenance window (issue 14 §5): approved early, it waits for its window to open (the window-start job opens it).
+                case DeploymentState.Approved when deployment.WaitsForWindow:
+                    return;
                 case DeploymentState.Approved:
                     takenOver = false;
                     await Working(() => RunForwardAsync(id, resuming: false, stopping));

@@ -42,13 +42,16 @@ public abstract record MigrateCommand
         private protected override IEnumerable<string> Arguments() => [Migration];
     }
 
-    /// <summary><c>start &lt;migration&gt; [--target &lt;name&gt;]</c>: a new deployment and its card.</summary>
+    /// <summary><c>start &lt;migration&gt; [--target &lt;name&gt;] [--window]</c>: a new deployment and its card.</summary>
     /// <param name="Migration">The migration's id, already checked by <see cref="Migrations.MigrationName.TryNormalize"/> (no <c>.sql</c>).</param>
     /// <param name="Target">A named target (<c>ChatOps:Targets:&lt;name&gt;</c>), or null for the default target.</param>
-    public sealed record Start(string Migration, string? Target) : MigrateCommand
+    /// <param name="Window">True with <c>--window</c>: the deployment waits for the next maintenance window instead of running once approved.</param>
+    public sealed record Start(string Migration, string? Target, bool Window = false) : MigrateCommand
     {
         public override string Name => "start";
-        private protected override IEnumerable<string> Arguments() => Target is null ? [Migration] : [Migration, "--target", Target];
+
+        private protected override IEnumerable<string> Arguments() =>
+            (Target is null ? [Migration] : new[] { Migration, "--target", Target }).Concat(Window ? ["--window"] : []);
     }
 
     /// <summary><c>status [D-n]</c>: the deployment's current status.</summary>

@@ -18,6 +18,7 @@ public static partial class MigrateGrammar
 
     private const string TargetOption = "--target";
     private const string ConfirmOption = "--confirm";
+    private const string WindowOption = "--window";
     private const int EchoLimit = 40;
 
     private enum Argument { None, Migration, OptionalDeployment }
@@ -29,7 +30,8 @@ public static partial class MigrateGrammar
         new(new("help", "/migrate help", "the sub-commands, one line each"), Argument.None, []),
         new(new("list", "/migrate list", "the migrations, with their last deployment's state"), Argument.None, []),
         new(new("plan", "/migrate plan <migration>", "the executor's plan: locks, warnings, notes"), Argument.Migration, []),
-        new(new("start", "/migrate start <migration> [--target <name>]", "a new deployment D-n and its card for sign-off"), Argument.Migration, [TargetOption]),
+        new(new("start", "/migrate start <migration> [--target <name>] [--window]",
+            "a new deployment D-n and its card for sign-off (--window: run it in the next maintenance window)"), Argument.Migration, [TargetOption, WindowOption]),
         new(new("status", "/migrate status [D-n]", "the deployment's current status"), Argument.OptionalDeployment, []),
         new(new("approve", "/migrate approve [D-n]", "sign off your role, as the sign-off reaction does"), Argument.OptionalDeployment, []),
         new(new("revoke", "/migrate revoke [D-n]", "withdraw your sign-off, as removing the reaction does"), Argument.OptionalDeployment, []),
@@ -41,7 +43,7 @@ public static partial class MigrateGrammar
     ];
 
     private static readonly string[] SubCommandNames = [.. Rules.Select(r => r.Usage.Name)];
-    private static readonly string[] AllOptions = [TargetOption, ConfirmOption];
+    private static readonly string[] AllOptions = [TargetOption, ConfirmOption, WindowOption];
 
     [GeneratedRegex("^[A-Za-z0-9_-]+$")]
     private static partial Regex TargetName();
@@ -84,6 +86,7 @@ public static partial class MigrateGrammar
         var positional = new List<string>();
         string? target = null;
         var confirmed = false;
+        var window = false;
         var seen = new HashSet<string>(StringComparer.Ordinal);
         for (var i = start + 1; i < words.Length; i++)
         {
@@ -116,6 +119,12 @@ public static partial class MigrateGrammar
                     return Error(rule, CommandErrorKind.BadOptionValue, $"`{ConfirmOption}` takes no value");
                 confirmed = true;
             }
+            else if (option == WindowOption)
+            {
+                if (value is not null)
+                    return Error(rule, CommandErrorKind.BadOptionValue, $"`{WindowOption}` takes no value");
+                window = true;
+            }
             else if (option == TargetOption)
             {
                 // "--target prod" takes the next word, unless that is another option: then the value is missing.
@@ -135,12 +144,12 @@ public static partial class MigrateGrammar
             Argument.None => positional.Count > 0
                 ? Error(rule, CommandErrorKind.ExtraArgument, $"`{rule.Usage.Name}` takes no arguments, but got {Quote(positional[0])}")
                 : Build(rule.Usage.Name),
-            Argument.Migration => MigrationCommand(rule, positional, target),
+            Argument.Migration => MigrationCommand(rule, positional, target, window),
             _ => DeploymentCommand(rule, positional, confirmed),
         };
     }
 
-    private static ParsedCommand MigrationCommand(Rule rule, List<string> positional, string? target)
+    private static ParsedCommand MigrationCommand(Rule rule, List<string> positional, string? target, bool window)
     {
         if (positional.Count == 0)
             return Error(rule, CommandErrorKind.MissingArgument, $"`{rule.Usage.Name}` needs a migration name");
@@ -149,7 +158,7 @@ public static partial class MigrateGrammar
                 $"`{rule.Usage.Name}` takes one migration name, but got another: {Quote(positional[1])}");
         if (!MigrationName.TryNormalize(positional[0], out var migration, out var why))
             return Error(rule, CommandErrorKind.BadMigrationName, Truncate(why, EchoLimit * 3));
-        return rule.Usage.Name == "plan" ? new MigrateCommand.Plan(migration) : new MigrateCommand.Start(migration, target);
+        return rule.Usage.Name == "plan" ? new MigrateCommand.Plan(migration) : new MigrateCommand.Start(migration, target, window);
     }
 
     private static ParsedCommand DeploymentCommand(Rule rule, List<string> positional, bool confirmed)

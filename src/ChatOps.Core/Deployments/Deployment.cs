@@ -1,6 +1,7 @@
 using ChatOps.Core.Approvals;
 using ChatOps.Core.Conversation;
 using ChatOps.Core.Runbooks;
+using ChatOps.Core.Scheduling;
 
 namespace ChatOps.Core.Deployments;
 
@@ -100,7 +101,7 @@ public sealed class Deployment
     public static Deployment Restore(DeploymentId id, PinnedMigration migration, string target, string requester, string channel,
         RoleHolders holders, SignOffPolicy policy, DeploymentState state, RunbookPhase? phase, string? voidedBecause, bool checksPass,
         IEnumerable<KeyValuePair<string, SignOffRecord>> signers, IEnumerable<AuditEvent> audit, DeploymentPermissions? permissions = null,
-        string platform = "Local")
+        string platform = "Local", ScheduledWindow? window = null, bool windowOpened = false)
     {
         var restored = new Deployment(id, migration, target, requester, channel, holders, policy, DateTimeOffset.MinValue, permissions, platform);
         restored._audit.Clear();
@@ -110,6 +111,8 @@ public sealed class Deployment
         restored.VoidedBecause = voidedBecause;
         restored.ChecksPass = checksPass;
         restored.SignOffs.Restore(signers);
+        restored.Window = window;
+        restored.WindowOpened = windowOpened;
         // An aborted deployment may or may not have run: its trail says.
         restored.ExecutionStarted = state is not (DeploymentState.Requested or DeploymentState.AwaitingApproval or DeploymentState.Approved or DeploymentState.Aborted)
                                     || restored._audit.Any(a => a.What == ExecutionStartedLine);
@@ -143,6 +146,28 @@ public sealed class Deployment
 
     /// <summary>True from the moment execution starts: sign-offs no longer change anything.</summary>
     public bool ExecutionStarted { get; private set; }
+
+    /// <summary>The maintenance window it is scheduled into (<c>start --window</c>), or null: it runs as soon as it is approved.</summary>
+    public ScheduledWindow? Window { get; private set; }
+
+    /// <summary>True once its window opened with the deployment approved and its checks passing: execution may start.</summary>
+    public bool WindowOpened { get; private set; }
+
+    /// <summary>When its window closes (no phase starts after it), or null without a window.</summary>
+    public DateTimeOffset? WindowEnd => Window?.End;
+
+    /// <summary>Scheduled into a window that has not opened for it yet: approval does not start it.</summary>
+    public bool WaitsForWindow => Window is not null && !WindowOpened && !ExecutionStarted;
+
+    /// <summary>Whether a phase may start at <paramref name="at"/>: always without a window, before its end with one.</summary>
+    public bool MayStartPhase(DateTimeOffset at) => Window is not { } window || at < window.End;
+
+    /// <summary>The roles no valid sign-off covers at <paramref name="at"/>.</summary>
+    public IReadOnlyList<SignOffRole> MissingRoles(DateTimeOffset at)
+    {
+        var covered = SignOffs.Assignment(at);
+        return Enum.GetValues<SignOffRole>().Where(r => !covered.ContainsKey(r)).ToList();
+    }
 
     /// <summary>Active: not in a final state.</summary>
     public bool IsActive => State is not (DeploymentState.Completed or DeploymentState.RolledBack or DeploymentState.RollbackFailed or DeploymentState.Aborted);
@@ -208,9 +233,45 @@ public sealed class Deployment
         Record(at, "bot", $"sign-offs void: {VoidedBecause}");
     }
 
+    /// <summary><c>start --window</c>: the deployment waits for <paramref name="window"/>; approval before it does not start execution.</summary>
+    /// <param name="described">The window as people read it (its zone and UTC), for the audit trail.</param>
+    public void ScheduleInto(ScheduledWindow window, string described, DateTimeOffset at)
+    {
+        if (ExecutionStarted || State is not (DeploymentState.Requested or DeploymentState.AwaitingApproval or DeploymentState.Approved))
+            throw new InvalidOperationException($"{Id} is {Describe(State)}: too late to schedule it");
+        Window = window;
+        WindowOpened = false;
+        Record(at, "bot", $"scheduled for the maintenance window {described}");
+    }
+
+    /// <summary>Its window opened with the deployment approved and the checks passing: execution may start now.</summary>
+    public void OpenWindow(DateTimeOffset at)
+    {
+        if (State != DeploymentState.Approved || !WaitsForWindow)
+            throw new InvalidOperationException($"{Id} is {Describe(State)}{(WaitsForWindow ? "" : " and waits for no window")}: nothing to open");
+        WindowOpened = true;
+        Record(at, "bot", "maintenance window open: execution starts");
+    }
+
+    /// <summary>
+    /// Its window opened and it could not start (<paramref name="why"/>): it waits for <paramref name="next"/>. An approval whose
+    /// sign-offs lapsed meanwhile is withdrawn: the roles sign again.
+    /// </summary>
+    public void Postpone(ScheduledWindow next, string why, string described, DateTimeOffset at)
+    {
+        if (!WaitsForWindow || !IsActive)
+            throw new InvalidOperationException($"{Id} is {Describe(State)}: nothing to postpone");
+        Window = next;
+        if (State == DeploymentState.Approved && !SignOffs.IsApproved(at))
+            State = DeploymentState.AwaitingApproval;
+        Record(at, "bot", $"postponed to the maintenance window {described}: {why}");
+    }
+
     /// <summary>Execution starts (after approval).</summary>
     public void Begin(DateTimeOffset at)
     {
+        if (WaitsForWindow)
+            throw new InvalidOperationException($"{Id} waits for its maintenance window: it starts when the window opens");
         Move(DeploymentState.Approved, DeploymentState.Running, at, "bot", ExecutionStartedLine);
         ExecutionStarted = true;
         Phase = RunbookPhase.PreDeployment;

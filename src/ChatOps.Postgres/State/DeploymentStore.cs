@@ -2,6 +2,7 @@ using ChatOps.Core.Approvals;
 using ChatOps.Core.Conversation;
 using ChatOps.Core.Deployments;
 using ChatOps.Core.Runbooks;
+using ChatOps.Core.Scheduling;
 using Npgsql;
 
 namespace ChatOps.Postgres.State;
@@ -70,16 +71,20 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
         var m = deployment.Migration;
         await ExecAsync(connection, """
             INSERT INTO chatops_state.deployments (id, migration, sql_name, sql_sha256, sql_bytes, rollback_name, rollback_sha256, rollback_bytes,
-                runbook_name, runbook_sha256, runbook_bytes, target, requester, channel, state, phase, voided_because, checks_pass, platform)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+                runbook_name, runbook_sha256, runbook_bytes, target, requester, channel, state, phase, voided_because, checks_pass, platform,
+                window_start, window_end, window_zone, window_opened)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
             ON CONFLICT (id) DO UPDATE SET state = excluded.state, phase = excluded.phase, voided_because = excluded.voided_because,
-                checks_pass = excluded.checks_pass, updated_at = now()
+                checks_pass = excluded.checks_pass, window_start = excluded.window_start, window_end = excluded.window_end,
+                window_zone = excluded.window_zone, window_opened = excluded.window_opened, updated_at = now()
             """, cancellationToken,
             deployment.Id.Number, m.Id, m.Sql.Name, m.Sql.Sha256, m.Sql.Bytes,
             StateSql.Text(m.Rollback?.Name), StateSql.Text(m.Rollback?.Sha256), StateSql.Bytes(m.Rollback?.Bytes),
             StateSql.Text(m.Runbook?.Name), StateSql.Text(m.Runbook?.Sha256), StateSql.Bytes(m.Runbook?.Bytes),
             deployment.Target, deployment.Requester, deployment.Channel, deployment.State.ToString(), StateSql.Text(deployment.Phase?.ToString()),
-            StateSql.Text(deployment.VoidedBecause), deployment.ChecksPass, deployment.Platform);
+            StateSql.Text(deployment.VoidedBecause), deployment.ChecksPass, deployment.Platform,
+            StateSql.Timestamp(deployment.Window?.Start.ToUniversalTime()),
+            StateSql.Timestamp(deployment.Window?.End.ToUniversalTime()), StateSql.Text(deployment.Window?.TimeZone), deployment.WindowOpened);
 
         await ExecAsync(connection, "DELETE FROM chatops_state.sign_offs WHERE deployment = $1", cancellationToken, deployment.Id.Number);
         foreach (var (user, signed) in deployment.SignOffs.Signers)
@@ -238,18 +243,32 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
         return await command.ExecuteScalarAsync(cancellationToken) as string;
     }
 
-    /// <summary>Deployments some replica has to work on: approved (to start), running or paused (to run or recover), rolling back.</summary>
+    /// <summary>
+    /// Deployments some replica has to work on: approved (to start; one scheduled into a maintenance window only once the window
+    /// opened for it), running or paused (to run or recover), rolling back.
+    /// </summary>
     public async Task<IReadOnlyList<DeploymentId>> UnfinishedAsync(CancellationToken cancellationToken)
     {
         await using var connection = await state.OpenAsync(cancellationToken);
         await using var command = new NpgsqlCommand(
-            "SELECT id FROM chatops_state.deployments WHERE state IN ('Approved', 'Running', 'Paused', 'Monitoring', 'RollingBack') ORDER BY id", connection);
+            $"SELECT id FROM chatops_state.deployments WHERE state IN ('Approved', 'Running', 'Paused', 'Monitoring', 'RollingBack') AND NOT {WaitingForWindow} ORDER BY id", connection);
         await using var r = await command.ExecuteReaderAsync(cancellationToken);
         var ids = new List<DeploymentId>();
         while (await r.ReadAsync(cancellationToken))
             ids.Add(new DeploymentId(r.GetInt32(0)));
         return ids;
     }
+
+    // Approved, scheduled into a window that has not opened for it: not to be started yet.
+    private const string WaitingForWindow = "(state = 'Approved' AND window_start IS NOT NULL AND NOT window_opened)";
+
+    /// <summary>
+    /// Whether any deployment is work going on or about to start: approved (and not waiting for its window), running or rolling
+    /// back. A deployment waiting for a person — or for its maintenance window — is not.
+    /// </summary>
+    public async Task<bool> AnyOwnerWorkAsync(CancellationToken cancellationToken) =>
+        await state.ScalarAsync<bool>($"SELECT EXISTS (SELECT 1 FROM chatops_state.deployments WHERE state IN ('Approved', 'Running', 'Monitoring', 'RollingBack') AND NOT {WaitingForWindow})",
+            cancellationToken);
 
     /// <summary>How many deployments are in each state (for <c>/metrics</c>).</summary>
     public async Task<IReadOnlyDictionary<DeploymentState, long>> CountByStateAsync(CancellationToken cancellationToken)
@@ -304,9 +323,11 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
         string? voided;
         bool checksPass;
         string platform;
+        ScheduledWindow? window;
+        bool windowOpened;
         await using (var command = StateSql.Command(connection, """
             SELECT migration, sql_name, sql_sha256, sql_bytes, rollback_name, rollback_sha256, rollback_bytes, runbook_name, runbook_sha256, runbook_bytes,
-                   target, requester, channel, state, phase, voided_because, checks_pass, platform
+                   target, requester, channel, state, phase, voided_because, checks_pass, platform, window_start, window_end, window_zone, window_opened
             FROM chatops_state.deployments WHERE id = $1
             """ + (forUpdate ? " FOR UPDATE" : ""), id.Number))
         {
@@ -323,6 +344,8 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
             voided = r.IsDBNull(15) ? null : r.GetString(15);
             checksPass = r.GetBoolean(16);
             platform = r.GetString(17);
+            window = r.IsDBNull(18) ? null : new ScheduledWindow(r.GetFieldValue<DateTimeOffset>(18), r.GetFieldValue<DateTimeOffset>(19), r.GetString(20));
+            windowOpened = r.GetBoolean(21);
         }
         var signers = new List<KeyValuePair<string, SignOffRecord>>();
         await using (var command = StateSql.Command(connection,
@@ -344,7 +367,8 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
             while (await r.ReadAsync(cancellationToken))
                 audit.Add(new AuditEvent(r.GetFieldValue<DateTimeOffset>(0), r.GetString(1), r.GetString(2), r.GetBoolean(3)));
         }
-        return Deployment.Restore(id, migration, target, requester, channel, holders, policy, state, phase, voided, checksPass, signers, audit, Permissions, platform);
+        return Deployment.Restore(id, migration, target, requester, channel, holders, policy, state, phase, voided, checksPass, signers, audit, Permissions, platform,
+            window, windowOpened);
     }
 
     // A scope's session (inside its transaction), or a pooled one of the call's own.

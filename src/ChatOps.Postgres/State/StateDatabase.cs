@@ -124,6 +124,14 @@ public static class StateDatabase
             "ALTER TABLE chatops_state.deployments ADD COLUMN status_posted_at timestamptz",
             "ALTER TABLE chatops_state.deployments ADD COLUMN rollback_prompt_rolls_back boolean NOT NULL DEFAULT false",
         ],
+        [
+            // Issue 14 §5: the maintenance window a deployment is scheduled into, and whether it opened for it. Quartz's own tables
+            // are Quartz's (ProvisionSchema).
+            "ALTER TABLE chatops_state.deployments ADD COLUMN window_start timestamptz",
+            "ALTER TABLE chatops_state.deployments ADD COLUMN window_end timestamptz",
+            "ALTER TABLE chatops_state.deployments ADD COLUMN window_zone text",
+            "ALTER TABLE chatops_state.deployments ADD COLUMN window_opened boolean NOT NULL DEFAULT false",
+        ],
     ];
 
     /// <summary>The schema version this build needs.</summary>

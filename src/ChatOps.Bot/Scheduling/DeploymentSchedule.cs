@@ -1,0 +1,41 @@
+using ChatOps.Core.Conversation;
+
+namespace ChatOps.Bot.Scheduling;
+
+/// <summary>What a scheduled job is for: one of each kind per deployment at most.</summary>
+public enum DeploymentJobKind
+{
+    /// <summary>The deployment's maintenance window opens: run it if approved and its checks pass, otherwise postpone it.</summary>
+    WindowStart,
+
+    /// <summary>The 24-hour notice: the four roles are reminded of the scheduled time.</summary>
+    Reminder,
+}
+
+/// <summary>What a job does when it fires: the bot's side of the scheduler (one method, as Quartz's own <c>IJob</c>).</summary>
+public interface IScheduledWork
+{
+    /// <param name="scheduledFor">When the job was due (it may fire later: after a restart, a job due while no replica ran fires at once).</param>
+    Task RunAsync(DeploymentJobKind kind, DeploymentId deployment, DateTimeOffset scheduledFor, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Jobs per deployment, kept in the state database so they survive restarts and fire on exactly one replica. Scheduling a kind
+/// for a deployment again replaces the one there was; cancelling one that is not there does nothing.
+/// </summary>
+public interface IDeploymentSchedule
+{
+    /// <summary>Starts firing on this replica: each due job calls <paramref name="work"/>. Jobs may be scheduled before.</summary>
+    Task StartAsync(IScheduledWork work, CancellationToken cancellationToken);
+
+    /// <summary>Stops firing here (a job running now finishes first); the jobs stay for the other replicas and the next start.</summary>
+    Task StopAsync();
+
+    Task ScheduleAsync(DeploymentJobKind kind, DeploymentId deployment, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>True when there was a job to cancel.</summary>
+    Task<bool> CancelAsync(DeploymentJobKind kind, DeploymentId deployment, CancellationToken cancellationToken);
+
+    /// <summary>When the job is due, or null when there is none (fired already, cancelled, never scheduled).</summary>
+    Task<DateTimeOffset?> DueAsync(DeploymentJobKind kind, DeploymentId deployment, CancellationToken cancellationToken);
+}

@@ -1,0 +1,158 @@
+using ChatOps.Bot.Scheduling;
+using ChatOps.Core.Approvals;
+using ChatOps.Core.Conversation;
+using ChatOps.Core.Runbooks;
+using ChatOps.Core.Scheduling;
+using ChatOps.Postgres.Options;
+using ChatOps.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace ChatOps.Bot.Tests;
+
+/// <summary>
+/// <c>/migrate start --window</c> through the local channel (issue 14 §5), with Quartz on the state database: the card and the
+/// scheduled time, the reminder and window-start jobs; at the window's start (the job's logic called with a fake clock — nobody
+/// waits for a real window) an unapproved deployment is postponed, an approved one runs.
+/// </summary>
+public class MaintenanceWindowBotTests(PostgresDatabase target, EmptyPostgresDatabase state) : IClassFixture<PostgresDatabase>, IClassFixture<EmptyPostgresDatabase>
+{
+    private static readonly RoleHolders Holders = new(new Dictionary<SignOffRole, IReadOnlySet<string>>
+    {
+        [SignOffRole.DatabaseAdministrator] = new HashSet<string> { "dan" },
+        [SignOffRole.SeniorBackendEngineer] = new HashSet<string> { "sam", "req" },
+        [SignOffRole.DevOpsSreLead] = new HashSet<string> { "olga" },
+        [SignOffRole.ProductOwner] = new HashSet<string> { "pete" },
+    });
+
+    private static readonly MaintenanceWindow Window = MaintenanceWindow.Parse("02:00", "04:00", "Europe/Berlin").Window!;
+
+    private sealed class Setup(LocalBot bot, QuartzDeploymentSchedule schedule, MigrationFolder folder) : IAsyncDisposable
+    {
+        public LocalBot Bot => bot;
+        public QuartzDeploymentSchedule Schedule => schedule;
+
+        /// <summary>The window-start and reminder work as it runs at <paramref name="now"/> (a fake clock, nothing else changed).</summary>
+        public WindowWork At(DateTimeOffset now) => new(bot.Bot.Store, bot.Bot.Outbox, bot.Bot.Cards, bot.Bot.Parts.Targets, new ExecutionOptions(), Window,
+            schedule, new FakeTimeProvider(now), NullLogger<WindowWork>.Instance);
+
+        public async ValueTask DisposeAsync()
+        {
+            await bot.DisposeAsync();
+            await schedule.DisposeAsync();
+            folder.Dispose();
+        }
+    }
+
+    private async Task<Setup> StartAsync(string migration, bool withWindow = true)
+    {
+        await state.ExecuteAsync("DROP SCHEMA IF EXISTS chatops_state CASCADE");
+        await ChatOps.Postgres.State.StateDatabase.MigrateAsync(state.ConnectionString, CancellationToken.None);
+        var folder = new MigrationFolder().With(migration, $"CREATE TABLE {migration}_done (id int);\n", rollback: $"DROP TABLE IF EXISTS {migration}_done;");
+        var schedule = await QuartzDeploymentSchedule.CreateAsync(state.ConnectionString, TimeProvider.System, NullLoggerFactory.Instance, CancellationToken.None);
+        var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, window: withWindow ? Window : null, schedule: schedule);
+        await bot.StartAsync();
+        return new Setup(bot, schedule, folder);
+    }
+
+    private async Task<(DateTimeOffset Start, DateTimeOffset End)> WindowOfAsync(int deployment)
+    {
+        await using var connection = await state.OpenAsync("test");
+        await using var command = new Npgsql.NpgsqlCommand($"SELECT window_start, window_end FROM chatops_state.deployments WHERE id = {deployment}", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        return (reader.GetFieldValue<DateTimeOffset>(0), reader.GetFieldValue<DateTimeOffset>(1));
+    }
+
+    [Fact]
+    public async Task Start_with_window_posts_the_card_and_the_scheduled_time_schedules_both_jobs_and_approval_does_not_start_it()
+    {
+        await using var setup = await StartAsync("win_sched");
+        var before = DateTimeOffset.UtcNow;
+
+        await setup.Bot.SayAsync("/migrate start win_sched --window");
+        Assert.True(setup.Bot.Transcript.Contains("🗄️ D-1 · win_sched", StringComparison.Ordinal), setup.Bot.Transcript);
+
+        var expected = Window.Next(before);
+        var (start, end) = await WindowOfAsync(1);
+        Assert.Equal((expected.Start, expected.End), (start, end));
+        var transcript = setup.Bot.Transcript;
+        Assert.Contains("🗄️ D-1 · win_sched", transcript);
+        Assert.Contains("🗓️ D-1 is scheduled for the maintenance window", transcript);
+        Assert.Contains(Window.Describe(start), transcript);   // the zone's time and UTC
+        Assert.Contains(" UTC", Window.Describe(start));
+        Assert.Contains("scheduled for the maintenance window", (await setup.Bot.CardAsync(1))!.Footer);
+        // Both jobs are in Quartz's store: the window's start at its start; the reminder (the window is under 24 h away) at once —
+        // and Quartz fires it, calling on the four roles.
+        Assert.Equal(start, await setup.Schedule.DueAsync(DeploymentJobKind.WindowStart, new DeploymentId(1), CancellationToken.None));
+        await Poll.UntilAsync(() => Task.FromResult(setup.Bot.Transcript.Contains("⏰ Reminder: D-1 · win_sched", StringComparison.Ordinal)),
+            "the reminder to fire and be posted");
+        Assert.Contains("@Product Owner holders", setup.Bot.Transcript[setup.Bot.Transcript.IndexOf("⏰ Reminder", StringComparison.Ordinal)..]);
+
+        // Four sign-offs before the window: approved, and nothing runs.
+        await setup.Bot.SayAsync("react dan ✅ D-1", "react sam ✅ D-1", "react olga ✅ D-1", "react pete ✅ D-1");
+        await setup.Bot.SettleAsync(TimeSpan.FromSeconds(30));   // settles at once: a deployment waiting for its window is no work
+        await Task.Delay(TimeSpan.FromSeconds(2));                // the owner sweeps every second: it must not pick it up
+        Assert.Equal("Approved", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+        Assert.Empty(setup.Bot.Bot.Owner.Owned);
+        Assert.Equal(0L, await target.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'win_sched_done'"));
+        Assert.Contains("approved: starts when the maintenance window opens", (await setup.Bot.CardAsync(1))!.Footer);
+    }
+
+    [Fact]
+    public async Task Not_approved_at_the_window_s_start_it_is_postponed_to_the_next_window_saying_which_roles_are_missing()
+    {
+        await using var setup = await StartAsync("win_post");
+        await setup.Bot.SayAsync("/migrate start win_post --window", "react dan ✅ D-1", "react sam ✅ D-1");
+        var (start, _) = await WindowOfAsync(1);
+
+        await setup.At(start).RunAsync(DeploymentJobKind.WindowStart, new DeploymentId(1), start, CancellationToken.None);
+        await setup.Bot.SettleAsync(TimeSpan.FromSeconds(30));
+
+        var next = Window.Next(start);
+        Assert.Equal(start.AddDays(1), next.Start);
+        Assert.Equal((next.Start, next.End), await WindowOfAsync(1));
+        Assert.Equal("AwaitingApproval", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+        var transcript = setup.Bot.Transcript;
+        Assert.Contains("⏸️ D-1 is postponed to the next maintenance window", transcript);
+        Assert.Contains("not approved: still to sign — DevOps/SRE Lead, Product Owner", transcript);
+        Assert.Contains(Window.Describe(next.Start), transcript);
+        Assert.Equal(next.Start, await setup.Schedule.DueAsync(DeploymentJobKind.WindowStart, new DeploymentId(1), CancellationToken.None));
+        Assert.Contains("postponed to the maintenance window", await state.ScalarAsync<string>(
+            "SELECT string_agg(what, E'\\n' ORDER BY seq) FROM chatops_state.audit_events WHERE deployment = 1"));
+        Assert.Equal(0L, await target.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'win_post_done'"));
+    }
+
+    [Fact]
+    public async Task Approved_at_the_window_s_start_with_the_checks_passing_it_runs()
+    {
+        await using var setup = await StartAsync("win_run");
+        await setup.Bot.SayAsync("/migrate start win_run --window", "react dan ✅ D-1", "react sam ✅ D-1", "react olga ✅ D-1", "react pete ✅ D-1");
+        var (start, _) = await WindowOfAsync(1);
+        Assert.Equal("Approved", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+
+        // Sign-offs are valid for 24 hours; the window is less than that away, so they still hold at its start.
+        await setup.At(start.AddSeconds(1)).RunAsync(DeploymentJobKind.WindowStart, new DeploymentId(1), start, CancellationToken.None);
+        await setup.Bot.SettleAsync();
+
+        Assert.Contains("🪟 The maintenance window is open: D-1 starts", setup.Bot.Transcript);
+        Assert.Contains("🟢 VERDICT: SUCCESS", setup.Bot.Transcript);
+        Assert.Equal("Completed", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+        Assert.Equal(1L, await target.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'win_run_done'"));
+
+        // The job fired again (a node's recovery) finds nothing waiting: it does nothing.
+        await setup.At(start.AddSeconds(2)).RunAsync(DeploymentJobKind.WindowStart, new DeploymentId(1), start, CancellationToken.None);
+        Assert.DoesNotContain("is postponed to the next maintenance window", setup.Bot.Transcript);
+    }
+
+    [Fact]
+    public async Task Start_with_window_and_no_window_configured_is_refused_saying_how_to_configure_one()
+    {
+        await using var setup = await StartAsync("win_none", withWindow: false);
+
+        await setup.Bot.SayAsync("/migrate start win_none --window");
+
+        Assert.Contains("⚠️ no maintenance window is configured: set ChatOps:MaintenanceWindow:Start and End", setup.Bot.Transcript);
+        Assert.Equal(0L, await state.ScalarAsync<long>("SELECT count(*) FROM chatops_state.deployments"));
+    }
+}
