@@ -52,6 +52,27 @@ public class DeploymentWindowTests
     }
 
     [Fact]
+    public void Running_when_the_window_ends_it_pauses_between_phases_and_says_why_before_the_end_it_goes_on()
+    {
+        var d = Scheduled();
+        foreach (var signer in new[] { "dan", "sam", "olga", "pete" })
+            d.SignOff(signer, [], T0.AddHours(1));
+        d.OpenWindow(Window.Start);
+        d.Begin(Window.Start);
+
+        Assert.False(d.PauseAtWindowEnd(Window.End.AddMinutes(-1)));
+        Assert.Equal(DeploymentState.Running, d.State);
+
+        Assert.True(d.PauseAtWindowEnd(Window.End.AddSeconds(1)));
+        Assert.Equal(DeploymentState.Paused, d.State);
+        Assert.Contains(d.Audit, a => a.What.StartsWith("paused: the maintenance window ended at 03:00Z", StringComparison.Ordinal));
+        Assert.False(d.PauseAtWindowEnd(Window.End.AddSeconds(2)));   // paused already: said once
+
+        // A person may go on outside the window.
+        Assert.True(d.Resume("dan", [], Window.End.AddMinutes(5)).Done);
+    }
+
+    [Fact]
     public void A_phase_may_start_before_the_window_s_end_and_not_after_it_and_always_without_a_window()
     {
         var d = Scheduled();

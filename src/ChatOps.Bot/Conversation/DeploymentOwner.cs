@@ -331,6 +331,11 @@ public sealed class DeploymentOwner(
                     {
                         Metrics?.Record(e);
                         thread.Writer.TryWrite(e);
+                        // A phase does not start after the maintenance window's end: decided here, on the runner's thread, before the next
+                        // phase can start (the pause is stored first, so the sweep does not resume it).
+                        if (e is PhaseFinished && running.Window is not null && !running.MayStartPhase(time.GetUtcNow()) && !control.IsPaused
+                            && PauseAtWindowEndAsync(id, CancellationToken.None).GetAwaiter().GetResult())
+                            control.Pause();
                     },
                     control, AppliedBy: $"{deployment.Requester} ({id}, signed by {string.Join(", ", deployment.SignOffs.Signers.Keys)})",
                     ResumeFrom: saved is null ? null : RunbookCheckpoint.FromJson(saved)), stopping);
@@ -403,6 +408,23 @@ public sealed class DeploymentOwner(
         }
         await cards.ThreadAsync(scope, running, new ChatMessage(line), cancellationToken);
         await scope.CommitAsync(cancellationToken);
+    }
+
+    private async Task<bool> PauseAtWindowEndAsync(DeploymentId id, CancellationToken cancellationToken)
+    {
+        await using var scope = await store.BeginAsync(cancellationToken);
+        if (await store.LoadForUpdateAsync(scope, id, cancellationToken) is not { } deployment || !deployment.PauseAtWindowEnd(time.GetUtcNow()))
+            return false;
+        await store.SaveAsync(scope, deployment, cancellationToken);
+        await cards.EditAsync(scope, deployment, cancellationToken);
+        await cards.ThreadAsync(scope, deployment, new ChatMessage($"⏸️ {id} paused: the maintenance window ended at {deployment.WindowEnd:HH:mm}Z",
+            "the phase that was running finished; the next one does not start")
+        {
+            Footer = $"/migrate resume {id} continues outside the window · /migrate rollback {id} --confirm undoes what ran",
+        }, cancellationToken);
+        await scope.CommitAsync(cancellationToken);
+        logger.LogWarning("{Deployment}: the maintenance window ended: paused between phases", id);
+        return true;
     }
 
     private async Task SayAsync(Deployment deployment, string line, CancellationToken cancellationToken)

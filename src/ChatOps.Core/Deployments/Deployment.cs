@@ -162,6 +162,20 @@ public sealed class Deployment
     /// <summary>Whether a phase may start at <paramref name="at"/>: always without a window, before its end with one.</summary>
     public bool MayStartPhase(DateTimeOffset at) => Window is not { } window || at < window.End;
 
+    /// <summary>
+    /// Between phases: when the maintenance window ended, the run pauses here (the phase that was running finished) and says so. True
+    /// when it did; a person may <c>resume</c> outside the window, or roll back.
+    /// </summary>
+    public bool PauseAtWindowEnd(DateTimeOffset at)
+    {
+        if (State != DeploymentState.Running || MayStartPhase(at))
+            return false;
+        State = DeploymentState.Paused;
+        Record(at, "bot", $"paused: the maintenance window ended at {Window!.End:HH:mm}Z; the running phase finished and the next does not start " +
+                          "(/migrate resume continues outside the window, /migrate rollback undoes what ran)");
+        return true;
+    }
+
     /// <summary>The roles no valid sign-off covers at <paramref name="at"/>.</summary>
     public IReadOnlyList<SignOffRole> MissingRoles(DateTimeOffset at)
     {
