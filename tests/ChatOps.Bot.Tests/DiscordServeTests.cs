@@ -45,7 +45,7 @@ public class DiscordServeTests(PostgresDatabase target, EmptyPostgresDatabase st
             ("Discord__ChannelId", Channel), ("Discord__ApiBaseUrl", discord.ApiBaseUrl),
             ("Discord__PublicKey", Convert.ToHexStringLower(key.PublicKey.Export(KeyBlobFormat.RawPublicKey))),
             ("ChatOps__Roles__DatabaseAdministrator__0", "301"), ("ChatOps__Roles__SeniorBackendEngineer__0", "302"),
-            ("ChatOps__Roles__SeniorBackendEngineer__1", "300"), ("ChatOps__Roles__DevOpsLead__0", "303"), ("ChatOps__Roles__ProductOwner__0", "304")));
+            ("ChatOps__Roles__SeniorBackendEngineer__1", "300"), ("ChatOps__Roles__DevOpsLead__0", "303"), ("ChatOps__Roles__ProductOwner__0", "304"), ("ChatOps__PostDeployment__Extended", "00:00:02")));
         using var http = new HttpClient();
         await Poll.UntilAsync(async () =>
         {

@@ -217,7 +217,8 @@ public class DurableStateTests(PostgresDatabase target, EmptyPostgresDatabase st
             """, rollback: "DROP TABLE IF EXISTS kill_a; DROP TABLE IF EXISTS kill_b;");
         var environment = folder.Environment(("ConnectionStrings__State", state.ConnectionString), ("ConnectionStrings__Target", target.ConnectionString),
             ("ChatOps__Roles__DatabaseAdministrator__0", "dan"), ("ChatOps__Roles__SeniorBackendEngineer__0", "sam"), ("ChatOps__Roles__SeniorBackendEngineer__1", "req"),
-            ("ChatOps__Roles__DevOpsLead__0", "olga"), ("ChatOps__Roles__ProductOwner__0", "pete"), ("ChatOps__Monitoring__SampleInterval", "00:00:00.500"));
+            ("ChatOps__Roles__DevOpsLead__0", "olga"), ("ChatOps__Roles__ProductOwner__0", "pete"), ("ChatOps__Monitoring__SampleInterval", "00:00:00.500"),
+            ("ChatOps__PostDeployment__Extended", "00:00:02"));
 
         using (var first = ChatOpsProcess.Start(["serve", "--urls", "http://127.0.0.1:0"], environment, input: """
             as req

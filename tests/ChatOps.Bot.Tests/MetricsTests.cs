@@ -250,7 +250,8 @@ public class MetricsTests(PostgresDatabase target, EmptyPostgresDatabase state) 
         using var folder = new MigrationFolder().With("metrics_serve", "CREATE TABLE metrics_serve (id int);\n");
         var environment = folder.Environment(("ConnectionStrings__State", state.ConnectionString), ("ConnectionStrings__Target", target.ConnectionString),
             ("ChatOps__Roles__DatabaseAdministrator__0", "dan"), ("ChatOps__Roles__SeniorBackendEngineer__0", "sam"), ("ChatOps__Roles__SeniorBackendEngineer__1", "req"),
-            ("ChatOps__Roles__DevOpsLead__0", "olga"), ("ChatOps__Roles__ProductOwner__0", "pete"), ("ChatOps__Monitoring__SampleInterval", "00:00:00.500"));
+            ("ChatOps__Roles__DevOpsLead__0", "olga"), ("ChatOps__Roles__ProductOwner__0", "pete"), ("ChatOps__Monitoring__SampleInterval", "00:00:00.500"),
+            ("ChatOps__PostDeployment__Extended", "00:00:02"));
         var port = FreePort();
         using var serve = ChatOpsProcess.Start(["serve", "--urls", $"http://127.0.0.1:{port}"], environment, input: $"""
             as req

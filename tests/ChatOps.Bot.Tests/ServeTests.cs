@@ -15,6 +15,10 @@ public class ServeTests(PostgresDatabase target, EmptyPostgresDatabase state) : 
         ["ChatOps__Roles__DevOpsLead__0"] = "olga",
         ["ChatOps__Roles__ProductOwner__0"] = "pete",
         ["ChatOps__Monitoring__SampleInterval"] = "00:00:00.500",
+        // Post-deployment monitoring for 3 s, status every second: the local session waits for it, then the report.
+        ["ChatOps__PostDeployment__Immediate"] = "00:00:02",
+        ["ChatOps__PostDeployment__Extended"] = "00:00:03",
+        ["ChatOps__Status__Interval"] = "00:00:01",
     };
 
     [Fact]
@@ -37,6 +41,9 @@ public class ServeTests(PostgresDatabase target, EmptyPostgresDatabase state) : 
         Assert.Contains("── phase 4 · validation ──", result.Output);
         Assert.Contains("🟢 VERDICT: SUCCESS", result.Output);
         Assert.Contains("▶️ RUNNING · phase 2 · execute migration", result.Output);
+        Assert.Contains("🟢 DEPLOYED · post-deployment monitoring", result.Output);
+        Assert.Contains("📊 D-1 · status", result.Output);
+        Assert.Contains("📈 D-1", result.Output);
         Assert.Contains("🟢 COMPLETED", result.Output);
         Assert.DoesNotContain("Password", result.Output);
         Assert.Equal("Completed", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));

@@ -26,7 +26,7 @@ public class SlackServeTests(PostgresDatabase target, EmptyPostgresDatabase stat
             ("Slack__BotToken", FakeSlackServer.BotToken), ("Slack__SigningSecret", Secret), ("Slack__ChannelId", Channel),
             ("Slack__ApiBaseUrl", slack.ApiBaseUrl.AbsoluteUri),
             ("ChatOps__Roles__DatabaseAdministrator__0", "UDAN"), ("ChatOps__Roles__SeniorBackendEngineer__0", "USAM"),
-            ("ChatOps__Roles__SeniorBackendEngineer__1", "UREQ"), ("ChatOps__Roles__DevOpsLead__0", "UOLGA"), ("ChatOps__Roles__ProductOwner__0", "UPETE")));
+            ("ChatOps__Roles__SeniorBackendEngineer__1", "UREQ"), ("ChatOps__Roles__DevOpsLead__0", "UOLGA"), ("ChatOps__Roles__ProductOwner__0", "UPETE"), ("ChatOps__PostDeployment__Extended", "00:00:02")));
         using var http = new HttpClient();
         await Poll.UntilAsync(async () =>
         {
