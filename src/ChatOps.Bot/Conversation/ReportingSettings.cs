@@ -22,6 +22,9 @@ public static partial class ReportingSettings
         var onBreach = defaults.OnBreach;
         if (configuration[BreachPolicies.ConfigKey] is { Length: > 0 } text && !BreachPolicies.TryParse(text, out onBreach, out var error))
             problems.Add(error!);
+        // A shorter Extended alone shortens the whole period: the default Immediate (2 h) is then all of it.
+        if (configuration["ChatOps:PostDeployment:Immediate"] is not { Length: > 0 } && immediate > extended)
+            immediate = extended;
         if (extended > TimeSpan.Zero && immediate > extended)
             problems.Add($"ChatOps:PostDeployment:Immediate ({immediate}) is longer than ChatOps:PostDeployment:Extended ({extended}): the 15-minute " +
                          "cadence runs for Immediate, then hourly until Extended — make Immediate the shorter one");
