@@ -60,7 +60,7 @@ public class ConductorCommandTests(PostgresDatabase target, EmptyPostgresDatabas
         await RewindOnPromptAsync(bot, "dan", "Ev-rewind-late");
         await bot.SettleAsync();
 
-        Assert.Contains("D-1: ⏪ with no rollback prompt pending (or it lapsed after 5 minutes): type /migrate rollback first", bot.Transcript);
+        Assert.Contains("D-1: ⏪ with no rollback prompt pending (or it lapsed): type /migrate rollback first", bot.Transcript);
         Assert.Equal("Completed", await StateOfAsync(1));
         Assert.Equal(1L, await TablesAsync("lapse_a"));
         Assert.True(await state.ScalarAsync<bool>(

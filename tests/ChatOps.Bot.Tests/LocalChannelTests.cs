@@ -262,7 +262,7 @@ public class LocalInputTests
     [Theory]
     [InlineData("react ana ✅", "usage: react <user-id> <emoji> <D-n>, e.g. react ana ✅ D-3")]
     [InlineData("unreact ana ✅ D-3 now", "usage: unreact <user-id> <emoji> <D-n>, e.g. unreact ana ✅ D-3")]
-    [InlineData("react ana ✅ 3", "'3' is not a deployment id: write D-n, e.g. D-3")]
+    [InlineData("react ana ✅ 3", "'3' is neither a deployment id nor a message: write D-n (its card, e.g. D-3) or L-number (a message, e.g. L7)")]
     public void A_malformed_reaction_says_what_to_type(string line, string expected)
     {
         Assert.Equal(new LocalLine.Error(expected), Input().Read(line));

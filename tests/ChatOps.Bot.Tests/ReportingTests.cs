@@ -1,4 +1,5 @@
 using ChatOps.Bot.Conversation;
+using ChatOps.Bot.Local;
 using ChatOps.Core.Approvals;
 using ChatOps.Core.Reporting;
 using ChatOps.Core.Runbooks;
@@ -24,6 +25,7 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
 
     private const string Migration = "20260101_add_contact_note";
     private readonly string _migrations = Directory.CreateTempSubdirectory("chatops-reporting-").FullName;
+    private static int _nextMessage;
 
     public void Dispose() => Directory.Delete(_migrations, recursive: true);
 
@@ -59,7 +61,10 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
                 // the first test: no state schema yet
             }
         }
-        var bot = new LocalBot(state.ConnectionString, target.ConnectionString, Migrations(), Holders, sampleInterval: TimeSpan.FromMilliseconds(250), reporting: policy);
+        // Its console numbers messages on from the earlier tests' (as serve does from the outbox): a reaction on "L7" is on this test's L7.
+        var output = new StringWriter();
+        var bot = new LocalBot(state.ConnectionString, target.ConnectionString, Migrations(), Holders, sampleInterval: TimeSpan.FromMilliseconds(250), reporting: policy,
+            output: output, channel: new LocalChannel(output, Interlocked.Add(ref _nextMessage, 1000)));
         await bot.StartAsync();
         return bot;
     }
@@ -146,18 +151,24 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
         await using var bot = await StartedAsync(Policy(BreachPolicy.Ask));
         var id = await StartAndSignAsync(bot);
         await using var blocker = await BlockDuringPhase2Async(bot, id);
-        await Poll.UntilAsync(() => PostedAsync($"⏪ Roll back D-{id}"), "the rollback prompt", TimeSpan.FromMinutes(1), async () => $"{await StateOfAsync(id)}");
+        await Poll.UntilAsync(() => PostedAsync($"🚨 D-{id}"), "the alert", TimeSpan.FromMinutes(1), async () => $"{await StateOfAsync(id)}");
         await bot.Bot.SettleAsync(TimeSpan.FromMinutes(1), CancellationToken.None, runs: false);
         var transcript = bot.Transcript;
-        // In the channel (not the thread), calling on the DBA and the DevOps/SRE Lead, with the readings over the window.
-        var alert = transcript[transcript.IndexOf($"🚨 D-{id}", StringComparison.Ordinal)..];
+        // In the channel (not the thread), calling on the DBA and the DevOps/SRE Lead, with the readings over the window; the alert is the
+        // prompt: the bot's own ⏪ on it is there to click.
+        var at = transcript.IndexOf($"🚨 D-{id}", StringComparison.Ordinal);
+        var header = transcript.LastIndexOf("── #local · message ", at, StringComparison.Ordinal);
+        Assert.True(header >= 0 && !transcript[header..at].Contains("in thread", StringComparison.Ordinal), transcript[header..at]);
+        var message = System.Text.RegularExpressions.Regex.Match(transcript[header..], @"message (L\d+)").Groups[1].Value;
+        var alert = transcript[at..];
         Assert.Contains("application lock wait", alert);
         Assert.Contains("300 ms", alert);
         Assert.Contains("@Database Administrator", alert);
         Assert.Contains("@DevOps/SRE Lead", alert);
+        Assert.Contains($"⏪ bot reacted on {message}", transcript);
         Assert.Equal("Running", await StateOfAsync(id));   // asking is not rolling back
 
-        await bot.SayAsync("as olga", $"react olga ⏪ D-{id}");   // the DevOps/SRE Lead answers
+        await bot.SayAsync("as olga", $"react olga ⏪ {message}");   // the DevOps/SRE Lead answers, on the alert
         await blocker.DisposeAsync();
         await WaitForStateAsync(bot, id, "RolledBack");
         Assert.False(await ColumnExistsAsync());
@@ -194,7 +205,7 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
         Assert.Equal("Failed", state);
         Assert.True(await ColumnExistsAsync());
         Assert.DoesNotContain("rolling back by itself", await AuditAsync(id));
-        Assert.Contains($"✅ D-{id}", bot.Transcript);   // recovered, once the blocker went
+        Assert.Contains($"✅ D-{id}: recovered · ", bot.Transcript);   // once the blocker went, in the channel
         await bot.SayAsync("as dan", $"/migrate rollback D-{id} --confirm");
         await WaitForStateAsync(bot, id, "RolledBack");
     }
@@ -207,7 +218,7 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
         await using var blocker = await BlockDuringPhase2Async(bot, id);
         await Poll.UntilAsync(async () => await StateOfAsync(id) == "RollingBack", "the rollback", TimeSpan.FromMinutes(1),
             async () => $"{await StateOfAsync(id)}");
-        Assert.False(await PostedAsync($"⏪ Roll back D-{id}"));   // no question asked
+        Assert.Equal(0L, await state.ScalarAsync<long>("SELECT count(*) FROM chatops_state.deployments WHERE id = $1 AND rollback_prompt IS NOT NULL", id));   // no question asked
         await blocker.DisposeAsync();
         await WaitForStateAsync(bot, id, "RolledBack");
         Assert.Contains("rolling back by itself: rollback trigger: application lock wait > 300 ms", await AuditAsync(id));

@@ -95,8 +95,16 @@ public static class ServeVerb
                         await inbox.AcceptAsync(e, ct);
                         await bot.SettleAsync(TimeSpan.FromMinutes(5), ct, runs: false);
                     }).RunAsync(Console.In, stopping.Token);
-                    // Standard input ended: the session is over once the deployments it started have run.
-                    await bot.SettleAsync(TimeSpan.FromHours(24), stopping.Token);
+                    // Standard input ended: the session is over once the deployments it started have run (and their post-deployment
+                    // monitoring ended; the next start goes on with one that outlasts this).
+                    try
+                    {
+                        await bot.SettleAsync(TimeSpan.FromHours(25), stopping.Token);
+                    }
+                    catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+                    {
+                        logger.LogWarning("the local session ends with deployments still being watched: the next start goes on with them");
+                    }
                 }
                 else
                     await Task.Delay(Timeout.Infinite, stopping.Token);

@@ -299,6 +299,9 @@ public sealed class Conductor(
             case MigrateCommand.Resume:
                 var resumed = deployment.Resume(user, groups, Now);
                 h.WakeOwner |= resumed.Done;
+                // Going on is the answer to a trigger's prompt too: its automatic rollback is called off.
+                if (resumed.Done && await store.RollbackPromptRollsBackAsync(deployment.Id, cancellationToken, h.Scope))
+                    await store.SetRollbackPromptAsync(h.Scope, deployment.Id, null, null, cancellationToken);
                 answer = resumed.Done ? resumed.Why : $"resume refused: {resumed.Why}";
                 break;
             case MigrateCommand.Abort:
@@ -351,7 +354,7 @@ public sealed class Conductor(
                 said = await RollbackAsync(h, deployment, user, groups, confirmed: true, cancellationToken);
             else
             {
-                said = "⏪ with no rollback prompt pending (or it lapsed after 5 minutes): type /migrate rollback first";
+                said = "⏪ with no rollback prompt pending (or it lapsed): type /migrate rollback first";
                 deployment.Ignored(user, $"reaction {emojiName}: {said}", Now);
             }
             await store.SaveAsync(h.Scope, deployment, cancellationToken);

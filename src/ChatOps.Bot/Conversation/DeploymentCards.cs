@@ -42,8 +42,18 @@ public sealed class DeploymentCards(DeploymentStore store, Outbox outbox, TimePr
         {
             Mentions = [new Mention.RoleGroup(SignOffRole.DatabaseAdministrator), new Mention.RoleGroup(SignOffRole.DevOpsSreLead)],
         }, cancellationToken, deployment.Id.Number);
-        await outbox.ReactAsync(scope, deployment.Platform, prompt, ReactionEmoji.Rollback, cancellationToken);
-        await store.SetRollbackPromptAsync(scope, deployment.Id, prompt.MessageId, time.GetUtcNow() + lapse, cancellationToken, rollsBackWhenLapsed);
+        await ArmRollbackPromptAsync(scope, deployment, prompt, lapse, rollsBackWhenLapsed, cancellationToken);
+    }
+
+    /// <summary>
+    /// Makes <paramref name="message"/> the deployment's rollback prompt: the bot's ⏪ on it to click, ⏪ by a permitted person within
+    /// <paramref name="validFor"/> rolls back (and, when <paramref name="rollsBackWhenLapsed"/>, the bot does when nobody answers).
+    /// </summary>
+    public async Task ArmRollbackPromptAsync(StateScope scope, Deployment deployment, MessageReference message, TimeSpan validFor, bool rollsBackWhenLapsed,
+        CancellationToken cancellationToken)
+    {
+        await outbox.ReactAsync(scope, deployment.Platform, message, ReactionEmoji.Rollback, cancellationToken);
+        await store.SetRollbackPromptAsync(scope, deployment.Id, message.MessageId, time.GetUtcNow() + validFor, cancellationToken, rollsBackWhenLapsed);
     }
 
     /// <summary>"5 minutes", "30 s".</summary>

@@ -95,21 +95,30 @@ public sealed class DeploymentOwner(
         await reporter.RollBackLapsedAsync(stopping);
         foreach (var id in await store.UnfinishedAsync(stopping))
         {
-            if (_owned.ContainsKey(id.Number))
-                continue;
+            if (_owned.ContainsKey(id.Number) || await HeldElsewhereAsync(id, stopping))
+                continue;   // held here, or by another replica (asked on a pooled connection: no session opened every second for it)
             var session = await TargetSession.OpenAsync(store.State.ConnectionString, $"chatops:owner:{id}", stopping);
-            await using (var claim = new NpgsqlCommand($"SELECT pg_try_advisory_lock({OwnerLock}, {id.Number})", session))
+            try
             {
+                await using var claim = new NpgsqlCommand($"SELECT pg_try_advisory_lock({OwnerLock}, {id.Number})", session);
                 if (!(bool)(await claim.ExecuteScalarAsync(stopping))!)
                 {
                     await session.DisposeAsync();
-                    continue;   // another replica holds it
+                    continue;   // another replica took it just now
                 }
             }
+            catch
+            {
+                await session.DisposeAsync();
+                throw;
+            }
+            // In the table before the work starts: work that ends at once must not leave a finished entry behind (never looked at again).
+            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _owned[id.Number] = Task.Run(async () =>
             {
                 try
                 {
+                    await started.Task;
                     await OwnAsync(id, stopping);
                 }
                 catch (Exception ex) when (!stopping.IsCancellationRequested)
@@ -122,8 +131,16 @@ public sealed class DeploymentOwner(
                     await session.DisposeAsync();   // the lock goes with the session: another replica may take the deployment
                 }
             }, CancellationToken.None);
+            started.SetResult();
         }
     }
+
+    /// <summary>Whether another session holds the deployment's owner lock in the state database.</summary>
+    private Task<bool> HeldElsewhereAsync(DeploymentId id, CancellationToken cancellationToken) =>
+        store.State.ScalarAsync<bool>("""
+            SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2
+                AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND classid = $1::oid AND objid = $2::oid)
+            """, cancellationToken, (long)OwnerLock, (long)id.Number);
 
     /// <summary>What the state database says, applied to the run this replica is driving.</summary>
     private async Task ApplyAsync(DeploymentId id, ExecutionControl control, CancellationToken cancellationToken)
@@ -187,7 +204,9 @@ public sealed class DeploymentOwner(
                     await Working(() => RunForwardAsync(id, resuming: true, stopping));
                     break;
                 case DeploymentState.Paused:
-                    // Interrupted (or paused with no run going): nothing happens until someone resumes or rolls back.
+                    // Interrupted (or paused with no run going): nothing runs until someone resumes or rolls back, and the rollback
+                    // triggers are watched meanwhile (the database holds part of the migration).
+                    await reporter.WatchWhilePausedAsync(id, targets.ConnectionStringOf(deployment), stopping);
                     try
                     {
                         await Task.Delay(SweepInterval, time, stopping);
@@ -306,6 +325,7 @@ public sealed class DeploymentOwner(
             // The runner calls back on its own threads: events queue here and are written in order by one reader.
             var thread = System.Threading.Channels.Channel.CreateUnbounded<RunbookEvent>(new() { SingleReader = true });
             var running = deployment;
+            var pausedForWindow = false;
             var writer = Task.Run(async () =>
             {
                 await foreach (var e in thread.Reader.ReadAllAsync(CancellationToken.None))
@@ -333,9 +353,13 @@ public sealed class DeploymentOwner(
                         thread.Writer.TryWrite(e);
                         // A phase does not start after the maintenance window's end: decided here, on the runner's thread, before the next
                         // phase can start (the pause is stored first, so the sweep does not resume it).
-                        if (e is PhaseFinished && running.Window is not null && !running.MayStartPhase(time.GetUtcNow()) && !control.IsPaused
+                        // Once: a person who resumes after it goes on outside the window.
+                        if (e is PhaseFinished && !pausedForWindow && running.Window is not null && !running.MayStartPhase(time.GetUtcNow()) && !control.IsPaused
                             && PauseAtWindowEndAsync(id, CancellationToken.None).GetAwaiter().GetResult())
+                        {
+                            pausedForWindow = true;
                             control.Pause();
+                        }
                     },
                     control, AppliedBy: $"{deployment.Requester} ({id}, signed by {string.Join(", ", deployment.SignOffs.Signers.Keys)})",
                     ResumeFrom: saved is null ? null : RunbookCheckpoint.FromJson(saved)), stopping);
@@ -496,11 +520,16 @@ public sealed class DeploymentOwner(
             ? new ChatMessage($"⏪ {id}: {said}")
             : new ChatMessage($"🚨 {id}: ROLLBACK FAILED", said)
             {
-                // A person must act: the database holds part of the migration and part of its rollback.
+                // A person must act: the database holds part of the migration and part of its rollback (or all of the migration, when the
+                // rollback never started).
                 Mentions = [new Mention.RoleGroup(SignOffRole.DatabaseAdministrator), new Mention.RoleGroup(SignOffRole.DevOpsSreLead)],
-                Fields = [new MessageField("what holds now", "the database has the migration partly undone: the steps above show what ran")],
-                Footer = $"What to do: read the failing step and fix its cause on the target (a dependent object, a lock, a permission), then " +
-                         $"/migrate rollback {id} --confirm again — the rollback script is written to be re-run; its completed steps are harmless",
+                Fields = [new MessageField("what holds now", steps.IsEmpty
+                    ? "the rollback did not start: the database is as the migration left it"
+                    : "the database has the migration partly undone: the steps in the thread show what ran")],
+                Footer = steps.IsEmpty
+                    ? $"What to do: make the target available (see why above), then /migrate rollback {id} --confirm again"
+                    : $"What to do: read the failing step and fix its cause on the target (a dependent object, a lock, a permission), then " +
+                      $"/migrate rollback {id} --confirm again — the rollback script is written to be re-run; its completed steps are harmless",
             }, CancellationToken.None, id.Number);
         await scope.CommitAsync(CancellationToken.None);
         await reporter.RolledBackAsync(deployment, CancellationToken.None);

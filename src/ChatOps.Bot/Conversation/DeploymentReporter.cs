@@ -106,7 +106,7 @@ public sealed partial class DeploymentReporter(
             {
                 var pending = await store.RollbackPromptUntilAsync(deployment.Id, cancellationToken, scope) > Now;
                 var action = !canRollBack ? BreachPolicy.Alert : policy.OnBreach;
-                await outbox.PostAsync(scope, deployment.Platform, deployment.Channel,
+                var alert = await outbox.PostAsync(scope, deployment.Platform, deployment.Channel,
                     Alerts.Breached(deployment.Id, deployment.Migration.Id, breach, action, policy.AskTimeout, canRollBack), cancellationToken, deployment.Id.Number);
                 var why = $"rollback trigger: {breach.Rule.Describe()}";
                 if (action == BreachPolicy.Rollback && deployment.RollBackByItself(why, Now))
@@ -117,10 +117,11 @@ public sealed partial class DeploymentReporter(
                 }
                 else if (action == BreachPolicy.Ask && !pending)
                 {
-                    // A zero AskTimeout waits for a person however long it takes; otherwise the bot answers the prompt itself when it lapses.
+                    // The alert is the prompt: ⏪ on it rolls back. A zero AskTimeout waits for a person however long it takes; otherwise the
+                    // bot answers the prompt itself when it lapses.
                     var waitsForever = policy.AskTimeout == TimeSpan.Zero;
-                    await cards.PromptRollbackAsync(scope, deployment, why, cancellationToken,
-                        validFor: waitsForever ? TimeSpan.FromDays(3650) : policy.AskTimeout, rollsBackWhenLapsed: !waitsForever);
+                    await cards.ArmRollbackPromptAsync(scope, deployment, alert, waitsForever ? TimeSpan.FromDays(3650) : policy.AskTimeout,
+                        rollsBackWhenLapsed: !waitsForever, cancellationToken);
                 }
                 deployment.Ignored("bot", $"{why} ({breach.Value:0.###} since {breach.Since:HH:mm:ss}Z): {action.ToString().ToLowerInvariant()}", Now);
                 await store.SaveAsync(scope, deployment, cancellationToken);
@@ -239,9 +240,38 @@ public sealed partial class DeploymentReporter(
     /// </summary>
     public async Task MonitorAsync(DeploymentId id, string target, CancellationToken cancellationToken)
     {
-        if (await store.LoadAsync(id, cancellationToken) is not { State: DeploymentState.Monitoring } deployment)
+        if (await store.LoadAsync(id, cancellationToken) is not { State: DeploymentState.Monitoring })
             return;
         var until = await store.MonitoringUntilAsync(id, cancellationToken) ?? Now;
+        // From here on the samples count as post-deployment monitoring's (the report keeps the run's and monitoring's apart).
+        var deployment = (await store.LoadAsync(id, cancellationToken))!;
+        var record = await RecordAsync(deployment, cancellationToken, keep: true);
+        string json;
+        lock (record)
+        {
+            record.Monitoring.MonitoringStarted(until - policy.Cadence.Extended);
+            json = record.ToJson();
+        }
+        await store.SetMonitoringAsync(id, json, cancellationToken);
+        if (await WatchAsync(id, target, DeploymentState.Monitoring, until, cancellationToken))
+            await FinishAsync(id, target, cancellationToken);
+    }
+
+    /// <summary>
+    /// A deployment paused with no run going (interrupted, and waiting for a person): the triggers are still watched — the database holds
+    /// part of the migration — until someone resumes or rolls back.
+    /// </summary>
+    public Task WatchWhilePausedAsync(DeploymentId id, string target, CancellationToken cancellationToken) =>
+        WatchAsync(id, target, DeploymentState.Paused, null, cancellationToken);
+
+    /// <summary>
+    /// Samples the target and watches the rollback triggers on sampled metrics while the deployment stays <paramref name="state"/>,
+    /// until <paramref name="until"/> (when given). True when <paramref name="until"/> came; false when the state changed or it was stopped.
+    /// </summary>
+    private async Task<bool> WatchAsync(DeploymentId id, string target, DeploymentState state, DateTimeOffset? until, CancellationToken cancellationToken)
+    {
+        if (await store.LoadAsync(id, cancellationToken) is not { } deployment || deployment.State != state)
+            return false;
         var rules = DeploymentOwner.Runbook(deployment.Migration).Rules()
             .Where(r => r.Metric is Metric.AppLockWaitMs or Metric.BlockedAppSessions or Metric.RollbackRatioIncreasePoints).ToList();
         var thresholds = new ThresholdMonitor(rules, monitoring.SampleInterval, time);
@@ -291,8 +321,8 @@ public sealed partial class DeploymentReporter(
             {
                 while (readings.Reader.TryRead(out var e))
                     await ObserveAsync(deployment, e, cancellationToken);
-                if (await store.LoadAsync(id, cancellationToken) is not { State: DeploymentState.Monitoring })
-                    break;   // rolled back (by a person or a trigger): the owner goes on with that
+                if (await store.LoadAsync(id, cancellationToken) is not { } now || now.State != state)
+                    break;   // resumed, rolled back (by a person or a trigger): the owner goes on with that
                 if (Now >= until)
                 {
                     finished = true;
@@ -313,8 +343,7 @@ public sealed partial class DeploymentReporter(
             await stop.CancelAsync();
             await sampling;
         }
-        if (finished)
-            await FinishAsync(id, target, cancellationToken);
+        return finished;
     }
 
     /// <summary>The end of post-deployment monitoring: the performance report and the lessons-learned prompt in the thread, Completed.</summary>

@@ -85,7 +85,9 @@ public sealed class InboxHandler(Inbox inbox, DeploymentStore store, IReadOnlyDi
         // One event that fails (the target busy, a bug) must not stop the others: counted, and said to whoever did it once it is set aside.
         logger.LogError(failure, "handling {Event} ({Kind}) failed", next.Event.EventId, next.Event.GetType().Name);
         await inbox.FailedAsync(next.Seq, failure.Message, cancellationToken);
-        if (next.Attempts + 1 >= MaxAttempts || failure is Npgsql.NpgsqlException)
+        // A target or state database that refuses is set aside at once (trying again changes nothing); a transient failure (a deadlock,
+        // a dropped connection) is tried again, like any other, up to MaxAttempts.
+        if (next.Attempts + 1 >= MaxAttempts || failure is Npgsql.NpgsqlException { IsTransient: false })
         {
             await using var scope = await store.BeginAsync(cancellationToken);
             await conductors[next.Platform].FailedAsync(scope, next.Event, failure, cancellationToken);

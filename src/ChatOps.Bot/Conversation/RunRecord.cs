@@ -15,7 +15,11 @@ public sealed class RunRecord
 {
     [System.Text.Json.Serialization.JsonIgnore]
     public MonitoringSummary Monitoring { get; set; } = new();
-    public int StatementsCompleted { get; set; }
+    /// <summary>The numbers of the statements done (completed now, or found done by a resumed run): a set, so a resume counts none twice.</summary>
+    public SortedSet<int> StatementsDone { get; set; } = [];
+
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int StatementsCompleted => StatementsDone.Count;
     public int StatementsTotal { get; set; }
     public Dictionary<string, TimeSpan> PhaseDurations { get; set; } = [];
 
@@ -43,12 +47,12 @@ public sealed class RunRecord
                 PhaseDurations[p.Phase.ToString()] = p.Duration;
                 break;
             case ExecutionReported { Execution: StatementFinished f }:
-                StatementsCompleted++;
+                StatementsDone.Add(f.Statement.Number);
                 if (f.LockHeld > TimeSpan.Zero)
                     LockHolds[$"#{f.Statement.Number} line {f.Statement.Line}"] = f.LockHeld;
                 break;
-            case ExecutionReported { Execution: StatementSkipped }:
-                StatementsCompleted++;
+            case ExecutionReported { Execution: StatementSkipped k }:
+                StatementsDone.Add(k.Statement.Number);
                 break;
             case Measured { Value: var v } m when !double.IsNaN(v):
                 if (m.Name.StartsWith("baseline: ", StringComparison.Ordinal))

@@ -45,7 +45,8 @@ public sealed class LocalInput
           /migrate …                        a command, as the current user (/migrate help lists them)
           as <user-id>                      switch the current user
           react <user-id> <emoji> <D-n>     react on the deployment's card (✅ or :white_check_mark:, ⏪ or :rewind:)
-          unreact <user-id> <emoji> <D-n>   remove that reaction
+          react <user-id> <emoji> <L-n>     react on a message by its number (⏪ on an alert or a rollback prompt)
+          unreact <user-id> <emoji> <D-n|L-n>   remove that reaction
         """;
 
     private readonly Func<DeploymentId, MessageReference?> _cardOf;
@@ -110,18 +111,31 @@ public sealed class LocalInput
         if (words.Length != 4)
             return new LocalLine.Error($"usage: {verb} <user-id> <emoji> <D-n>, e.g. {verb} ana ✅ D-3");
         var (user, emojiName, idText) = (words[1], words[2], words[3]);
+        var emoji = ReactionEmojis.Read(emojiName);
+        if (IsMessageNumber(idText))
+        {
+            // A message by the number the console shows (an alert or a prompt to answer with ⏪).
+            var message = new MessageReference(ChannelId, idText.ToUpperInvariant());
+            ChatEvent onMessage = removed
+                ? new ReactionRemoved(user, message, emoji, emojiName, NextEventId())
+                : new ReactionAdded(user, message, emoji, emojiName, NextEventId());
+            var what = emoji.Character() ?? emojiName;
+            return new LocalLine.Event(onMessage, removed ? $"{what} {user} removed their reaction on {message.MessageId}" : $"{what} {user} reacted on {message.MessageId}");
+        }
         if (!DeploymentId.TryParse(idText, out var id))
-            return new LocalLine.Error($"'{Echo(idText)}' is not a deployment id: write D-n, e.g. D-3");
+            return new LocalLine.Error($"'{Echo(idText)}' is neither a deployment id nor a message: write D-n (its card, e.g. D-3) or L-number (a message, e.g. L7)");
         if (_cardOf(id) is not { } card)
             return new LocalLine.Error($"no deployment {id}: /migrate list shows them");
 
         // The raw text is kept for the audit trail ("wrong emoji: :thumbsup:"); Other is still an event the core records.
-        var emoji = ReactionEmojis.Read(emojiName);
         ChatEvent reaction = removed
             ? new ReactionRemoved(user, card, emoji, emojiName, NextEventId())
             : new ReactionAdded(user, card, emoji, emojiName, NextEventId());
         return new LocalLine.Event(reaction, PlainTextRenderer.ReactionLine(emoji.Character() ?? emojiName, user, id, removed));
     }
+
+    private static bool IsMessageNumber(string text) =>
+        text.Length > 1 && (text[0] is 'L' or 'l') && text[1..].All(char.IsAsciiDigit);
 
     private string NextEventId() => $"local-{_session}-{(++_lastEventId).ToString(CultureInfo.InvariantCulture)}";
 

@@ -335,7 +335,7 @@ public sealed class Deployment
         if (!confirmed)
         {
             Record(at, user, "rollback requested: awaiting confirmation (--confirm, or ⏪ on the prompt within 5 minutes)", counted: false);
-            return new ControlOutcome(false, $"confirm with `/migrate rollback {Id} --confirm`, or react ⏪ on this message within 5 minutes");
+            return new ControlOutcome(false, $"confirm with `/migrate rollback {Id} --confirm`, or react ⏪ on the prompt within 5 minutes");
         }
         var running = State is DeploymentState.Running or DeploymentState.Paused;
         State = DeploymentState.RollingBack;
