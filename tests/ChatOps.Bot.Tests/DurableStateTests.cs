@@ -161,8 +161,10 @@ public class DurableStateTests(PostgresDatabase target, EmptyPostgresDatabase st
             """, rollback: "DROP TABLE IF EXISTS two_a; DROP TABLE IF EXISTS two_b;");
         var output = new StringWriter();
         var platform = new LocalChannel(output);
-        await using var first = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, channel: platform, output: output);
-        await using var second = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, channel: platform, output: output);
+        // Status every 2 s: only the replica running the deployment posts it, and the one taking over keeps the cadence.
+        var status = LocalBot.NoMonitoring with { Cadence = LocalBot.NoMonitoring.Cadence with { Interval = TimeSpan.FromSeconds(2) } };
+        await using var first = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, channel: platform, output: output, reporting: status);
+        await using var second = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, channel: platform, output: output, reporting: status);
         await first.StartAsync();
         await second.StartAsync();
 
@@ -195,6 +197,12 @@ public class DurableStateTests(PostgresDatabase target, EmptyPostgresDatabase st
         // The replica that took over resumed from the stored checkpoint: the baseline is the first run's, not measured again.
         Assert.Contains("▶️ resumed at phase 2 · execute migration with the baseline measured", transcript);
         Assert.Equal(0, await state.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.outbox WHERE sent_at IS NULL"));
+        // Status posts: several, and never two within the interval (a second replica posting too would make pairs).
+        var posts = (await state.ScalarAsync<string>("""
+            SELECT string_agg(extract(epoch FROM created_at)::text, ' ' ORDER BY id) FROM chatops_state.outbox WHERE message::text LIKE '%📊 D-1 · status%'
+            """)).Split(' ').Select(t => TimeSpan.FromSeconds(double.Parse(t, System.Globalization.CultureInfo.InvariantCulture))).ToList();
+        Assert.True(posts.Count >= 3, $"{posts.Count} status posts");
+        Assert.All(posts.Zip(posts.Skip(1)), pair => Assert.True(pair.Second - pair.First >= TimeSpan.FromSeconds(1.5), $"status posts at {pair.First} and {pair.Second}"));
     }
 
     private static int Count(string text, string what)
