@@ -250,6 +250,37 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
         await WaitForStateAsync(bot, id, "RolledBack");
     }
 
+    [LocalPostgresFact]
+    public async Task A_rollback_that_fails_on_a_dependent_object_is_rollback_failed_with_an_alert_saying_what_to_do_and_can_be_asked_again()
+    {
+        await using var bot = await StartedAsync(Policy(BreachPolicy.Ask));
+        var id = await StartAndSignAsync(bot);
+        await WaitForStateAsync(bot, id, "Completed");
+        // Meanwhile someone built on the new column: the rollback's DROP COLUMN cannot go.
+        await using (var connection = await target.OpenAsync("dev"))
+        await using (var view = new NpgsqlCommand("CREATE VIEW public.contact_notes AS SELECT id, note FROM public.contacts", connection))
+            await view.ExecuteNonQueryAsync();
+
+        await bot.SayAsync("as dan", $"/migrate rollback D-{id} --confirm");
+        await WaitForStateAsync(bot, id, "RollbackFailed");
+        await bot.Bot.SettleAsync(TimeSpan.FromMinutes(1), CancellationToken.None, runs: false);
+        var transcript = bot.Transcript;
+        var alert = transcript[transcript.IndexOf($"🚨 D-{id}: ROLLBACK FAILED", StringComparison.Ordinal)..];
+        Assert.Contains("cannot drop column note of table contacts because other objects depend on it", alert);   // the failing step's error
+        Assert.Contains("@Database Administrator holders @DevOps/SRE Lead holders", alert);
+        Assert.Contains("What to do: read the failing step", alert);
+        Assert.Contains("ROLLBACK FAILED", (await bot.CardAsync(id))!.Status);
+        Assert.True(await ColumnExistsAsync());
+
+        // Fixed, it is asked again and rolls back.
+        await using (var connection = await target.OpenAsync("dev"))
+        await using (var drop = new NpgsqlCommand("DROP VIEW public.contact_notes", connection))
+            await drop.ExecuteNonQueryAsync();
+        await bot.SayAsync($"/migrate rollback D-{id} --confirm");
+        await WaitForStateAsync(bot, id, "RolledBack");
+        Assert.False(await ColumnExistsAsync());
+    }
+
     private Task<string> AuditAsync(int id) => state.ScalarAsync<string>(
         "SELECT string_agg(who || ': ' || what, E'\\n' ORDER BY seq) FROM chatops_state.audit_events WHERE deployment = $1", id);
 }
