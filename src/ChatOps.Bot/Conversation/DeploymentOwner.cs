@@ -5,6 +5,7 @@ using ChatOps.Core.Conversation;
 using ChatOps.Core.Deployments;
 using ChatOps.Core.Execution;
 using ChatOps.Core.Monitoring;
+using ChatOps.Core.Planning;
 using ChatOps.Core.Runbooks;
 using ChatOps.Core.Scripts;
 using ChatOps.Postgres;
@@ -224,6 +225,9 @@ public sealed class DeploymentOwner(
                     await reporter.MonitorAsync(id, targets.ConnectionStringOf(deployment), stopping);
                     break;
                 case DeploymentState.RollingBack:
+                    if (takenOver)
+                        await SayAsync(deployment, $"⚠️ {id}'s rollback was interrupted and this replica took it over: it runs again from its first step " +
+                                                   "(a rollback script is written to be re-run; what it already undid stays undone)", stopping);
                     takenOver = false;
                     await Working(() => RollbackAsync(id, stopping));
                     break;
@@ -269,7 +273,8 @@ public sealed class DeploymentOwner(
                 what = next is null
                     ? $"the journal shows all {script.Statements.Count} statements completed"
                     : $"interrupted at step {last.Completed + 1} of {script.Statements.Count} (#{next.Number} line {next.Line}: {next.Summary(60)}); " +
-                      $"the journal shows {last.Completed} completed — on resume a completed statement is never run again, the interrupted one is judged by what the catalog shows";
+                      $"the journal shows {last.Completed} completed; {await InFlightAsync(found, script, next, cancellationToken)} — on resume a completed " +
+                      "statement is never run again";
             }
             else
                 what = "the target has no record of the run: it never touched the database";
@@ -292,6 +297,19 @@ public sealed class DeploymentOwner(
         }, cancellationToken);
         await scope.CommitAsync(cancellationToken);
         logger.LogWarning("{Deployment} was interrupted: {What}", deployment.Id, what);
+    }
+
+    /// <summary>What the catalog shows of the statement that was in flight when the run stopped: done (skipped on resume) or not (run on resume).</summary>
+    private async Task<string> InFlightAsync(Deployment found, SqlScript script, SqlStatement next, CancellationToken cancellationToken)
+    {
+        await using var connection = await TargetSession.OpenAsync(targets.ConnectionStringOf(found), $"chatops:{found.Id}-recovery:catalog", cancellationToken);
+        var analysis = StatementAnalyzer.AnalyzeScript(script, await CatalogFactsReader.ReadAsync(connection, cancellationToken)).Single(a => a.Statement.Number == next.Number);
+        return await new TargetCatalog(connection).JudgeAsync(analysis.Postconditions, cancellationToken) switch
+        {
+            PostconditionVerdict.Done => $"the database shows #{next.Number} took effect ({string.Join("; ", analysis.Postconditions.Select(p => p.Describe()))}): it will be skipped",
+            PostconditionVerdict.NotDone => $"the database shows #{next.Number} did not take effect: it runs again on resume",
+            _ => $"the catalog cannot tell whether #{next.Number} took effect: it runs again on resume",
+        };
     }
 
     /// <summary>The runbook, its events in the card's thread, its verdict on the card.</summary>
