@@ -106,8 +106,19 @@ public sealed partial class DeploymentReporter(
             {
                 var pending = await store.RollbackPromptUntilAsync(deployment.Id, cancellationToken, scope) > Now;
                 var action = !canRollBack ? BreachPolicy.Alert : policy.OnBreach;
-                var alert = await outbox.PostAsync(scope, deployment.Platform, deployment.Channel,
-                    Alerts.Breached(deployment.Id, deployment.Migration.Id, breach, action, policy.AskTimeout, canRollBack), cancellationToken, deployment.Id.Number);
+                var message = Alerts.Breached(deployment.Id, deployment.Migration.Id, breach, action, policy.AskTimeout, canRollBack);
+                if (pending && action == BreachPolicy.Ask)
+                {
+                    // One prompt at a time: this alert points at the one pending, whose deadline and kind stand.
+                    var until = (await store.RollbackPromptUntilAsync(deployment.Id, cancellationToken, scope))!.Value;
+                    message = message with
+                    {
+                        Footer = await store.RollbackPromptRollsBackAsync(deployment.Id, cancellationToken, scope)
+                            ? $"a rollback prompt is pending: ⏪ on it rolls back; unanswered, the bot rolls back at {until:HH:mm:ss}Z (/migrate resume {deployment.Id} keeps going)"
+                            : $"a rollback prompt is pending until {until:HH:mm:ss}Z: ⏪ on it rolls back",
+                    };
+                }
+                var alert = await outbox.PostAsync(scope, deployment.Platform, deployment.Channel, message, cancellationToken, deployment.Id.Number);
                 var why = $"rollback trigger: {breach.Rule.Describe()}";
                 if (action == BreachPolicy.Rollback && deployment.RollBackByItself(why, Now))
                 {
