@@ -291,7 +291,21 @@ public class LocalInputTests
         Assert.Equal($"not understood: {line}\n{LocalInput.Usage}", error.Text);
         Assert.Contains("as <user-id>", error.Text);
         Assert.Contains("react <user-id> <emoji> <D-n>", error.Text);
-        Assert.Contains("unreact <user-id> <emoji> <D-n>", error.Text);
+        Assert.Contains("unreact <user-id> <emoji> <D-n|L-n>", error.Text);
+        Assert.Contains("react <user-id> <emoji> <L-n>", error.Text);
+    }
+
+    [Fact]
+    public void A_reaction_on_a_message_number_is_on_that_message_of_the_channel()
+    {
+        var line = Assert.IsType<LocalLine.Event>(Input().Read("react olga ⏪ l7"));
+
+        var reaction = Assert.IsType<ReactionAdded>(line.Value);
+        Assert.Equal(new MessageReference(LocalInput.DefaultChannelId, "L7"), reaction.Message);
+        Assert.Equal(ReactionEmoji.Rollback, reaction.Emoji);
+        Assert.Equal("olga", reaction.UserId);
+        Assert.Equal("⏪ olga reacted on L7", line.Echo);
+        Assert.IsType<ReactionRemoved>(Assert.IsType<LocalLine.Event>(Input().Read("unreact olga ⏪ L7")).Value);
     }
 
     [Fact]
