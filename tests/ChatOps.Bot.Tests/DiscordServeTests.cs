@@ -139,6 +139,58 @@ public class GatewayHolderTests(EmptyPostgresDatabase state) : IClassFixture<Emp
     }
 }
 
+/// <summary>A fatal Gateway close (4004): the Discord side stops, /readyz fails saying why, the interactions endpoint goes on verifying.</summary>
+public class GatewayFatalCloseTests(EmptyPostgresDatabase state) : IClassFixture<EmptyPostgresDatabase>
+{
+    [Fact]
+    public async Task Authentication_failed_stops_the_gateway_fails_readiness_with_the_fix_and_interactions_still_verify()
+    {
+        await state.ExecuteAsync("DROP SCHEMA IF EXISTS chatops_state CASCADE");
+        await using var discord = await FakeDiscordServer.StartAsync();
+        using var folder = new MigrationFolder();
+        var url = new Uri($"http://127.0.0.1:{Ports.Free()}/");
+        using var serve = ChatOpsProcess.Start(["serve", "--urls", url.AbsoluteUri.TrimEnd('/')], folder.Environment(
+            ("ConnectionStrings__State", state.ConnectionString), ("ConnectionStrings__Target", state.ConnectionString),
+            ("Discord__BotToken", discord.BotToken), ("Discord__ApplicationId", discord.ApplicationId), ("Discord__GuildId", "200000000000000001"),
+            ("Discord__ChannelId", "200000000000000002"), ("Discord__ApiBaseUrl", discord.ApiBaseUrl), ("Discord__PublicKey", new string('a', 64)),
+            ("ChatOps__Roles__DatabaseAdministrator__0", "301"), ("ChatOps__Roles__SeniorBackendEngineer__0", "302"),
+            ("ChatOps__Roles__DevOpsLead__0", "303"), ("ChatOps__Roles__ProductOwner__0", "304")));
+        using var http = new HttpClient();
+        async Task<(bool Ready, string Body)> ReadyzAsync()
+        {
+            try
+            {
+                using var response = await http.GetAsync(new Uri(url, "readyz"));
+                return (response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+            }
+            catch (HttpRequestException)
+            {
+                return (false, "");
+            }
+        }
+        await Poll.UntilAsync(async () => (await ReadyzAsync()).Ready && discord.Gateway.HasReadyClient, "serve to be ready with the Gateway up",
+            TimeSpan.FromMinutes(1), () => Task.FromResult(serve.Error));
+
+        await discord.Gateway.CloseAsync(4004);
+
+        await Poll.UntilAsync(async () => (await ReadyzAsync()) is { Ready: false, Body: var body } && body.Contains("4004", StringComparison.Ordinal),
+            "/readyz to fail naming the fatal close", TimeSpan.FromMinutes(1), async () => $"{(await ReadyzAsync()).Body}\n{serve.Error}");
+        Assert.Contains("set a fresh Discord:BotToken", (await ReadyzAsync()).Body);
+        // No reconnect after a fatal close …
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.Equal(1, discord.Gateway.Connections);
+        // … and the interactions endpoint still answers, verifying: a forged request gets 401.
+        using var forged = new StringContent("""{"type":1}""", System.Text.Encoding.UTF8, "application/json");
+        forged.Headers.Add("X-Signature-Ed25519", new string('0', 128));
+        forged.Headers.Add("X-Signature-Timestamp", DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await http.PostAsync(new Uri(url, "discord/interactions"), forged)).StatusCode);
+        Assert.DoesNotContain(discord.BotToken, serve.Error + serve.Output);
+
+        serve.Signal("TERM");
+        Assert.Equal(0, (await serve.WaitAsync()).ExitCode);
+    }
+}
+
 /// <summary>Platform set-up: a partial configuration stops start-up naming what is missing; the Discord command is registered.</summary>
 public class PlatformSetupTests(EmptyPostgresDatabase state) : IClassFixture<EmptyPostgresDatabase>
 {
