@@ -76,4 +76,46 @@ public class SlackServeTests(PostgresDatabase target, EmptyPostgresDatabase stat
         Assert.DoesNotContain(Secret, result.Output + result.Error);
         Assert.DoesNotContain(FakeSlackServer.BotToken, result.Output + result.Error);
     }
+
+    [Fact]
+    public async Task Over_socket_mode_the_same_story_runs_without_a_public_url_and_every_envelope_is_acknowledged()
+    {
+        await state.ExecuteAsync("DROP SCHEMA IF EXISTS chatops_state CASCADE");
+        await using var slack = await FakeSlackServer.StartAsync();
+        using var folder = new MigrationFolder().With("slack_socket", "CREATE TABLE slack_socket_done (id int);\n", rollback: "DROP TABLE IF EXISTS slack_socket_done;");
+        var bot = new Uri($"http://127.0.0.1:{Ports.Free()}/");
+        using var serve = ChatOpsProcess.Start(["serve", "--urls", bot.AbsoluteUri.TrimEnd('/')], folder.Environment(
+            ("ConnectionStrings__State", state.ConnectionString), ("ConnectionStrings__Target", target.ConnectionString),
+            ("Slack__BotToken", FakeSlackServer.BotToken), ("Slack__AppToken", FakeSlackServer.AppToken), ("Slack__SigningSecret", Secret),
+            ("Slack__ChannelId", Channel), ("Slack__ApiBaseUrl", slack.ApiBaseUrl.AbsoluteUri),
+            ("ChatOps__Roles__DatabaseAdministrator__0", "UDAN"), ("ChatOps__Roles__SeniorBackendEngineer__0", "USAM"),
+            ("ChatOps__Roles__SeniorBackendEngineer__1", "UREQ"), ("ChatOps__Roles__DevOpsLead__0", "UOLGA"), ("ChatOps__Roles__ProductOwner__0", "UPETE"),
+            ("ChatOps__PostDeployment__Extended", "00:00:00")));
+        var socket = await Poll.WithinAsync(slack.SocketAsync(1), "serve to open the Socket Mode connection", TimeSpan.FromMinutes(1));
+
+        var command = await socket.SendEnvelopeAsync("slash_commands",
+            SlackRequests.AsJson(SlackRequests.SlashCommand("start slack_socket", "UREQ", Channel, "trig-s1", slack.ResponseUrl("s1"))), acceptsResponsePayload: true);
+        await Poll.WithinAsync(socket.AckAsync(command), "the slash command's acknowledgement", TimeSpan.FromSeconds(30));
+        await Poll.UntilAsync(() => Task.FromResult(slack.Messages.Any(m => m.Channel == Channel && m.ThreadTs is null && m.Text.Contains("D-1", StringComparison.Ordinal))),
+            "the card to be posted", TimeSpan.FromMinutes(1), () => Task.FromResult(serve.Output));
+        var card = slack.Messages.First(m => m.Channel == Channel && m.ThreadTs is null && m.Text.Contains("D-1", StringComparison.Ordinal));
+
+        var envelopes = new List<string>();
+        var n = 0;
+        foreach (var user in new[] { "UDAN", "USAM", "UOLGA", "UPETE" })
+            envelopes.Add(await socket.SendEnvelopeAsync("events_api", SlackRequests.Reaction($"EvS{++n}", user, Channel, card.Ts, "white_check_mark")));
+        foreach (var envelope in envelopes)
+            await Poll.WithinAsync(socket.AckAsync(envelope), $"envelope {envelope} acknowledged", TimeSpan.FromSeconds(30));
+
+        await Poll.UntilAsync(() => Task.FromResult(slack.Messages.Single(m => m.Ts == card.Ts).Text.Contains("COMPLETED", StringComparison.Ordinal)),
+            "the card to show COMPLETED", TimeSpan.FromMinutes(3), () => Task.FromResult(serve.Output));
+        Assert.Contains(slack.Messages, m => m.ThreadTs == card.Ts && m.Text.Contains("VERDICT: SUCCESS", StringComparison.Ordinal));
+        Assert.Equal(1L, await target.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'slack_socket_done'"));
+        Assert.Equal(1, slack.ConnectionsOpened);
+
+        serve.Signal("TERM");
+        var result = await serve.WaitAsync();
+        Assert.True(result.ExitCode == 0, result.Output + result.Error);
+        Assert.DoesNotContain(FakeSlackServer.AppToken, result.Output + result.Error);
+    }
 }
