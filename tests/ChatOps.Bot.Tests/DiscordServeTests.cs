@@ -212,6 +212,24 @@ public class PlatformSetupTests(EmptyPostgresDatabase state) : IClassFixture<Emp
     }
 
     [Fact]
+    public async Task A_partial_Discord_configuration_stops_serve_naming_the_missing_keys_and_no_secret()
+    {
+        var result = await ChatOpsProcess.RunAsync(["serve", "--urls", "http://127.0.0.1:0"], new Dictionary<string, string>
+        {
+            ["ConnectionStrings__State"] = state.ConnectionString, ["ConnectionStrings__Target"] = state.ConnectionString,
+            ["ChatOps__Roles__DatabaseAdministrator__0"] = "1", ["ChatOps__Roles__SeniorBackendEngineer__0"] = "2",
+            ["ChatOps__Roles__DevOpsLead__0"] = "3", ["ChatOps__Roles__ProductOwner__0"] = "4",
+            ["Discord__BotToken"] = "discord-secret-token-value",
+        });
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("Discord:PublicKey is missing", result.Error);
+        Assert.Contains("Discord:ApplicationId is missing", result.Error);
+        Assert.Contains("Discord:ChannelId is missing", result.Error);
+        Assert.DoesNotContain("discord-secret-token-value", result.Output + result.Error);
+    }
+
+    [Fact]
     public async Task Register_discord_commands_puts_migrate_with_its_sub_commands_and_again_changes_nothing()
     {
         await using var discord = await FakeDiscordServer.StartAsync();
