@@ -150,14 +150,24 @@ public sealed class Demo(TextWriter output, TextWriter error, TextReader console
 
             var storyBegan = time.GetTimestamp();
             var story = new DemoStory(bot, channel, script, time).RunAsync(request.Migration, request.Breach, target, reporting.Cadence.Extended, stopping.Token);
-            if (await Task.WhenAny(story, loop) == loop)
+            string? stopped;
+            try
             {
-                // The loop ended under the story (an exception from the bot): the story would wait for it forever.
-                await stopping.CancelAsync();
-                await loop;
-                throw new InvalidOperationException("the local channel's input loop ended before the story did");
+                if (await Task.WhenAny(story, loop) == loop)
+                {
+                    // The loop ended under the story (an exception from the bot): the story would wait for it forever.
+                    await loop;
+                    throw new InvalidOperationException("the local channel's input loop ended before the story did");
+                }
+                stopped = await story;
             }
-            var stopped = await story;
+            catch
+            {
+                // Ctrl-C, or the story or the loop failed: neither is left waiting for the other.
+                await stopping.CancelAsync();
+                await Task.WhenAll(story, loop).ContinueWith(_ => { }, TaskScheduler.Default);
+                throw;
+            }
             script.End();
             if (stopped is not null)
             {
