@@ -94,6 +94,8 @@ public sealed class DemoStory(ChatOpsBot bot, LocalChannel channel, ScriptedInpu
         await UntilAsync(id, d => d.State != DeploymentState.Running || d.Phase is not (null or RunbookPhase.PreDeployment or RunbookPhase.Baseline),
             DeploymentState.RolledBack, "to reach phase 2", TimeSpan.FromMinutes(2), PhasePoll, cancellationToken);
         await blocker.HoldAsync(BlockedTable, cancellationToken);
+        // Told once what the channel was sent so far is printed: the phase's start comes before the narrator's line about it.
+        await bot.SettleAsync(TimeSpan.FromSeconds(30), cancellationToken, runs: false);
         var now = await bot.Store.LoadAsync(id, cancellationToken);
         channel.Print($"🎬 {BlockingSession.HolderName} (another application) takes ACCESS EXCLUSIVE on {BlockedTable} in a transaction and keeps it" +
                       $"{(now?.Phase is { } phase ? $" — the deployment is in {phase.Title()}" : "")}; {blocker.Queued} application reads queue behind it, " +
