@@ -108,6 +108,29 @@ public class DemoTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPostgresDa
     }
 
     [Fact]
+    public async Task A_demo_that_does_not_reach_its_end_exits_1_with_one_line_saying_where_it_stopped()
+    {
+        var migrations = Directory.CreateTempSubdirectory("chatops-demo-test-");
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(migrations.FullName, "20260101_fails.sql"), "ALTER TABLE public.contacts ADD COLUMN note text;\nSELECT 1/0;\n");
+            await File.WriteAllTextAsync(Path.Combine(migrations.FullName, "20260101_fails.rollback.sql"), "ALTER TABLE public.contacts DROP COLUMN IF EXISTS note;\n");
+            var result = await ChatOpsProcess.RunAsync(["demo", "--rows", "1000", "--migration", "20260101_fails", "--connection", db.ServerConnectionString],
+                new Dictionary<string, string> { ["ChatOps__Migrations__Directory"] = migrations.FullName });
+            Assert.True(result.ExitCode == 1, result.Output + result.Error);
+            Assert.Contains("🔴 VERDICT: FAILED", result.Output);
+            var reason = Assert.Single(result.Error.Split('\n'), l => l.StartsWith("The demo did not reach its end:", StringComparison.Ordinal));
+            Assert.Contains("D-1 ended Failed", reason);
+            Assert.Contains("division by zero", reason);
+            await AssertScratchDatabasesDroppedAsync(result.Output);
+        }
+        finally
+        {
+            migrations.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task An_unreachable_server_is_named()
     {
         var result = await ChatOpsProcess.RunAsync(["demo", "--rows", "10", "--connection", "Host=127.0.0.1;Port=1;Username=nobody;Password=hunter2;Timeout=2"]);
