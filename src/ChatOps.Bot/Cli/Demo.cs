@@ -57,6 +57,9 @@ public sealed class Demo(TextWriter output, TextWriter error, TextReader console
         var (reporting, problems) = ReportingSettings.Read(new ConfigurationBuilder().AddInMemoryCollection(CompressedClock).AddConfiguration(configuration).Build());
         if (reporting is null)
             throw new OptionsValidationException("ChatOps", typeof(Demo), problems);
+        // The breach's story is the question and its answer: whatever ChatOps:Thresholds:OnBreach says, the bot asks.
+        if (request.Breach)
+            reporting = reporting with { OnBreach = BreachPolicy.Ask };
 
         var began = time.GetTimestamp();
         var step = began;
