@@ -19,9 +19,12 @@ public sealed class ApplicationWorkload(string connectionString, int clients = 4
     private long _maxLatencyTicks;
     private string? _lastError;
 
+    /// <summary>The sessions' <c>application_name</c>.</summary>
+    public const string ApplicationName = "demo-app";
+
     public void Start()
     {
-        var cs = new NpgsqlConnectionStringBuilder(connectionString) { ApplicationName = "demo-app", Pooling = false }.ConnectionString;
+        var cs = new NpgsqlConnectionStringBuilder(connectionString) { ApplicationName = ApplicationName, Pooling = false }.ConnectionString;
         for (var i = 0; i < clients; i++)
         {
             var client = i;
