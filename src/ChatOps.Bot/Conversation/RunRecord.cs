@@ -27,6 +27,9 @@ public sealed class RunRecord
     public Dictionary<string, TimeSpan> LockHolds { get; set; } = [];
     public Dictionary<string, double> BaselineMs { get; set; } = [];
     public Dictionary<string, double> AfterMs { get; set; } = [];
+
+    /// <summary>Whether the degradation judge counted each query as regressed in the latest round (noise and less work are not).</summary>
+    public Dictionary<string, bool> Regressed { get; set; } = [];
     public double? RlsBeforeMs { get; set; }
     public double? RlsAfterMs { get; set; }
     public double? IndexUsagePercent { get; set; }
@@ -59,6 +62,8 @@ public sealed class RunRecord
                     BaselineMs[m.Name["baseline: ".Length..]] = v;
                 else if (m.Name.StartsWith("after: ", StringComparison.Ordinal))
                     AfterMs[m.Name["after: ".Length..]] = v;
+                else if (m.Name.StartsWith("round ", StringComparison.Ordinal) && m.Name.IndexOf(": ", StringComparison.Ordinal) is > 0 and var colon)
+                    Regressed[m.Name[(colon + 2)..]] = m.Detail.StartsWith("REGRESSED", StringComparison.Ordinal);
                 else if (m.Name.StartsWith("benchmark round ", StringComparison.Ordinal))
                     Monitoring.Measured(Metric.QueryDegradationPercent, v);
                 else if (m.Name.StartsWith("RLS overhead", StringComparison.Ordinal))
