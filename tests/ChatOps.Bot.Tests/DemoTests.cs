@@ -64,9 +64,9 @@ public class DemoTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPostgresDa
             "✅ dana reacted on D-1", "✅ sam reacted on D-1", "✅ olga reacted on D-1", "✅ pete reacted on D-1", "🟢 APPROVED FOR DEPLOYMENT",
             "── phase 2 · execute migration ──",
             "🎬 billing-worker (another application) takes ACCESS EXCLUSIVE on public.contacts", "the deployment is in phase 2 · execute migration",
-            // the alert in the channel, calling on the DBA and the DevOps/SRE Lead, then the prompt
+            // the alert in the channel, calling on the DBA and the DevOps/SRE Lead; it is the prompt (the bot's own ⏪ on it to click)
             "🚨 D-1: rollback trigger application lock wait > 1000 ms for 10", "@Database Administrator", "@DevOps/SRE Lead",
-            "⏪ Roll back D-1", "rita: /migrate status D-1", "❌ breached: app-lock-wait",
+            "⏪ bot reacted on L", "rita: /migrate status D-1", "❌ breached: app-lock-wait",
             // the DBA answers; the blocker goes; the rollback runs and is verified
             "⏪ dana reacted on D-1", "⏪ ROLLING BACK", "🎬 billing-worker commits",
             "⏪ D-1 rollback, step by step", "is absent", "⏪ D-1: rolled back and verified",

