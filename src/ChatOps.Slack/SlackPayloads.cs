@@ -56,6 +56,8 @@ internal static class SlackPayloads
             return null;
         }
         var type = String(ev, "type");
+        if (type == "message")
+            return ThreadReply(ev, eventId, out why);
         if (type is not ("reaction_added" or "reaction_removed"))
         {
             why = $"event type '{type}'";
@@ -78,6 +80,31 @@ internal static class SlackPayloads
         return type == "reaction_added"
             ? new ReactionAdded(user, message, emoji, reaction, eventId)
             : new ReactionRemoved(user, message, emoji, reaction, eventId);
+    }
+
+    /// <summary>
+    /// A person's message in a thread (<c>thread_ts</c> set, no <c>subtype</c>: not an edit, a join or a bot's own post) as the core's
+    /// <see cref="ThreadReplied"/> on the thread's parent; null for any other message.
+    /// </summary>
+    private static ChatEvent? ThreadReply(JsonElement ev, string eventId, out string why)
+    {
+        if (String(ev, "subtype") is { } subtype || String(ev, "bot_id") is not null)
+        {
+            why = $"message {(String(ev, "bot_id") is not null ? "from a bot" : $"subtype '{String(ev, "subtype")}'")}";
+            return null;
+        }
+        if (String(ev, "thread_ts") is not { } parent || String(ev, "ts") == parent)
+        {
+            why = "a message outside a thread";
+            return null;
+        }
+        if (String(ev, "user") is not { } user || String(ev, "channel") is not { } channel || String(ev, "text") is not { } text)
+        {
+            why = "message without user, channel or text";
+            return null;
+        }
+        why = "thread reply";
+        return new ThreadReplied(user, new MessageReference(channel, parent), text, eventId);
     }
 
     public static string? String(JsonElement element, string name) =>

@@ -309,6 +309,19 @@ public class LocalInputTests
     }
 
     [Fact]
+    public void A_reply_is_a_thread_reply_on_the_card_with_the_text_as_typed()
+    {
+        var line = Assert.IsType<LocalLine.Event>(Input().Read("reply dan D-3   went well:  no waits"));
+
+        var reply = Assert.IsType<ThreadReplied>(line.Value);
+        Assert.Equal("dan", reply.UserId);
+        Assert.Equal("went well:  no waits", reply.Text);
+        Assert.Equal(LocalInput.DefaultChannelId, reply.Parent.ChannelId);
+        Assert.Equal("  ↳ dan in the thread of D-3: went well:  no waits", line.Echo);
+        Assert.Equal(new LocalLine.Error("usage: reply <user-id> <D-n> <text>, e.g. reply ana D-3 the index build took longer than planned"), Input().Read("reply dan D-3"));
+    }
+
+    [Fact]
     public void A_long_garbage_line_is_echoed_shortened()
     {
         var error = Assert.IsType<LocalLine.Error>(Input().Read(new string('x', 100)));

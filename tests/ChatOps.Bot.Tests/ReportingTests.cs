@@ -244,6 +244,10 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
         Assert.Contains("lessons learned", transcript);
         Assert.Contains("COMPLETED", (await bot.CardAsync(id))!.Status);
         Assert.Contains("post-deployment monitoring ended", await AuditAsync(id));
+        // Lessons learned: a reply in the card's thread is kept in the audit trail (and `history` shows it).
+        await bot.SayAsync($"reply dan D-{id} went well: the lock waits stayed at 0 ms", "as dan", $"/migrate history D-{id}");
+        Assert.Contains("dan: in the thread: went well: the lock waits stayed at 0 ms", await AuditAsync(id));
+        Assert.Contains("dan: in the thread: went well: the lock waits stayed at 0 ms", bot.Transcript);
         // The last status has the cadence kept in the state database (a replica taking over goes on from it).
         Assert.NotNull(await state.ScalarAsync<DateTime?>("SELECT status_posted_at FROM chatops_state.deployments WHERE id = $1", id));
         await bot.SayAsync("as dan", $"/migrate rollback D-{id} --confirm");

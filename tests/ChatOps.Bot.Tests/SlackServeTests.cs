@@ -114,6 +114,20 @@ public class SlackServeTests(PostgresDatabase target, EmptyPostgresDatabase stat
             "the verdict in the card's thread", TimeSpan.FromMinutes(1), () => Task.FromResult(serve.Output));
         Assert.Equal(1L, await target.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'slack_socket_done'"));
 
+        // A reply in the card's thread (lessons learned) is kept in the deployment's audit trail.
+        var reply = await socket.SendEnvelopeAsync("events_api", new System.Text.Json.Nodes.JsonObject
+        {
+            ["type"] = "event_callback", ["event_id"] = "EvS9",
+            ["event"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["type"] = "message", ["user"] = "UDAN", ["channel"] = Channel, ["text"] = "went well: no lock waits", ["ts"] = "1700009999.000001", ["thread_ts"] = card.Ts,
+            },
+        });
+        await Poll.WithinAsync(socket.AckAsync(reply), "the reply's acknowledgement", TimeSpan.FromSeconds(30));
+        await Poll.UntilAsync(async () => await state.ScalarAsync<long>(
+            "SELECT count(*) FROM chatops_state.audit_events WHERE deployment = 1 AND who = 'UDAN' AND what = 'in the thread: went well: no lock waits'") == 1,
+            "the reply in the audit trail", TimeSpan.FromSeconds(30), () => Task.FromResult(serve.Output));
+
         serve.Signal("TERM");
         var result = await serve.WaitAsync();
         Assert.True(result.ExitCode == 0, result.Output + result.Error);

@@ -112,6 +112,7 @@ public sealed class Conductor(
             CommandReceived command => await CommandAsync(handling, command, cancellationToken),
             ReactionAdded added => await ReactionAsync(handling, added.UserId, added.Message, added.Emoji, added.EmojiName, removed: false, cancellationToken),
             ReactionRemoved removed => await ReactionAsync(handling, removed.UserId, removed.Message, removed.Emoji, removed.EmojiName, removed: true, cancellationToken),
+            ThreadReplied reply => await ThreadReplyAsync(handling, reply, cancellationToken),
             _ => "not an event the conductor knows",
         };
         if (chatEvent is CommandReceived asked && AcknowledgeEveryCommand && !handling.Told)
@@ -320,6 +321,18 @@ public sealed class Conductor(
         await store.SaveAsync(h.Scope, deployment, cancellationToken);
         await cards.EditAsync(h.Scope, deployment, cancellationToken);
         return await SayAsync(h, command.ChannelId, $"{deployment.Id}: {answer}", cancellationToken);
+    }
+
+    /// <summary>A reply under a deployment's card goes into its audit trail (the report's lessons learned); any other thread is not ours.</summary>
+    private async Task<string> ThreadReplyAsync(Handling h, ThreadReplied reply, CancellationToken cancellationToken)
+    {
+        var key = Outbox.IsKey(reply.Parent.MessageId) ? reply.Parent.MessageId : await outbox.KeyOfAsync(platform, reply.Parent.MessageId, cancellationToken) ?? reply.Parent.MessageId;
+        if (reply.UserId == channel.BotUserId || await store.ByCardAsync(key, cancellationToken, h.Scope) is not { } id
+            || await store.LoadForUpdateAsync(h.Scope, id, cancellationToken) is not { } deployment)
+            return "a reply in another thread";
+        deployment.Said(reply.UserId, reply.Text, Now);
+        await store.SaveAsync(h.Scope, deployment, cancellationToken);
+        return $"kept in {deployment.Id}'s audit trail";
     }
 
     private async Task<string> ReactionAsync(Handling h, string user, MessageReference message, ReactionEmoji emoji, string emojiName, bool removed,

@@ -47,6 +47,7 @@ public sealed class LocalInput
           react <user-id> <emoji> <D-n>     react on the deployment's card (✅ or :white_check_mark:, ⏪ or :rewind:)
           react <user-id> <emoji> <L-n>     react on a message by its number (⏪ on an alert or a rollback prompt)
           unreact <user-id> <emoji> <D-n|L-n>   remove that reaction
+          reply <user-id> <D-n> <text>      reply in the card's thread (kept in the deployment's audit trail)
         """;
 
     private readonly Func<DeploymentId, MessageReference?> _cardOf;
@@ -101,8 +102,25 @@ public sealed class LocalInput
         }
         if (Is(verb, "react") || Is(verb, "unreact"))
             return Reaction(words, removed: Is(verb, "unreact"));
+        if (Is(verb, "reply"))
+            return Reply(text, words);
 
         return new LocalLine.Error($"not understood: {Echo(text)}\n{Usage}");
+    }
+
+    /// <summary><c>reply &lt;user-id&gt; &lt;D-n&gt; &lt;text…&gt;</c>: a reply in the card's thread, as the user (lessons learned).</summary>
+    private LocalLine Reply(string text, string[] words)
+    {
+        const string usage = "usage: reply <user-id> <D-n> <text>, e.g. reply ana D-3 the index build took longer than planned";
+        if (words.Length < 4)
+            return new LocalLine.Error(usage);
+        if (!DeploymentId.TryParse(words[2], out var id))
+            return new LocalLine.Error($"'{Echo(words[2])}' is not a deployment id: {usage}");
+        if (_cardOf(id) is not { } card)
+            return new LocalLine.Error($"no deployment {id}: /migrate list shows them");
+        // The text as typed after the id, spaces kept.
+        var said = text[(text.IndexOf(words[2], text.IndexOf(words[1], words[0].Length, StringComparison.Ordinal) + words[1].Length, StringComparison.Ordinal) + words[2].Length)..].Trim();
+        return new LocalLine.Event(new ThreadReplied(words[1], card, said, NextEventId()), $"  ↳ {words[1]} in the thread of {id}: {said}");
     }
 
     private LocalLine Reaction(string[] words, bool removed)

@@ -95,6 +95,13 @@ public sealed record ReactionAdded(string UserId, MessageReference Message, Reac
 public sealed record ReactionRemoved(string UserId, MessageReference Message, ReactionEmoji Emoji, string EmojiName, string EventId)
     : ChatEvent(UserId, Message.ChannelId, EventId);
 
+/// <summary>
+/// A person's reply in a message's thread (<paramref name="Parent"/> is the message the thread hangs on): under a deployment's card it is
+/// kept in the deployment's audit trail — the lessons learned the final report asks for.
+/// </summary>
+public sealed record ThreadReplied(string UserId, MessageReference Parent, string Text, string EventId)
+    : ChatEvent(UserId, Parent.ChannelId, EventId);
+
 /// <summary>Reads an emoji as a character (✅) or as a Slack-style name (<c>white_check_mark</c>, <c>:rewind:</c>).</summary>
 public static class ReactionEmojis
 {

@@ -395,6 +395,14 @@ public sealed class Deployment
         Record(at, "bot", verified ? $"rolled back: {detail}" : $"rollback failed: {detail}");
     }
 
+    /// <summary>What someone said in the card's thread (lessons learned, a note for the record), kept in the audit trail.</summary>
+    public void Said(string who, string text, DateTimeOffset at)
+    {
+        const int Longest = 2000;
+        var said = text.Trim();
+        Record(at, who, $"in the thread: {(said.Length > Longest ? said[..Longest] + "…" : said)}");
+    }
+
     /// <summary>Records a command or reaction that changed nothing (wrong emoji, another message, the bot's own reaction …).</summary>
     public void Ignored(string who, string what, DateTimeOffset at) => Record(at, who, what, counted: false);
 

@@ -19,6 +19,10 @@ public static class ChatJson
         },
         ReactionAdded a => Reaction("reaction-added", a.UserId, a.Message, a.Emoji, a.EmojiName, a.EventId),
         ReactionRemoved r => Reaction("reaction-removed", r.UserId, r.Message, r.Emoji, r.EmojiName, r.EventId),
+        ThreadReplied t => new JsonObject
+        {
+            ["kind"] = "thread-reply", ["user"] = t.UserId, ["channel"] = t.Parent.ChannelId, ["message"] = t.Parent.MessageId, ["text"] = t.Text, ["eventId"] = t.EventId,
+        },
         _ => throw new ArgumentOutOfRangeException(nameof(chatEvent), chatEvent.GetType().Name, "not a chat event the inbox keeps"),
     }).ToJsonString();
 
@@ -31,6 +35,7 @@ public static class ChatJson
             "command" => new CommandReceived(S("text"), S("user"), S("channel"), S("eventId"), (string?)o["replyHandle"]),
             "reaction-added" => new ReactionAdded(S("user"), new MessageReference(S("channel"), S("message")), Enum.Parse<ReactionEmoji>(S("emoji")), S("emojiName"), S("eventId")),
             "reaction-removed" => new ReactionRemoved(S("user"), new MessageReference(S("channel"), S("message")), Enum.Parse<ReactionEmoji>(S("emoji")), S("emojiName"), S("eventId")),
+            "thread-reply" => new ThreadReplied(S("user"), new MessageReference(S("channel"), S("message")), S("text"), S("eventId")),
             var kind => throw new InvalidDataException($"inbox event of unknown kind '{kind}'"),
         };
     }
