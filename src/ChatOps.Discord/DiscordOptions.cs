@@ -33,6 +33,13 @@ public sealed class DiscordOptions
     /// <summary>REST base, <see cref="DefaultApiBaseUrl"/> unless a test points it at a fake.</summary>
     public string ApiBaseUrl { get; set; } = DefaultApiBaseUrl;
 
+    /// <summary>
+    /// Keep replies in a card's thread (the lessons learned the final report asks for) in the deployment's audit trail. Off by default:
+    /// it adds GUILD_MESSAGES and MESSAGE_CONTENT to the Gateway's intents, and MESSAGE_CONTENT is privileged — switch on "Message
+    /// Content Intent" (Developer Portal → Bot) first, or Discord closes the Gateway with 4014.
+    /// </summary>
+    public bool ThreadReplies { get; set; }
+
     /// <summary>The Gateway's URL; when unset it is asked of <c>GET /gateway/bot</c>.</summary>
     public string? GatewayUrl { get; set; }
 

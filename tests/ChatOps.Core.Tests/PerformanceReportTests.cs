@@ -60,7 +60,7 @@ public class PerformanceReportTests
             ],
             message.Fields);
         Assert.Empty(message.Checklists);
-        Assert.Equal("lessons learned: reply in this thread (what went well, what to change) — the thread stays with the deployment's card", message.Footer);
+        Assert.Equal("lessons learned: reply in this thread (what went well, what to change) — replies here are kept in /migrate history", message.Footer);
     }
 
     [Fact]
@@ -163,6 +163,6 @@ public class PerformanceReportTests
         var message = PerformanceReport.LessonsLearned(new DeploymentId(3));
 
         Assert.Equal("📝 D-3 · lessons learned", message.Title);
-        Assert.Equal("reply in this thread: what went well, what to change — the thread stays with the deployment's card", message.Footer);
+        Assert.Equal("reply in this thread: what went well, what to change — replies here are kept in /migrate history", message.Footer);
     }
 }

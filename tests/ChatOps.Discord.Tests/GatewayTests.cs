@@ -64,6 +64,45 @@ public sealed class GatewayTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Without_thread_replies_a_message_is_not_read_and_with_them_a_person_s_thread_message_becomes_a_thread_reply()
+    {
+        await StartAsync();
+        Assert.Equal(1025, Assert.Single(_fake.Gateway.Handshakes).Intents);   // no privileged intent unless asked for
+        await _fake.Gateway.DispatchAsync("MESSAGE_CREATE", Message("300000000000000001", "went well"));
+        await ReactAsync("300000000000000002");
+        await EventsAsync(1);
+        Assert.IsType<ReactionAdded>(Assert.Single(_inbox.Events));
+
+        await using var fake = await FakeDiscordServer.StartAsync();
+        var options = Discord.Options(fake);
+        options.ThreadReplies = true;
+        var rest = Discord.Rest(options);
+        var inbox = new RecordingInbox();
+        using var stop = new CancellationTokenSource();
+        var gateway = new DiscordGateway(rest, options, inbox, new MemberRoles(rest, options, TimeProvider.System), TimeProvider.System,
+            NullLogger<DiscordGateway>.Instance, null, Fast);
+        var running = Task.Run(() => gateway.RunAsync(stop.Token));
+        await Poll.UntilAsync(() => Task.FromResult(gateway.State is GatewayState.Ready && fake.Gateway.HasReadyClient), "the second gateway ready");
+        Assert.Equal(1025 | (1 << 9) | (1 << 15), Assert.Single(fake.Gateway.Handshakes).Intents);
+
+        await fake.Gateway.DispatchAsync("MESSAGE_CREATE", Message("300000000000000001", "went well: no lock waits"));
+        await fake.Gateway.DispatchAsync("MESSAGE_CREATE", Message("300000000000000009", "📊 status", bot: true));
+        await Poll.UntilAsync(() => Task.FromResult(inbox.Events.Count >= 1), "the reply in the inbox");
+        await Task.Delay(300);
+        var reply = Assert.IsType<ThreadReplied>(Assert.Single(inbox.Events));
+        Assert.Equal(("300000000000000001", "went well: no lock waits"), (reply.UserId, reply.Text));
+        Assert.Equal(new MessageReference("500000000000000001", "500000000000000001"), reply.Parent);   // the thread started on the card has its id
+        await stop.CancelAsync();
+        await Poll.EndedAsync(running);
+    }
+
+    private static System.Text.Json.Nodes.JsonObject Message(string author, string content, bool bot = false) => new()
+    {
+        ["guild_id"] = Discord.GuildId, ["channel_id"] = "500000000000000001", ["id"] = "600000000000000001", ["content"] = content,
+        ["author"] = new System.Text.Json.Nodes.JsonObject { ["id"] = author, ["bot"] = bot },
+    };
+
+    [Fact]
     public async Task Reaction_dispatches_become_events_with_stable_ids_and_prime_the_roles()
     {
         await StartAsync();

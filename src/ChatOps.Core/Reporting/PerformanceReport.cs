@@ -82,7 +82,7 @@ public sealed record PerformanceReport(
         {
             Fields = fields,
             Checklists = sections,
-            Footer = "lessons learned: reply in this thread (what went well, what to change) — the thread stays with the deployment's card",
+            Footer = "lessons learned: reply in this thread (what went well, what to change) — replies here are kept in /migrate history",
         };
     }
 
@@ -90,7 +90,7 @@ public sealed record PerformanceReport(
     public static ChatMessage LessonsLearned(DeploymentId deployment) =>
         new($"📝 {deployment} · lessons learned")
         {
-            Footer = "reply in this thread: what went well, what to change — the thread stays with the deployment's card",
+            Footer = "reply in this thread: what went well, what to change — replies here are kept in /migrate history",
         };
 
     private string StateText() => State switch

@@ -223,10 +223,37 @@ public sealed class DiscordGateway
                 if (!await HandOnReactionAsync(type, data, sequence.Value, cancellationToken))
                     return false;
                 break;
+            case "MESSAGE_CREATE" when _options.ThreadReplies && data is not null && sequence is not null:
+                if (!await HandOnThreadReplyAsync(data, sequence.Value, cancellationToken))
+                    return false;
+                break;
         }
         if (sequence is not null)
             _sequence = sequence;
         return true;
+    }
+
+    /// <summary>
+    /// A person's message: the core keeps it when it is in a card's thread. A thread started on a message has that message's id, so the
+    /// thread's channel id names the card; a message elsewhere names no card and the core lets it by.
+    /// </summary>
+    private async Task<bool> HandOnThreadReplyAsync(JsonNode data, long sequence, CancellationToken cancellationToken)
+    {
+        if (data["guild_id"]?.GetValue<string>() != _options.GuildId || data["author"]?["bot"]?.GetValue<bool>() == true
+            || data["author"]?["id"]?.GetValue<string>() is not { } user || data["channel_id"]?.GetValue<string>() is not { } thread
+            || data["content"]?.GetValue<string>() is not { Length: > 0 } text)
+            return true;
+        var eventId = $"{_sessionId}:{sequence}";
+        try
+        {
+            await _inbox.AcceptAsync(new ThreadReplied(user, new MessageReference(thread, thread), text, eventId), cancellationToken);
+            return true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _logger.LogError(e, "Discord message {EventId} could not be taken by the inbox: resuming to have it replayed", eventId);
+            return false;
+        }
     }
 
     private async Task<bool> HandOnReactionAsync(string type, JsonNode data, long sequence, CancellationToken cancellationToken)
@@ -279,7 +306,7 @@ public sealed class DiscordGateway
         ["d"] = new JsonObject
         {
             ["token"] = _options.BotToken,
-            ["intents"] = GatewayCodes.Intents,
+            ["intents"] = GatewayCodes.Intents | (_options.ThreadReplies ? GatewayCodes.ThreadReplyIntents : 0),
             ["properties"] = new JsonObject { ["os"] = Environment.OSVersion.Platform.ToString().ToLowerInvariant(), ["browser"] = "chatops", ["device"] = "chatops" },
         },
     };

@@ -45,6 +45,9 @@ internal static class GatewayCodes
     /// <summary>GUILDS (1 &lt;&lt; 0) | GUILD_MESSAGE_REACTIONS (1 &lt;&lt; 10): neither is privileged.</summary>
     public const int Intents = (1 << 0) | (1 << 10);
 
+    /// <summary>GUILD_MESSAGES (1 &lt;&lt; 9) | MESSAGE_CONTENT (1 &lt;&lt; 15, privileged): with <c>Discord:ThreadReplies</c>.</summary>
+    public const int ThreadReplyIntents = (1 << 9) | (1 << 15);
+
     /// <summary>Close codes after which reconnecting cannot help: someone has to fix the configuration.</summary>
     public static string? Fatal(int code) => code switch
     {
