@@ -13,7 +13,8 @@ namespace ChatOps.Bot.Tests;
 /// <summary>
 /// <c>/migrate start --window</c> through the local channel (issue 14 §5), with Quartz on the state database: the card and the
 /// scheduled time, the reminder and window-start jobs; at the window's start (the job's logic called with a fake clock — nobody
-/// waits for a real window) an unapproved deployment is postponed, an approved one runs.
+/// waits for a real window) an unapproved deployment is postponed, an approved one runs;
+/// one still running when the window ends (the bot's clock shifted past it) pauses after the running phase (§8).
 /// </summary>
 public class MaintenanceWindowBotTests(PostgresDatabase target, EmptyPostgresDatabase state) : IClassFixture<PostgresDatabase>, IClassFixture<EmptyPostgresDatabase>
 {
@@ -44,13 +45,15 @@ public class MaintenanceWindowBotTests(PostgresDatabase target, EmptyPostgresDat
         }
     }
 
-    private async Task<Setup> StartAsync(string migration, bool withWindow = true)
+    /// <param name="sql">The migration; one that creates <c>{migration}_done</c> when null (the rollback drops that table).</param>
+    /// <param name="time">The bot's clock; the system's when null.</param>
+    private async Task<Setup> StartAsync(string migration, bool withWindow = true, string? sql = null, TimeProvider? time = null)
     {
         await state.ExecuteAsync("DROP SCHEMA IF EXISTS chatops_state CASCADE");
         await ChatOps.Postgres.State.StateDatabase.MigrateAsync(state.ConnectionString, CancellationToken.None);
-        var folder = new MigrationFolder().With(migration, $"CREATE TABLE {migration}_done (id int);\n", rollback: $"DROP TABLE IF EXISTS {migration}_done;");
+        var folder = new MigrationFolder().With(migration, sql ?? $"CREATE TABLE {migration}_done (id int);\n", rollback: $"DROP TABLE IF EXISTS {migration}_done;");
         var schedule = await QuartzDeploymentSchedule.CreateAsync(state.ConnectionString, TimeProvider.System, NullLoggerFactory.Instance, CancellationToken.None);
-        var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, window: withWindow ? Window : null, schedule: schedule);
+        var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, time: time, window: withWindow ? Window : null, schedule: schedule);
         await bot.StartAsync();
         return new Setup(bot, schedule, folder);
     }
@@ -144,6 +147,59 @@ public class MaintenanceWindowBotTests(PostgresDatabase target, EmptyPostgresDat
         await setup.At(start.AddSeconds(2)).RunAsync(DeploymentJobKind.WindowStart, new DeploymentId(1), start, CancellationToken.None);
         Assert.DoesNotContain("is postponed to the next maintenance window", setup.Bot.Transcript);
     }
+
+    [Fact]
+    public async Task Running_when_the_window_ends_it_pauses_after_the_running_phase_and_resume_goes_on_to_the_verdict_without_pausing_again()
+    {
+        // The bot's wall clock jumps (to the window's start, then past its end); its timers stay real. Phase 2 sleeps long enough to
+        // be caught running.
+        var clock = new ShiftedClock();
+        await using var setup = await StartAsync("win_end", sql: "SELECT pg_sleep(5);\nCREATE TABLE win_end_done (id int);\n", time: clock);
+        await setup.Bot.SayAsync("/migrate start win_end --window", "react dan ✅ D-1", "react sam ✅ D-1", "react olga ✅ D-1", "react pete ✅ D-1");
+        var (start, end) = await WindowOfAsync(1);
+        Assert.Equal("Approved", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+
+        clock.Advance(start.AddSeconds(1) - clock.GetUtcNow());
+        await setup.At(start.AddSeconds(1)).RunAsync(DeploymentJobKind.WindowStart, new DeploymentId(1), start, CancellationToken.None);
+        await Poll.UntilAsync(async () => await state.ScalarAsync<string>("SELECT coalesce(phase, '') FROM chatops_state.deployments WHERE id = 1") == "Migration"
+                && await target.ScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(5)%')"),
+            "phase 2 to run its long statement", TimeSpan.FromMinutes(2));
+
+        // The window ends while phase 2 runs: it finishes, and the run pauses before phase 3.
+        clock.Advance(end - start + TimeSpan.FromMinutes(1));
+        await Poll.UntilAsync(async () => await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1") == "Paused"
+                && setup.Bot.Transcript.Contains($"⏸️ D-1 paused: the maintenance window ended at {end:HH:mm}Z", StringComparison.Ordinal)
+                && (await setup.Bot.CardAsync(1))?.Status?.Contains("⏸️ PAUSED · phase 2 · execute migration", StringComparison.Ordinal) == true,
+            "the run to pause at the window's end, say so and show it on the card", TimeSpan.FromMinutes(1),
+            async () => $"{await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1")}\n{setup.Bot.Transcript}");
+        Assert.Equal(1L, await target.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'win_end_done'"));   // the running phase finished
+        await Poll.UntilAsync(() => Task.FromResult(setup.Bot.Transcript.Contains("✓ phase 2 · execute migration in", StringComparison.Ordinal)),
+            "phase 2's end in the thread");
+        await Task.Delay(TimeSpan.FromSeconds(2));   // the owner sweeps every second: nothing resumes it, phase 3 does not start
+        Assert.Equal("Paused", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+        Assert.Equal("Migration", await state.ScalarAsync<string>("SELECT phase FROM chatops_state.deployments WHERE id = 1"));
+        Assert.DoesNotContain("── phase 3 · index builds ──", setup.Bot.Transcript);
+        Assert.Contains($"paused: the maintenance window ended at {end:HH:mm}Z; the running phase finished and the next does not start", await AuditAsync());
+
+        // A person goes on outside the window: once per run, the run is not paused again at the next phases' ends.
+        await setup.Bot.SayAsync("as dan", "/migrate resume D-1");
+        await setup.Bot.SettleAsync();
+
+        var transcript = setup.Bot.Transcript;
+        Assert.Equal("Completed", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+        Assert.Contains("🟢 VERDICT: SUCCESS", transcript);
+        Assert.Contains("🟢 COMPLETED", (await setup.Bot.CardAsync(1))!.Status);
+        Assert.Equal(1, transcript.Split("⏸️ D-1 paused: the maintenance window ended").Length - 1);
+        var audit = (await AuditAsync()).Split('\n').ToList();
+        Assert.Single(audit, a => a.StartsWith("paused: the maintenance window ended", StringComparison.Ordinal));
+        // Phase 3 started only after the person resumed: each of these is in the audit, in this order.
+        var order = new[] { "phase 2 · execute migration started", "paused: the maintenance window ended", "resumed", "phase 3 · index builds started",
+            "phase 4 · validation started" }.Select(what => audit.FindIndex(a => a.StartsWith(what, StringComparison.Ordinal))).ToList();
+        Assert.True(order[0] >= 0 && order.Zip(order.Skip(1)).All(p => p.First < p.Second), string.Join("\n", audit));
+    }
+
+    private Task<string> AuditAsync() => state.ScalarAsync<string>(
+        "SELECT string_agg(what, E'\\n' ORDER BY seq) FROM chatops_state.audit_events WHERE deployment = 1");
 
     [Fact]
     public async Task Start_with_window_and_no_window_configured_is_refused_saying_how_to_configure_one()
