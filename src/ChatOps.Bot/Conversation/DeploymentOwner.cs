@@ -40,6 +40,8 @@ public sealed class DeploymentOwner(
     private const int OwnerLock = 0x4348444F;
     private readonly ConcurrentDictionary<int, Task> _owned = new();
     private readonly ConcurrentDictionary<int, ExecutionControl> _controls = new();
+    // Runs held between phases because their maintenance window ended, until the event writer has stored the pause.
+    private readonly ConcurrentDictionary<int, bool> _heldForWindow = new();
     private readonly SemaphoreSlim _wake = new(0);
     private int _busy;
 
@@ -153,7 +155,7 @@ public sealed class DeploymentOwner(
             case DeploymentState.Paused when !control.IsPaused:
                 control.Pause();
                 break;
-            case DeploymentState.Running when control.IsPaused:
+            case DeploymentState.Running when control.IsPaused && !_heldForWindow.ContainsKey(id.Number):
                 control.Resume();
                 break;
             case DeploymentState.Aborted when !control.IsStopRequested:
@@ -368,16 +370,16 @@ public sealed class DeploymentOwner(
                     SqlScript.Parse(Encoding.UTF8.GetString(pinned.Sql.Bytes)), Runbook(pinned), $"{id}-{time.GetUtcNow():HHmmss}", e =>
                     {
                         Metrics?.Record(e);
-                        thread.Writer.TryWrite(e);
-                        // A phase does not start after the maintenance window's end: decided here, on the runner's thread, before the next
-                        // phase can start (the pause is stored first, so the sweep does not resume it).
-                        // Once: a person who resumes after it goes on outside the window.
-                        if (e is PhaseFinished && !pausedForWindow && running.Window is not null && !running.MayStartPhase(time.GetUtcNow()) && !control.IsPaused
-                            && PauseAtWindowEndAsync(id, CancellationToken.None).GetAwaiter().GetResult())
+                        // A phase does not start after the maintenance window's end: held here, on the runner's thread, before the next
+                        // phase can start; the event writer stores the pause after the phase's own line (the sweep leaves the hold alone
+                        // meanwhile). Once: a person who resumes after it goes on outside the window.
+                        if (e is PhaseFinished && !pausedForWindow && running.Window is not null && !running.MayStartPhase(time.GetUtcNow()) && !control.IsPaused)
                         {
                             pausedForWindow = true;
+                            _heldForWindow[id.Number] = true;
                             control.Pause();
                         }
+                        thread.Writer.TryWrite(e);
                     },
                     control, AppliedBy: $"{deployment.Requester} ({id}, signed by {string.Join(", ", deployment.SignOffs.Signers.Keys)})",
                     ResumeFrom: saved is null ? null : RunbookCheckpoint.FromJson(saved)), stopping);
@@ -422,6 +424,7 @@ public sealed class DeploymentOwner(
         finally
         {
             _controls.TryRemove(id.Number, out _);
+            _heldForWindow.TryRemove(id.Number, out _);
         }
     }
 
@@ -450,6 +453,17 @@ public sealed class DeploymentOwner(
         }
         await cards.ThreadAsync(scope, running, new ChatMessage(line), cancellationToken);
         await scope.CommitAsync(cancellationToken);
+        if (e is PhaseFinished && _heldForWindow.ContainsKey(id.Number))
+        {
+            try
+            {
+                await PauseAtWindowEndAsync(id, cancellationToken);
+            }
+            finally
+            {
+                _heldForWindow.TryRemove(id.Number, out _);   // stored (or the deployment moved on): the sweep follows the state database again
+            }
+        }
     }
 
     private async Task<bool> PauseAtWindowEndAsync(DeploymentId id, CancellationToken cancellationToken)
