@@ -372,8 +372,7 @@ public sealed partial class DeploymentReporter(
         {
             var benchmarks = record.BaselineMs.Where(b => record.AfterMs.ContainsKey(b.Key) && b.Value > 0)
                 // Counted as the verdict's judge counted it: a slower time with the same plan and work is noise, not a regression.
-                .Select(b => new BenchmarkComparison(b.Key, b.Value, record.AfterMs[b.Key],
-                    record.Regressed.GetValueOrDefault(b.Key, true) ? 100 * (record.AfterMs[b.Key] - b.Value) / b.Value : 0)).ToList();
+                .Select(b => new BenchmarkComparison(b.Key, b.Value, record.AfterMs[b.Key], record.Regressed.GetValueOrDefault(b.Key))).ToList();
             report = new PerformanceReport(deployment.Id, deployment.Migration.Id, DeploymentState.Completed,
                 record.PhaseDurations.Select(p => new PhaseDuration(Enum.Parse<RunbookPhase>(p.Key), p.Value)).OrderBy(p => p.Phase).ToList(),
                 record.LockHolds.Select(h => new ExclusiveLockHold(h.Key, h.Value)).ToList(),

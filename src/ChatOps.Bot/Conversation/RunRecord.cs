@@ -28,7 +28,7 @@ public sealed class RunRecord
     public Dictionary<string, double> BaselineMs { get; set; } = [];
     public Dictionary<string, double> AfterMs { get; set; } = [];
 
-    /// <summary>Whether the degradation judge counted each query as regressed in the latest round (noise and less work are not).</summary>
+    /// <summary>Whether the degradation judge counted each query as regressed in the last round (noise and less work are not).</summary>
     public Dictionary<string, bool> Regressed { get; set; } = [];
     public double? RlsBeforeMs { get; set; }
     public double? RlsAfterMs { get; set; }
@@ -61,9 +61,11 @@ public sealed class RunRecord
                 if (m.Name.StartsWith("baseline: ", StringComparison.Ordinal))
                     BaselineMs[m.Name["baseline: ".Length..]] = v;
                 else if (m.Name.StartsWith("after: ", StringComparison.Ordinal))
+                {
+                    // The detail is the judge's reason for the last round: "REGRESSED: …" or why it is not.
                     AfterMs[m.Name["after: ".Length..]] = v;
-                else if (m.Name.StartsWith("round ", StringComparison.Ordinal) && m.Name.IndexOf(": ", StringComparison.Ordinal) is > 0 and var colon)
-                    Regressed[m.Name[(colon + 2)..]] = m.Detail.StartsWith("REGRESSED", StringComparison.Ordinal);
+                    Regressed[m.Name["after: ".Length..]] = m.Detail.StartsWith("REGRESSED", StringComparison.Ordinal);
+                }
                 else if (m.Name.StartsWith("benchmark round ", StringComparison.Ordinal))
                     Monitoring.Measured(Metric.QueryDegradationPercent, v);
                 else if (m.Name.StartsWith("RLS overhead", StringComparison.Ordinal))

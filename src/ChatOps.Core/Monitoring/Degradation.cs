@@ -15,6 +15,9 @@ public sealed record QueryMeasurement(string Name, IReadOnlyList<double> TimesMs
     /// <summary>The top of this measurement's own noise: its slowest run, or with five runs or more the second slowest
     /// (one stray run must not hide a regression).</summary>
     public double MaxMs => TimesMs.Count == 0 ? 0 : TimesMs.Count >= 5 ? TimesMs.OrderDescending().ElementAt(1) : TimesMs.Max();
+
+    /// <summary>The fastest run: the closest this measurement came to the query's own cost (a busy machine only ever adds time).</summary>
+    public double MinMs => TimesMs.Count == 0 ? 0 : TimesMs.Min();
 }
 
 /// <summary>How one benchmark query compares with its baseline, and why it counted (or not) as degradation.</summary>
@@ -31,9 +34,12 @@ public sealed record DegradationReading(double Percent, double ControlRatio, IRe
 /// <summary>
 /// Tells a regression from noise. A query has regressed only when its <b>work</b> changed — another plan that touches
 /// no fewer buffers, or more buffers than its baseline (beyond <see cref="BufferTolerance"/>) — <b>and</b> its time rose beyond the
-/// noise: above the baseline's slowest run and by more than <see cref="AbsoluteFloorMs"/>, after discounting the
+/// noise: its median above the baseline's slowest run and by more than <see cref="AbsoluteFloorMs"/>, <b>and</b> its
+/// fastest run above the baseline's fastest by more than <see cref="AbsoluteFloorMs"/> too, after discounting the
 /// slow-down a control query measured in the same round shows (the migration cannot affect it, so its slow-down
-/// is the machine's). A query whose plan and buffers are unchanged has not regressed, whatever its time did.
+/// is the machine's). A busy machine adds time to some runs; more work adds it to every run, the fastest included —
+/// so a burst of contention during one round's runs does not pass for a regression. A query whose plan and buffers
+/// are unchanged has not regressed, whatever its time did.
 /// </summary>
 public static class DegradationJudge
 {
@@ -76,8 +82,10 @@ public static class DegradationJudge
         // A new plan that touches fewer buffers does less work: a plan flip after ANALYZE is not a regression by itself.
         var lessWork = planChanged && after.Buffers < before.Buffers;
         var corrected = after.MedianMs / controlRatio;
-        var timeRose = corrected > before.MaxMs && corrected - before.MedianMs > AbsoluteFloorMs;
-        var time = $"time {Ms(before.MedianMs)} → {Ms(after.MedianMs)} ms ({Percent(before.MedianMs, after.MedianMs)}, control {Percent(1, controlRatio)})";
+        var fastestRose = after.MinMs / controlRatio - before.MinMs > AbsoluteFloorMs;
+        var timeRose = corrected > before.MaxMs && corrected - before.MedianMs > AbsoluteFloorMs && fastestRose;
+        var time = $"time {Ms(before.MedianMs)} → {Ms(after.MedianMs)} ms ({Percent(before.MedianMs, after.MedianMs)}, control {Percent(1, controlRatio)}; " +
+                   $"fastest {Ms(before.MinMs)} → {Ms(after.MinMs)} ms)";
         var buffers = $"buffers {before.Buffers:N0} → {after.Buffers:N0}";
         var plan = planChanged ? $"plan changed: {Paths(before)} became {Paths(after)}" : "plan unchanged";
 
