@@ -19,7 +19,7 @@ public class DiscordServeTests(PostgresDatabase target, EmptyPostgresDatabase st
     private const string Guild = "200000000000000001";
     private const string Channel = "200000000000000002";
 
-    private static string Command(string id, string userId, string subCommand, params JsonObject[] options) => new JsonObject
+    internal static string Command(string id, string userId, string subCommand, params JsonObject[] options) => new JsonObject
     {
         ["id"] = id, ["application_id"] = "100000000000000002", ["type"] = 2, ["token"] = "interaction-token-" + id,
         ["channel_id"] = Channel, ["guild_id"] = Guild, ["version"] = 1,

@@ -123,7 +123,7 @@ public class StateStoreTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPost
         Assert.Equal([3], await StateDatabase.MigrateAsync(db.ConnectionString, 3, CancellationToken.None));
 
         Assert.Equal(2, await db.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.sign_offs WHERE deployment = 7 AND roles IS NULL"));
-        // The bot of today reads them once the later versions are applied too (they add nothing to sign-offs).
+        // The bot of today reads them once the later versions are applied too (none of them touches the roles).
         await StateDatabase.MigrateAsync(db.ConnectionString, CancellationToken.None);
         Assert.Equal(2, await db.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.sign_offs WHERE deployment = 7 AND roles IS NULL"));
         var store = new DeploymentStore(db.ConnectionString, Holders, new SignOffPolicy());
@@ -137,5 +137,61 @@ public class StateStoreTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPost
         // Saved again, the roles it was judged by are written down.
         await store.SaveAsync(old, CancellationToken.None);
         Assert.Equal("{DatabaseAdministrator}", await db.ScalarAsync<string>("SELECT roles::text FROM chatops_state.sign_offs WHERE deployment = 7 AND user_id = 'dan'"));
+    }
+
+    [Fact]
+    public async Task How_a_sign_off_was_given_comes_back_as_saved()
+    {
+        await StateDatabase.MigrateAsync(db.ConnectionString, CancellationToken.None);
+        var store = new DeploymentStore(db.ConnectionString, Holders, new SignOffPolicy());
+        var id = await store.NextIdAsync(CancellationToken.None);
+        var deployment = new Deployment(id, new PinnedMigration("m3", new PinnedFile("m3.sql", new string('e', 64), [0x2D]), null, null),
+            "db:5432/app", "req", "C3", Holders, new SignOffPolicy(), T0);
+        deployment.AwaitApproval(T0, checksPass: true);
+        deployment.SignOff("dan", [], T0.AddMinutes(1), SignOffGivenBy.Reaction);
+        deployment.SignOff("sam", [], T0.AddMinutes(2), SignOffGivenBy.Command);
+        deployment.SignOff("olga", [], T0.AddMinutes(3));
+        await store.SaveAsync(deployment, CancellationToken.None);
+
+        Assert.Equal("dan=Reaction olga=? sam=Command", await db.ScalarAsync<string>(
+            "SELECT string_agg(user_id || '=' || coalesce(given_by, '?'), ' ' ORDER BY user_id) FROM chatops_state.sign_offs WHERE deployment = $1", id.Number));
+        var back = await store.LoadAsync(id, CancellationToken.None);
+        Assert.NotNull(back);
+        Assert.Equal([("dan", SignOffGivenBy.Reaction), ("olga", SignOffGivenBy.Unknown), ("sam", SignOffGivenBy.Command)],
+            back.SignOffs.Signers.OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => (s.Key, s.Value.GivenBy)));
+        // As read back, a listing of the card's ✅ with nobody on it revokes only the reaction's sign-off.
+        back.ReactionsListed([], _ => [], T0.AddMinutes(9));
+        Assert.Equal(["olga", "sam"], back.SignOffs.Signers.Keys.Order());
+    }
+
+    [Fact]
+    public async Task Version_7_adds_how_a_sign_off_was_given_and_a_sign_off_stored_before_is_unknown_and_never_revoked_for_a_missing_reaction()
+    {
+        await db.ExecuteAsync("DROP SCHEMA IF EXISTS chatops_state CASCADE");
+        Assert.Equal([1, 2, 3, 4, 5, 6], await StateDatabase.MigrateAsync(db.ConnectionString, 6, CancellationToken.None));
+        // Signed under a version-6 bot: by a reaction or by approve, nobody wrote down which.
+        await db.ExecuteAsync("""
+            INSERT INTO chatops_state.deployments (id, migration, sql_name, sql_sha256, sql_bytes, target, requester, channel, state, checks_pass)
+            VALUES (8, 'm8', 'm8.sql', repeat('d', 64), '\x2d2d', 'db:5432/app', 'req', 'C8', 'AwaitingApproval', true)
+            """);
+        await db.ExecuteAsync("""
+            INSERT INTO chatops_state.sign_offs (deployment, user_id, signed_at, roles)
+            VALUES (8, 'dan', '2026-11-28 02:01:00+00', '{DatabaseAdministrator}')
+            """);
+
+        Assert.Equal([7], await StateDatabase.MigrateAsync(db.ConnectionString, CancellationToken.None));
+
+        Assert.Equal(1, await db.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.sign_offs WHERE deployment = 8 AND given_by IS NULL"));
+        var store = new DeploymentStore(db.ConnectionString, Holders, new SignOffPolicy());
+        var old = await store.LoadAsync(new Core.Conversation.DeploymentId(8), CancellationToken.None);
+        Assert.NotNull(old);
+        Assert.Equal(SignOffGivenBy.Unknown, old.SignOffs.Signers["dan"].GivenBy);
+        var reconciled = old.ReactionsListed([], _ => [], T0.AddMinutes(9));   // dan has no ✅ on the card
+        Assert.Empty(reconciled.Removed);
+        Assert.Equal(["dan"], old.SignOffs.Signers.Keys);
+
+        // Saved again, it stays unknown: NULL, not a guess.
+        await store.SaveAsync(old, CancellationToken.None);
+        Assert.Equal(1, await db.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.sign_offs WHERE deployment = 8 AND user_id = 'dan' AND given_by IS NULL"));
     }
 }

@@ -113,6 +113,7 @@ public sealed class Conductor(
             ReactionAdded added => await ReactionAsync(handling, added.UserId, added.Message, added.Emoji, added.EmojiName, removed: false, cancellationToken),
             ReactionRemoved removed => await ReactionAsync(handling, removed.UserId, removed.Message, removed.Emoji, removed.EmojiName, removed: true, cancellationToken),
             ThreadReplied reply => await ThreadReplyAsync(handling, reply, cancellationToken),
+            SignOffReactionsListed listing => await ReactionsListedAsync(handling, listing, cancellationToken),
             _ => "not an event the conductor knows",
         };
         if (chatEvent is CommandReceived asked && AcknowledgeEveryCommand && !handling.Told)
@@ -127,6 +128,13 @@ public sealed class Conductor(
     {
         var why = failure is Npgsql.NpgsqlException npgsql ? TargetFailure.Classify(npgsql)?.Message ?? npgsql.Message : failure.Message;
         logger.LogError(failure, "handling {Event} failed", chatEvent.GetType().Name);
+        if (chatEvent is SignOffReactionsListed listing)
+        {
+            // Nobody did it, so nobody is answered: the channel is told the card's sign-offs may not match its ✅.
+            await outbox.PostAsync(scope, platform, chatEvent.ChannelId, new ChatMessage(
+                $"⚠️ the ✅ on a card could not be checked against its sign-offs after a reconnect ({why}): /migrate status shows who counts"), cancellationToken);
+            return;
+        }
         await outbox.PrivateAsync(scope, platform, chatEvent is CommandReceived c ? c.Caller : new Caller(chatEvent.ChannelId, chatEvent.UserId),
             new ChatMessage($"⚠️ that did not work: {why}"), cancellationToken);
     }
@@ -274,7 +282,7 @@ public sealed class Conductor(
                 return await SayAsync(h, command.ChannelId, $"{deployment.Id} audit trail, most recent first:\n" + string.Join("\n",
                     deployment.Audit.Reverse().Select(a => $"  {a.At:yyyy-MM-dd HH:mm:ss}Z {a.Who}: {a.What}{(a.Counted ? "" : " (not counted)")}")), cancellationToken);
             case MigrateCommand.Approve:
-                answer = await SignAsync(h, deployment, user, groups, cancellationToken);
+                answer = await SignAsync(h, deployment, user, groups, SignOffGivenBy.Command, cancellationToken);
                 break;
             case MigrateCommand.Revoke:
                 answer = await RevokeAsync(h, deployment, user, cancellationToken);
@@ -326,7 +334,7 @@ public sealed class Conductor(
     /// <summary>A reply under a deployment's card goes into its audit trail (the report's lessons learned); any other thread is not ours.</summary>
     private async Task<string> ThreadReplyAsync(Handling h, ThreadReplied reply, CancellationToken cancellationToken)
     {
-        var key = Outbox.IsKey(reply.Parent.MessageId) ? reply.Parent.MessageId : await outbox.KeyOfAsync(platform, reply.Parent.MessageId, cancellationToken) ?? reply.Parent.MessageId;
+        var key = await KeyOfAsync(reply.Parent.MessageId, cancellationToken);
         if (reply.UserId == channel.BotUserId || await store.ByCardAsync(key, cancellationToken, h.Scope) is not { } id
             || await store.LoadForUpdateAsync(h.Scope, id, cancellationToken) is not { } deployment)
             return "a reply in another thread";
@@ -338,8 +346,7 @@ public sealed class Conductor(
     private async Task<string> ReactionAsync(Handling h, string user, MessageReference message, ReactionEmoji emoji, string emojiName, bool removed,
         CancellationToken cancellationToken)
     {
-        // The platform names its own message id; the card and prompts are known by their outbox keys.
-        var key = Outbox.IsKey(message.MessageId) ? message.MessageId : await outbox.KeyOfAsync(platform, message.MessageId, cancellationToken) ?? message.MessageId;
+        var key = await KeyOfAsync(message.MessageId, cancellationToken);
         var prompt = await store.ByRollbackPromptAsync(key, cancellationToken, h.Scope);
         var id = prompt?.Id ?? await store.ByCardAsync(key, cancellationToken, h.Scope);
         if (id is null)
@@ -381,12 +388,50 @@ public sealed class Conductor(
             await store.SaveAsync(h.Scope, deployment, cancellationToken);
             return "not the sign-off emoji";
         }
-        var answer = removed ? await RevokeAsync(h, deployment, user, cancellationToken) : await SignAsync(h, deployment, user, groups, cancellationToken);
+        var answer = removed
+            ? await RevokeAsync(h, deployment, user, cancellationToken)
+            : await SignAsync(h, deployment, user, groups, SignOffGivenBy.Reaction, cancellationToken);
         await store.SaveAsync(h.Scope, deployment, cancellationToken);
         await cards.EditAsync(h.Scope, deployment, cancellationToken);
         logger.LogInformation("{Deployment}: {Answer}", deployment.Id, answer);
         return answer;
     }
+
+    /// <summary>
+    /// The card's ✅ as the platform lists them after a reconnect: a sign-off given by a ✅ that is gone is revoked, and whoever reacted
+    /// meanwhile signs, as the reactions missed would have (<see cref="Deployment.ReactionsListed"/>). The card is edited once.
+    /// </summary>
+    private async Task<string> ReactionsListedAsync(Handling h, SignOffReactionsListed listing, CancellationToken cancellationToken)
+    {
+        if (await store.ByCardAsync(await KeyOfAsync(listing.Card.MessageId, cancellationToken), cancellationToken, h.Scope) is not { } id)
+            return "a listing of another message";
+        var listed = listing.Users.Where(u => u != channel.BotUserId).ToHashSet(StringComparer.Ordinal);
+        // Who signs is known from the deployment; their platform groups are asked before it is locked, as for a reaction.
+        var groups = new Dictionary<string, IReadOnlySet<string>>(StringComparer.Ordinal);
+        foreach (var user in (await store.LoadAsync(id, cancellationToken))?.ToSignFrom(listed) ?? [])
+            groups[user] = await channel.GroupsOfAsync(user, cancellationToken);
+        if (await store.LoadForUpdateAsync(h.Scope, id, cancellationToken) is not { } deployment)
+            return "a listing of another message";
+        var toSign = deployment.ToSignFrom(listed);
+        foreach (var user in toSign.Where(u => !groups.ContainsKey(u)))
+            groups[user] = await channel.GroupsOfAsync(user, cancellationToken);   // unsigned since the read above: rare
+        if (toSign.Count > 0)
+            await BeforeSigningAsync(h, deployment, cancellationToken);
+        var reconciled = deployment.ReactionsListed(listed, user => groups[user], Now);
+        h.WakeOwner |= deployment.State == DeploymentState.Approved;
+        // Once execution started a gone ✅ changes nothing; the card's thread says so, as for a ✅ removed live.
+        if (deployment.ExecutionStarted)
+            foreach (var removed in reconciled.Removed)
+                await cards.ThreadAsync(h.Scope, deployment, new ChatMessage($"↩️ {removed.Why}"), cancellationToken);
+        await store.SaveAsync(h.Scope, deployment, cancellationToken);
+        await cards.EditAsync(h.Scope, deployment, cancellationToken);
+        logger.LogInformation("{Deployment}: ✅ reconciled: {Summary}", deployment.Id, reconciled.Summary);
+        return $"{deployment.Id}: {reconciled.Summary}";
+    }
+
+    // The platform names its own message id; the card and prompts are known by their outbox keys.
+    private async Task<string> KeyOfAsync(string messageId, CancellationToken cancellationToken) =>
+        Outbox.IsKey(messageId) ? messageId : await outbox.KeyOfAsync(platform, messageId, cancellationToken) ?? messageId;
 
     /// <summary>The automated pre-deployment checks against <paramref name="target"/> now (an unreachable target is a failed check, not an error).</summary>
     internal static async Task<IReadOnlyList<CheckResult>> CheckAsync(string target, DeploymentId id, PinnedMigration pinned, MigrationPlan plan,
@@ -404,7 +449,17 @@ public sealed class Conductor(
     }
 
     /// <summary>A sign-off; the fourth role covered (with the checks passing) approves, and the owner starts the run.</summary>
-    private async Task<string> SignAsync(Handling h, Deployment deployment, string user, IReadOnlySet<string> groups, CancellationToken cancellationToken)
+    private async Task<string> SignAsync(Handling h, Deployment deployment, string user, IReadOnlySet<string> groups, SignOffGivenBy givenBy,
+        CancellationToken cancellationToken)
+    {
+        await BeforeSigningAsync(h, deployment, cancellationToken);
+        var outcome = deployment.SignOff(user, groups, Now, givenBy);
+        h.WakeOwner |= deployment.State == DeploymentState.Approved;
+        return outcome.Why;
+    }
+
+    /// <summary>What a sign-off is judged against is made current first: the pinned files, and checks that had failed.</summary>
+    private async Task BeforeSigningAsync(Handling h, Deployment deployment, CancellationToken cancellationToken)
     {
         // A file changed on disk before execution voids every sign-off: the card says why.
         await _files.VoidIfChangedAsync(deployment, Now, cancellationToken);
@@ -418,9 +473,6 @@ public sealed class Conductor(
             var (cardKey, _) = await store.CardAsync(deployment.Id, cancellationToken, h.Scope);
             await store.SetCardAsync(deployment.Id, cardKey, checks, cancellationToken, h.Scope);
         }
-        var outcome = deployment.SignOff(user, groups, Now);
-        h.WakeOwner |= deployment.State == DeploymentState.Approved;
-        return outcome.Why;
     }
 
     /// <summary>A removed ✅ (or <c>revoke</c>); once execution started it changes nothing, and the card's thread says so.</summary>

@@ -81,9 +81,9 @@ public sealed class SignOffBook(string requester, RoleHolders holders, SignOffPo
 
     /// <summary>
     /// A sign-off by <paramref name="user"/> at <paramref name="at"/>, who is in the platform groups <paramref name="groups"/>: the
-    /// roles they hold now (directly or through a group) are recorded with it, and it counts for those roles from then on.
+    /// roles they hold now (directly or through a group) are recorded with it, and how it was given; it counts for those roles from then on.
     /// </summary>
-    public SignOffOutcome Sign(string user, IReadOnlyCollection<string> groups, DateTimeOffset at)
+    public SignOffOutcome Sign(string user, IReadOnlyCollection<string> groups, DateTimeOffset at, SignOffGivenBy givenBy = SignOffGivenBy.Unknown)
     {
         var roles = holders.RolesOf(user, groups);
         if (roles.Count == 0)
@@ -92,7 +92,7 @@ public sealed class SignOffBook(string requester, RoleHolders holders, SignOffPo
             return new(false, $"{user} requested this deployment and may not sign it (separation of duties; ChatOps:Approvals:AllowRequester)");
         if (_signed.ContainsKey(user))
             return new(false, $"{user} has signed already");
-        _signed[user] = new SignOffRecord(at, roles);
+        _signed[user] = new SignOffRecord(at, roles, givenBy);
         return new(true, $"{user} signed ({string.Join(", ", roles.Select(r => r.Title()))})");
     }
 
@@ -124,6 +124,14 @@ public sealed class SignOffBook(string requester, RoleHolders holders, SignOffPo
             _signed[user] = record;
     }
 
+    /// <summary>
+    /// The sign-offs given by the ✅ reaction whose signer is not among <paramref name="listed"/> (who reacted ✅, as the platform lists
+    /// them now): their reaction is gone. A sign-off given by <c>approve</c>, or of unknown origin, has no reaction to look for.
+    /// </summary>
+    public IReadOnlyList<string> ReactionGoneFrom(IReadOnlyCollection<string> listed) =>
+        _signed.Where(s => s.Value.GivenBy == SignOffGivenBy.Reaction && !listed.Contains(s.Key))
+            .OrderBy(s => s.Value.At).ThenBy(s => s.Key, StringComparer.Ordinal).Select(s => s.Key).ToList();
+
     /// <summary>Every sign-off is void (the migration file changed after signing): the deployment needs four new ones.</summary>
     public void VoidAll() => _signed.Clear();
 
@@ -149,8 +157,21 @@ public sealed class SignOffBook(string requester, RoleHolders holders, SignOffPo
     }
 }
 
-/// <summary>A standing sign-off: when it was given, and the roles its signer held then (directly or through a platform group).</summary>
-public sealed record SignOffRecord(DateTimeOffset At, IReadOnlyList<SignOffRole> Roles);
+/// <summary>
+/// A standing sign-off: when it was given, the roles its signer held then (directly or through a platform group), and how it was given.
+/// </summary>
+public sealed record SignOffRecord(DateTimeOffset At, IReadOnlyList<SignOffRole> Roles, SignOffGivenBy GivenBy = SignOffGivenBy.Unknown);
+
+/// <summary>How a sign-off was given: only one given by the ✅ reaction is revoked when that reaction is found gone.</summary>
+public enum SignOffGivenBy
+{
+    /// <summary>Not recorded (signed before the state database kept it): never revoked for a missing reaction.</summary>
+    Unknown,
+    /// <summary>The ✅ reaction on the card.</summary>
+    Reaction,
+    /// <summary><c>/migrate approve</c>, for people who cannot react: there is no reaction to miss.</summary>
+    Command,
+}
 
 /// <summary>Distinct people to roles: a maximum bipartite matching (augmenting paths; four roles make it tiny).</summary>
 public static class RoleAssignment

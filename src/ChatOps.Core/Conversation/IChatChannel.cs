@@ -96,6 +96,16 @@ public sealed record ReactionRemoved(string UserId, MessageReference Message, Re
     : ChatEvent(UserId, Message.ChannelId, EventId);
 
 /// <summary>
+/// Everyone who has the sign-off reaction on a card now, as the platform lists them after a disconnect or a restart: a ✅ added
+/// meanwhile signs, and a sign-off given by a ✅ that is gone is revoked (one given by <c>approve</c> stands). Nobody's act, so
+/// <see cref="ChatEvent.UserId"/> is empty.
+/// </summary>
+/// <param name="Users">Who reacted ✅ (the adapter leaves the bot out; the core ignores it anyway), every page of the listing.</param>
+/// <param name="EventId">Unique to the session and the card, so a session's listing is handled once.</param>
+public sealed record SignOffReactionsListed(MessageReference Card, IReadOnlyList<string> Users, string EventId)
+    : ChatEvent("", Card.ChannelId, EventId);
+
+/// <summary>
 /// A person's reply in a message's thread (<paramref name="Parent"/> is the message the thread hangs on): under a deployment's card it is
 /// kept in the deployment's audit trail — the lessons learned the final report asks for.
 /// </summary>

@@ -32,6 +32,16 @@ public sealed record PinnedMigration(string Id, PinnedFile Sql, PinnedFile? Roll
 /// <summary>One line of the audit trail: every transition, command and reaction — counted or not, and why.</summary>
 public sealed record AuditEvent(DateTimeOffset At, string Who, string What, bool Counted = true);
 
+/// <summary>What a listing of the card's ✅ changed (<see cref="Deployment.ReactionsListed"/>): the sign-offs revoked (or, after execution
+/// started, recorded as gone) because their ✅ was gone, and the sign-offs given by a ✅ that was missed.</summary>
+public sealed record ReactionsReconciled(IReadOnlyList<SignOffOutcome> Removed, IReadOnlyList<SignOffOutcome> Signed)
+{
+    /// <summary>In a few words, for the inbox's record.</summary>
+    public string Summary => Removed.Count + Signed.Count == 0
+        ? "the ✅ on the card match the sign-offs"
+        : string.Join("; ", Removed.Concat(Signed).Select(o => o.Why));
+}
+
 /// <summary>What a control command may do, or why it may not.</summary>
 public sealed record ControlOutcome(bool Done, string Why);
 
@@ -194,10 +204,10 @@ public sealed class Deployment
     }
 
     /// <summary>
-    /// A sign-off (the ✅ reaction or <c>approve</c>) by <paramref name="user"/>, in the platform groups <paramref name="groups"/>;
-    /// approves the deployment once four roles are covered and the checks pass.
+    /// A sign-off (the ✅ reaction or <c>approve</c>, as <paramref name="givenBy"/> says) by <paramref name="user"/>, in the platform
+    /// groups <paramref name="groups"/>; approves the deployment once four roles are covered and the checks pass.
     /// </summary>
-    public SignOffOutcome SignOff(string user, IReadOnlyCollection<string> groups, DateTimeOffset at)
+    public SignOffOutcome SignOff(string user, IReadOnlyCollection<string> groups, DateTimeOffset at, SignOffGivenBy givenBy = SignOffGivenBy.Unknown)
     {
         if (State != DeploymentState.AwaitingApproval)
         {
@@ -205,7 +215,7 @@ public sealed class Deployment
             Record(at, user, $"sign-off: {late.Why}", counted: false);
             return late;
         }
-        var outcome = SignOffs.Sign(user, groups, at);
+        var outcome = SignOffs.Sign(user, groups, at, givenBy);
         Record(at, user, $"sign-off: {outcome.Why}", outcome.Counted);
         if (outcome.Counted && SignOffs.IsApproved(at) && ChecksPass)
         {
@@ -226,13 +236,65 @@ public sealed class Deployment
     /// A removed ✅ (or <c>revoke</c>): revokes until execution starts; approval is withdrawn if it no longer holds. No groups:
     /// the sign-off's record knows who signed and for which roles.
     /// </summary>
-    public SignOffOutcome Revoke(string user, DateTimeOffset at)
+    public SignOffOutcome Revoke(string user, DateTimeOffset at) => Revoke(user, at, RevokeLine);
+
+    private const string RevokeLine = "revoke";
+
+    private SignOffOutcome Revoke(string user, DateTimeOffset at, string how)
     {
         var outcome = SignOffs.Revoke(user, ExecutionStarted);
-        Record(at, user, $"revoke: {outcome.Why}", outcome.Counted);
+        Record(at, user, $"{how}: {outcome.Why}", outcome.Counted);
         if (outcome.Counted && State == DeploymentState.Approved && !SignOffs.IsApproved(at))
             Move(DeploymentState.Approved, DeploymentState.AwaitingApproval, at, "bot", "approval withdrawn: a role is no longer covered");
         return outcome;
+    }
+
+    /// <summary>
+    /// Who among <paramref name="listed"/> (who reacted ✅, as the platform lists them now) <see cref="ReactionsListed"/> would sign:
+    /// those who have not, while sign-offs are taken. Their platform groups are needed for it.
+    /// </summary>
+    public IReadOnlyList<string> ToSignFrom(IReadOnlyCollection<string> listed) =>
+        (State is DeploymentState.AwaitingApproval or DeploymentState.Approved) && VoidedBecause is null
+            ? listed.Distinct(StringComparer.Ordinal).Where(u => !SignOffs.Signers.ContainsKey(u)).ToList()
+            : [];
+
+    /// <summary>
+    /// The card's ✅ as the platform lists them after a disconnect (<paramref name="listed"/>, the bot left out): what was missed is put
+    /// right. A sign-off given by the reaction whose ✅ is gone is revoked, as a removed ✅ revokes (once execution started it is only
+    /// recorded, and only once); then, while the deployment awaits approval, whoever reacted and has not signed signs, as their ✅ would
+    /// have. A sign-off given by <c>approve</c>, or of unknown origin, stands: there is no reaction to look for.
+    /// </summary>
+    /// <param name="groupsOf">The platform groups of each person <see cref="ToSignFrom"/> names.</param>
+    public ReactionsReconciled ReactionsListed(IReadOnlyCollection<string> listed, Func<string, IReadOnlyCollection<string>> groupsOf, DateTimeOffset at)
+    {
+        var taking = State is DeploymentState.AwaitingApproval or DeploymentState.Approved;
+        if (!taking && !ExecutionStarted)
+            return new([], []);
+        var toSign = ToSignFrom(listed);
+        var removed = SignOffs.ReactionGoneFrom(listed).Where(u => !ExecutionStarted || !RemovalRecordedSinceStart(u))
+            .Select(u => Revoke(u, at, $"{RevokeLine}: the ✅ was found removed at reconciliation (after a disconnect)")).ToList();
+        if (!taking)
+            return new(removed, []);
+        if (VoidedBecause is { } voided)
+        {
+            // The ✅ from before the sign-offs were voided are still on the card, and a listing cannot tell them from new ones.
+            foreach (var user in listed.Distinct(StringComparer.Ordinal).Where(u => !SignOffs.Signers.ContainsKey(u)))
+                Ignored(user, $"sign-off: a ✅ listed at reconciliation is not counted, the sign-offs were voided ({voided}): " +
+                              "remove and add ✅ again, or /migrate approve", at);
+            return new(removed, []);
+        }
+        var signed = new List<SignOffOutcome>();
+        // Once approved, a further ✅ changes nothing (as it would live): the listing stops there.
+        foreach (var user in toSign.TakeWhile(_ => State == DeploymentState.AwaitingApproval))
+            signed.Add(SignOff(user, groupsOf(user), at, SignOffGivenBy.Reaction));
+        return new(removed, signed);
+    }
+
+    // After execution started a gone ✅ is only recorded: once, not again at every reconnect (nor after a removal heard live).
+    private bool RemovalRecordedSinceStart(string user)
+    {
+        var started = _audit.FindLastIndex(a => a.What == ExecutionStartedLine);
+        return _audit.Skip(started + 1).Any(a => a.Who == user && !a.Counted && a.What.StartsWith(RevokeLine + ":", StringComparison.Ordinal));
     }
 
     /// <summary>A pinned file changed on disk before execution: every sign-off is void.</summary>

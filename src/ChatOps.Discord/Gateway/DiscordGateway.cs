@@ -95,7 +95,7 @@ public sealed class DiscordGateway
 
     /// <summary>
     /// Hands the sign-off reactions on <paramref name="openCards"/> to the inbox, as Discord lists them now (every user but
-    /// the bot), with ids unique to this session: reactions made while the Gateway was down count.
+    /// the bot), one listing per card with an id unique to this session: reactions made or removed while the Gateway was down count.
     /// </summary>
     /// <exception cref="InvalidOperationException">No session yet (before READY).</exception>
     public Task ReconcileAsync(IEnumerable<MessageReference> openCards, CancellationToken cancellationToken)

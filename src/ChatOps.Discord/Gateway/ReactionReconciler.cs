@@ -7,9 +7,9 @@ namespace ChatOps.Discord.Gateway;
 
 /// <summary>
 /// Reads who has reacted ✅ on each open card (<c>GET /channels/{c}/messages/{m}/reactions/{emoji}</c>, 100 a page,
-/// paged with <c>after</c>) and hands each, but the bot, to the inbox as a <see cref="ReactionAdded"/> with an id unique
-/// to the session (<c>reconcile:{session}:{message}:{user}:{emoji}</c>): the core counts a sign-off once however often
-/// it hears of it.
+/// paged with <c>after</c>) and hands the whole listing, but the bot, to the inbox as one <see cref="SignOffReactionsListed"/> per card
+/// with an id unique to the session and card (<c>reconcile:{session}:{message}:{emoji}</c>): the core signs who reacted meanwhile and
+/// revokes a reaction's sign-off whose ✅ is gone — which only the whole listing can say.
 /// </summary>
 internal sealed class ReactionReconciler(DiscordRestClient rest, IChatInbox inbox, ILogger logger)
 {
@@ -22,7 +22,7 @@ internal sealed class ReactionReconciler(DiscordRestClient rest, IChatInbox inbo
         foreach (var card in openCards)
         {
             string? after = null;
-            var count = 0;
+            var listed = new List<string>();
             try
             {
                 while (true)
@@ -30,21 +30,20 @@ internal sealed class ReactionReconciler(DiscordRestClient rest, IChatInbox inbo
                     var path = $"channels/{card.ChannelId}/messages/{card.MessageId}/reactions/{encoded}?limit={PageSize}" + (after is null ? "" : $"&after={after}");
                     var page = await rest.SendAsync(new DiscordRequest(HttpMethod.Get, "channels/{channel}/messages/{message}/reactions/{emoji}", path, card.ChannelId), cancellationToken);
                     var users = page.ValueKind == JsonValueKind.Array ? page.EnumerateArray().Select(u => u.GetProperty("id").GetString()!).ToList() : [];
-                    foreach (var user in users.Where(u => u != botUserId))
-                    {
-                        await inbox.AcceptAsync(new ReactionAdded(user, card, ReactionEmoji.SignOff, emoji, $"reconcile:{session}:{card.MessageId}:{user}:{emoji}"), cancellationToken);
-                        count++;
-                    }
+                    listed.AddRange(users.Where(u => u != botUserId));
                     if (users.Count < PageSize)
                         break;
                     after = users[^1];
                 }
-                logger.LogInformation("Discord reconciliation: {Count} sign-off reactions on message {MessageId}", count, card.MessageId);
             }
             catch (DiscordApiException e) when (e.Code is DiscordErrorCodes.UnknownMessage or DiscordErrorCodes.UnknownChannel)
             {
                 logger.LogWarning("Discord reconciliation: card {MessageId} in {ChannelId} is gone ({Code})", card.MessageId, card.ChannelId, e.Code);
+                continue;
             }
+            // Only after every page: a partial listing would revoke whoever is on the pages not read.
+            await inbox.AcceptAsync(new SignOffReactionsListed(card, listed, $"reconcile:{session}:{card.MessageId}:{emoji}"), cancellationToken);
+            logger.LogInformation("Discord reconciliation: {Count} sign-off reactions on message {MessageId}", listed.Count, card.MessageId);
         }
     }
 }

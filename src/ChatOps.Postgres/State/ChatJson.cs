@@ -10,7 +10,8 @@ namespace ChatOps.Postgres.State;
 /// </summary>
 public static class ChatJson
 {
-    /// <summary>The event's kind (<c>command</c>, <c>reaction-added</c>, <c>reaction-removed</c>) and its fields.</summary>
+    /// <summary>The event's kind (<c>command</c>, <c>reaction-added</c>, <c>reaction-removed</c>, <c>thread-reply</c>,
+    /// <c>sign-off-reactions-listed</c>) and its fields.</summary>
     public static string Write(ChatEvent chatEvent) => (chatEvent switch
     {
         CommandReceived c => new JsonObject
@@ -22,6 +23,11 @@ public static class ChatJson
         ThreadReplied t => new JsonObject
         {
             ["kind"] = "thread-reply", ["user"] = t.UserId, ["channel"] = t.Parent.ChannelId, ["message"] = t.Parent.MessageId, ["text"] = t.Text, ["eventId"] = t.EventId,
+        },
+        SignOffReactionsListed l => new JsonObject
+        {
+            ["kind"] = "sign-off-reactions-listed", ["channel"] = l.Card.ChannelId, ["message"] = l.Card.MessageId,
+            ["users"] = new JsonArray([.. l.Users.Select(u => (JsonNode)u)]), ["eventId"] = l.EventId,
         },
         _ => throw new ArgumentOutOfRangeException(nameof(chatEvent), chatEvent.GetType().Name, "not a chat event the inbox keeps"),
     }).ToJsonString();
@@ -36,6 +42,8 @@ public static class ChatJson
             "reaction-added" => new ReactionAdded(S("user"), new MessageReference(S("channel"), S("message")), Enum.Parse<ReactionEmoji>(S("emoji")), S("emojiName"), S("eventId")),
             "reaction-removed" => new ReactionRemoved(S("user"), new MessageReference(S("channel"), S("message")), Enum.Parse<ReactionEmoji>(S("emoji")), S("emojiName"), S("eventId")),
             "thread-reply" => new ThreadReplied(S("user"), new MessageReference(S("channel"), S("message")), S("text"), S("eventId")),
+            "sign-off-reactions-listed" => new SignOffReactionsListed(new MessageReference(S("channel"), S("message")),
+                o["users"]!.AsArray().Select(u => (string)u!).ToList(), S("eventId")),
             var kind => throw new InvalidDataException($"inbox event of unknown kind '{kind}'"),
         };
     }

@@ -88,8 +88,9 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
 
         await ExecAsync(connection, "DELETE FROM chatops_state.sign_offs WHERE deployment = $1", cancellationToken, deployment.Id.Number);
         foreach (var (user, signed) in deployment.SignOffs.Signers)
-            await ExecAsync(connection, "INSERT INTO chatops_state.sign_offs (deployment, user_id, signed_at, roles) VALUES ($1, $2, $3, $4)",
-                cancellationToken, deployment.Id.Number, user, signed.At, signed.Roles.Select(r => r.ToString()).ToArray());
+            await ExecAsync(connection, "INSERT INTO chatops_state.sign_offs (deployment, user_id, signed_at, roles, given_by) VALUES ($1, $2, $3, $4, $5)",
+                cancellationToken, deployment.Id.Number, user, signed.At, signed.Roles.Select(r => r.ToString()).ToArray(),
+                StateSql.Text(signed.GivenBy == SignOffGivenBy.Unknown ? null : signed.GivenBy.ToString()));
 
         // The audit trail is append-only: only lines past those stored are written.
         await using var count = StateSql.Command(connection, "SELECT count(*)::int FROM chatops_state.audit_events WHERE deployment = $1", deployment.Id.Number);
@@ -345,7 +346,7 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
         }
         var signers = new List<KeyValuePair<string, SignOffRecord>>();
         await using (var command = StateSql.Command(connection,
-            "SELECT user_id, signed_at, roles FROM chatops_state.sign_offs WHERE deployment = $1 ORDER BY signed_at, user_id", id.Number))
+            "SELECT user_id, signed_at, roles, given_by FROM chatops_state.sign_offs WHERE deployment = $1 ORDER BY signed_at, user_id", id.Number))
         {
             await using var r = await command.ExecuteReaderAsync(cancellationToken);
             while (await r.ReadAsync(cancellationToken))
@@ -353,7 +354,9 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
                 var user = r.GetString(0);
                 // NULL: signed before schema version 3, when every role entry was a user id — the lists say which roles.
                 var roles = r.IsDBNull(2) ? holders.RolesOf(user, []) : r.GetFieldValue<string[]>(2).Select(Enum.Parse<SignOffRole>).ToList();
-                signers.Add(new(user, new SignOffRecord(r.GetFieldValue<DateTimeOffset>(1), roles)));
+                // NULL: signed before schema version 7, by a reaction or by approve — unknown, never revoked for a missing reaction.
+                var givenBy = r.IsDBNull(3) ? SignOffGivenBy.Unknown : Enum.Parse<SignOffGivenBy>(r.GetString(3));
+                signers.Add(new(user, new SignOffRecord(r.GetFieldValue<DateTimeOffset>(1), roles, givenBy)));
             }
         }
         var audit = new List<AuditEvent>();

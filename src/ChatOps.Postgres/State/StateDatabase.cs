@@ -132,6 +132,11 @@ public static class StateDatabase
             "ALTER TABLE chatops_state.deployments ADD COLUMN window_zone text",
             "ALTER TABLE chatops_state.deployments ADD COLUMN window_opened boolean NOT NULL DEFAULT false",
         ],
+        [
+            // Issue 16 §2: how a sign-off was given ('Reaction', 'Command'): reconciliation after a disconnect revokes only one whose ✅ is
+            // gone. NULL on the rows before, which may be either: unknown, never revoked for a missing reaction.
+            "ALTER TABLE chatops_state.sign_offs ADD COLUMN given_by text",
+        ],
     ];
 
     /// <summary>The schema version this build needs.</summary>

@@ -111,4 +111,11 @@ internal sealed class FakeDiscordState
             if (!users.Contains(userId))
                 users.Add(userId);
     }
+
+    public void Unreact(string messageId, string emoji, string userId)
+    {
+        if (Reactions.TryGetValue((messageId, emoji), out var users))
+            lock (users)
+                users.Remove(userId);
+    }
 }

@@ -118,6 +118,12 @@ public sealed class FakeDiscordServer : IAsyncDisposable
     /// <summary>Records a reaction without dispatching it: one made while the bot was not listening.</summary>
     public void AddReaction(string messageId, string emoji, string userId) => _state.React(messageId, emoji, userId);
 
+    /// <summary>Takes a reaction away without dispatching it: one removed while the bot was not listening.</summary>
+    public void RemoveReaction(string messageId, string emoji, string userId) => _state.Unreact(messageId, emoji, userId);
+
+    /// <summary>Deletes a message as someone else would: reading its reactions is then answered 404 10008.</summary>
+    public void DeleteMessage(string messageId) => _state.Messages.TryRemove(messageId, out _);
+
     /// <summary>Who reacted <paramref name="emoji"/> on the message, in order.</summary>
     public IReadOnlyList<string> ReactionsOn(string messageId, string emoji)
     {
@@ -226,6 +232,8 @@ public sealed class FakeDiscordServer : IAsyncDisposable
                 return (204, null);
             case ("GET", ["channels", _, "messages", var id, "reactions", var emoji]):
             {
+                if (!_state.Messages.ContainsKey(id))
+                    return (404, Error(10008, "Unknown Message"));
                 var limit = query.TryGetValue("limit", out var l) ? int.Parse(l, CultureInfo.InvariantCulture) : 25;
                 var after = query.TryGetValue("after", out var a) ? ulong.Parse(a, CultureInfo.InvariantCulture) : 0UL;
                 var users = ReactionsOn(id, Uri.UnescapeDataString(emoji))
