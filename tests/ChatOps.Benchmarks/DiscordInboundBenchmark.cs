@@ -44,7 +44,7 @@ public sealed partial class DiscordInboundBenchmark(InboundSettings settings, Te
         output.WriteLine($"chatops serve on {serve.Url} (logs: {serve.LogPath})");
         await Until.TrueAsync(_ => Task.FromResult(discord.Gateway.HasReadyClient), "the Gateway to be ready", TimeSpan.FromMinutes(1), serve, time,
             cancellationToken);
-        var ledger = new StateLedger(rig.State);
+        var ledger = new StateLedger(rig.Ledger);
         using var http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = Timeout.InfiniteTimeSpan }) { Timeout = TimeSpan.FromMinutes(1) };
 
         async Task<HttpStatusCode> InteractAsync(Interaction interaction, CancellationToken ct)
@@ -83,6 +83,8 @@ public sealed partial class DiscordInboundBenchmark(InboundSettings settings, Te
         var pushing = Task.Run(() => PushAsync(discord.Gateway, waiting.Id, time, cancellationToken), cancellationToken);
         var acks = await Senders.RunAsync(interactions, settings.Senders, InteractAsync, time, cancellationToken);
         var interactionsTook = time.GetElapsedTime(began);
+        foreach (var (label, part) in new[] { ("first 100 sent", acks.Take(100)), ("the rest", acks.Skip(100)) })
+            output.WriteLine($"acknowledgement, {label}: p50 {Latency.Of(part.Select(a => a.LatencyMs)).P50:0.0} ms, p99 {Latency.Of(part.Select(a => a.LatencyMs)).P99:0.0} ms");
         var (sequences, pushTook) = await pushing;
         var dispatchIds = sequences.Select(s => $"{session}:{s}").ToList();
         var interactionIds = interactions.Select(i => i.Id).ToList();

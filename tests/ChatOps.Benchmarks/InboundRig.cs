@@ -29,12 +29,16 @@ public sealed class InboundRig : IAsyncDisposable
     {
         (_server, _folder) = (server, folder);
         _databases = [state, target];
-        State = new NpgsqlConnectionStringBuilder(ConnectionStrings.WithDatabase(server.ConnectionString, state)) { Pooling = false }.ConnectionString;
+        State = ConnectionStrings.WithDatabase(server.ConnectionString, state);
+        Ledger = new NpgsqlConnectionStringBuilder(State) { Pooling = false }.ConnectionString;
         Target = ConnectionStrings.WithDatabase(server.ConnectionString, target);
     }
 
-    /// <summary>The bot's state database (pooling off: the benchmark only reads it now and then).</summary>
+    /// <summary>The bot's state database as <c>serve</c> is given it: as a user would write it (Npgsql pools by default).</summary>
     public string State { get; }
+
+    /// <summary>The state database for the benchmark's own reads (pooling off: it only reads now and then).</summary>
+    public string Ledger { get; }
 
     /// <summary>Where the migrations go.</summary>
     public string Target { get; }

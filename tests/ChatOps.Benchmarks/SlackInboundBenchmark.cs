@@ -34,7 +34,7 @@ public sealed class SlackInboundBenchmark(InboundSettings settings, TextWriter o
             ("Slack__BotToken", FakeSlackServer.BotToken), ("Slack__SigningSecret", Secret), ("Slack__ChannelId", Channel),
             ("Slack__ApiBaseUrl", slack.ApiBaseUrl.AbsoluteUri)), time, cancellationToken);
         output.WriteLine($"chatops serve on {serve.Url} (logs: {serve.LogPath})");
-        var ledger = new StateLedger(rig.State);
+        var ledger = new StateLedger(rig.Ledger);
         using var http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = Timeout.InfiniteTimeSpan }) { Timeout = TimeSpan.FromMinutes(1) };
 
         async Task<HttpStatusCode> PostAsync(LoadRequest request, CancellationToken ct)

@@ -33,6 +33,26 @@ public class DurableStateTests(PostgresDatabase target, EmptyPostgresDatabase st
 
     private async Task ResetStateAsync() => await state.ExecuteAsync("DROP SCHEMA IF EXISTS chatops_state CASCADE");
 
+    /// <summary>Holds the inbox as another replica handling it would (its advisory lock, in a transaction) until disposed.</summary>
+    private async Task<IAsyncDisposable> HoldInboxAsync()
+    {
+        var connection = new Npgsql.NpgsqlConnection(state.ConnectionString);
+        await connection.OpenAsync();
+        var transaction = await connection.BeginTransactionAsync();
+        await using (var hold = new Npgsql.NpgsqlCommand("SELECT pg_advisory_xact_lock(1128810830)", connection, transaction))   // 'CHIN', the handler's lock
+            await hold.ExecuteNonQueryAsync();
+        return new Held(transaction, connection);
+    }
+
+    private sealed class Held(Npgsql.NpgsqlTransaction transaction, Npgsql.NpgsqlConnection connection) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await transaction.CommitAsync();
+            await connection.DisposeAsync();
+        }
+    }
+
     [Fact]
     public async Task The_same_event_delivered_twice_and_concurrently_is_handled_once()
     {
@@ -53,6 +73,71 @@ public class DurableStateTests(PostgresDatabase target, EmptyPostgresDatabase st
         Assert.Equal(1, await state.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.inbox WHERE event_id = 'Ev-dan-1'"));
         Assert.Equal(1, await state.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.audit_events WHERE deployment = 1 AND who = 'dan'"));
         Assert.Equal((1L, 8L), bot.Bot.Inbox.Counts with { Accepted = bot.Bot.Inbox.Counts.Accepted - 1 });   // the start command was the other one
+    }
+
+    [Fact]
+    public async Task A_burst_of_reactions_with_redeliveries_is_kept_once_each_and_handled_in_batches_each_with_its_own_outcome()
+    {
+        await ResetStateAsync();
+        using var folder = new MigrationFolder().With("burst_add", "CREATE TABLE burst_done (id int);\n", rollback: "DROP TABLE IF EXISTS burst_done;");
+        await using var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders);
+        await bot.StartAsync();
+        await bot.SayAsync("/migrate start burst_add");
+        await bot.Bot.SettleAsync(TimeSpan.FromMinutes(1), CancellationToken.None, runs: false);
+        var card = bot.Bot.Conductors["Local"].CardOf(new(1))!;
+        var editsBefore = await state.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.outbox WHERE kind = 'Edit'");
+
+        // 300 people holding no role react at once; 30 of the reactions are delivered a second time among them.
+        var reactions = Enumerable.Range(1, 300).Select(i => new ReactionAdded($"watcher{i}", card, ReactionEmoji.SignOff, "✅", $"Ev-burst-{i}")).ToList();
+        var deliveries = reactions.Concat(reactions.Where((_, i) => i % 10 == 0)).OrderBy(r => r.EventId.GetHashCode(StringComparison.Ordinal)).ToList();
+        var inbox = bot.Bot.Inbox.For("Local");
+        bool[] kept;
+        await using (await HoldInboxAsync())
+            kept = await Task.WhenAll(deliveries.Select(r => Task.Run(() => inbox.AcceptAsync(r, CancellationToken.None))));
+        await bot.Bot.SettleAsync(TimeSpan.FromMinutes(1), CancellationToken.None, runs: false);
+
+        Assert.Equal(300, kept.Count(k => k));
+        Assert.Equal(300, await state.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.inbox WHERE event_id LIKE 'Ev-burst-%'"));
+        // Each handled once, with its own outcome and its own audit line.
+        Assert.Equal(300, await state.ScalarAsync<int>(
+            "SELECT count(*)::int FROM chatops_state.inbox WHERE event_id LIKE 'Ev-burst-%' AND handled_at IS NOT NULL AND outcome = 'watcher' || substr(event_id, 10) || ' holds none of the four roles'"));
+        Assert.Equal(300, await state.ScalarAsync<int>(
+            "SELECT count(DISTINCT who)::int FROM chatops_state.audit_events WHERE deployment = 1 AND who LIKE 'watcher%' AND what = 'sign-off: ' || who || ' holds none of the four roles'"));
+        Assert.Equal(300, await state.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.audit_events WHERE deployment = 1 AND who LIKE 'watcher%'"));
+        // Handled in batches (one transaction marks a batch at one time: 300 waiting events make 3), and the card, which none of them
+        // changed, was not edited.
+        Assert.Equal(3, await state.ScalarAsync<int>("SELECT count(DISTINCT handled_at)::int FROM chatops_state.inbox WHERE event_id LIKE 'Ev-burst-%'"));
+        Assert.Equal(editsBefore, await state.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.outbox WHERE kind = 'Edit'"));
+    }
+
+    [Fact]
+    public async Task An_event_that_fails_inside_a_batch_fails_alone_and_the_others_are_handled()
+    {
+        await ResetStateAsync();
+        using var folder = new MigrationFolder().With("poison_add", "CREATE TABLE poison_done (id int);\n", rollback: "DROP TABLE IF EXISTS poison_done;");
+        await using var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders);
+        await bot.StartAsync();
+        await bot.SayAsync("/migrate start poison_add");
+        await bot.Bot.SettleAsync(TimeSpan.FromMinutes(1), CancellationToken.None, runs: false);
+        var card = bot.Bot.Conductors["Local"].CardOf(new(1))!;
+        // The state database refuses one person's audit line: handling their reaction fails (a real error, from PostgreSQL).
+        await state.ExecuteAsync("ALTER TABLE chatops_state.audit_events ADD CONSTRAINT no_mallory CHECK (who <> 'mallory')");
+
+        var reactions = Enumerable.Range(1, 40).Select(i => new ReactionAdded(i == 20 ? "mallory" : $"bystander{i}", card, ReactionEmoji.SignOff, "✅", $"Ev-poison-{i}")).ToList();
+        // Kept while "another replica" holds the inbox, handled after: the handler finds them waiting together and takes them as one batch.
+        await using (await HoldInboxAsync())
+            foreach (var r in reactions)
+                Assert.True(await bot.Bot.Inbox.For("Local").AcceptAsync(r, CancellationToken.None));
+        await bot.Bot.SettleAsync(TimeSpan.FromMinutes(1), CancellationToken.None, runs: false);
+
+        Assert.Equal(39, await state.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.audit_events WHERE deployment = 1 AND who LIKE 'bystander%'"));
+        Assert.Equal(0, await state.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.inbox WHERE event_id LIKE 'Ev-poison-%' AND handled_at IS NULL"));
+        Assert.Equal(1, await state.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.inbox WHERE event_id LIKE 'Ev-poison-%' AND outcome LIKE 'failed: %no_mallory%'"));
+        Assert.Equal("Ev-poison-20", await state.ScalarAsync<string>("SELECT event_id FROM chatops_state.inbox WHERE outcome LIKE 'failed: %'"));
+        // Only the one that failed counted a failed attempt: the others were taken again one by one, not blamed.
+        Assert.Equal(1, await state.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.inbox WHERE event_id LIKE 'Ev-poison-%' AND attempts > 0"));
+        // mallory is told it did not work.
+        Assert.Equal(1, await state.ScalarAsync<int>("SELECT count(*)::int FROM chatops_state.outbox WHERE kind = 'Private' AND message::text LIKE '%that did not work%'"));
     }
 
     [Fact]

@@ -74,9 +74,22 @@ public sealed class DeploymentCards(DeploymentStore store, Outbox outbox, TimePr
     public async Task<ChatMessage> RenderAsync(Deployment deployment, CancellationToken cancellationToken, StateScope? scope = null)
     {
         var (_, checks) = await store.CardAsync(deployment.Id, cancellationToken, scope);
-        var plan = MigrationPlan.For(deployment.Migration.Id, deployment.Migration.Sql.Sha256, SqlScript.Parse(Encoding.UTF8.GetString(deployment.Migration.Sql.Bytes)));
-        return Render(deployment, plan, checks, await store.DatabaseStateAsync(deployment.Id, cancellationToken, scope));
+        return Render(deployment, PlanOf(deployment.Migration), checks, await store.DatabaseStateAsync(deployment.Id, cancellationToken, scope));
     }
+
+    /// <summary>The pinned migration's plan: parsed once per migration and hash (the card is rendered again on every sign-off).</summary>
+    public static MigrationPlan PlanOf(PinnedMigration migration)
+    {
+        if (Plans.TryGetValue((migration.Id, migration.Sql.Sha256), out var plan))
+            return plan;
+        plan = MigrationPlan.For(migration.Id, migration.Sql.Sha256, SqlScript.Parse(Encoding.UTF8.GetString(migration.Sql.Bytes)));
+        if (Plans.Count >= PlansKept)
+            Plans.Clear();
+        return Plans[(migration.Id, migration.Sql.Sha256)] = plan;
+    }
+
+    private const int PlansKept = 64;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Migration, string Sha256), MigrationPlan> Plans = new();
 
     public ChatMessage Render(Deployment deployment, MigrationPlan plan, IReadOnlyList<CheckResult> checks, string? databaseState = null)
     {

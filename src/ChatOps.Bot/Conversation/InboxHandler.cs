@@ -51,37 +51,62 @@ public sealed class InboxHandler(Inbox inbox, DeploymentStore store, IReadOnlyDi
         }
     }
 
-    /// <summary>Handles the oldest waiting event; false when there was none (or another replica holds the inbox).</summary>
+    /// <summary>How many waiting events one transaction handles together: a burst of reactions on one card reads and locks it once,
+    /// renders it once and commits once (each event still in arrival order, each marked with its own outcome).</summary>
+    public int BatchSize { get; init; } = 100;
+
+    // After a batch failed: the events up to this one are handled one at a time, so the one that fails fails alone.
+    private long _oneAtATimeThrough = -1;
+
+    /// <summary>Handles the oldest waiting events; false when there was none (or another replica holds the inbox).</summary>
     public async Task<bool> HandleNextAsync(CancellationToken cancellationToken)
     {
-        InboxEvent? next;
-        Exception failure;
+        (InboxEvent Event, Exception Why)? failed = null;
         await using (var scope = await store.BeginAsync(cancellationToken))
         {
-            next = await inbox.NextAsync(scope, _platforms, cancellationToken);
-            if (next is null)
+            var batch = await inbox.NextAsync(scope, _platforms, _oneAtATimeThrough >= 0 ? 1 : BatchSize, cancellationToken);
+            if (batch.Count == 0)
                 return false;
-            var conductor = conductors[next.Platform];
-            if (next.Attempts >= MaxAttempts)
+            if (batch[^1].Seq > _oneAtATimeThrough)
+                _oneAtATimeThrough = -1;
+            var handled = new List<(long Seq, string Outcome)>(batch.Count);
+            var setAside = 0;
+            foreach (var e in batch)
             {
-                await conductor.FailedAsync(scope, next.Event, new InvalidOperationException($"it failed {next.Attempts} times"), cancellationToken);
-                await inbox.HandledAsync(scope, next.Seq, "set aside after repeated failures", cancellationToken);
+                var conductor = conductors[e.Platform];
+                if (e.Attempts >= MaxAttempts)
+                {
+                    await conductor.FailedAsync(scope, e.Event, new InvalidOperationException($"it failed {e.Attempts} times"), cancellationToken);
+                    handled.Add((e.Seq, "set aside after repeated failures"));
+                    setAside++;
+                    continue;
+                }
+                try
+                {
+                    handled.Add((e.Seq, await conductor.HandleAsync(scope, e.Event, cancellationToken)));
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    failed = (e, ex);   // everything the batch changed is rolled back with the scope
+                    break;
+                }
+            }
+            if (failed is null)
+            {
+                await inbox.HandledAsync(scope, handled, cancellationToken);
                 await scope.CommitAsync(cancellationToken);
+                Interlocked.Add(ref _handled, handled.Count - setAside);
                 return true;
             }
-            try
+            if (batch.Count > 1)
             {
-                var outcome = await conductor.HandleAsync(scope, next.Event, cancellationToken);
-                await inbox.HandledAsync(scope, next.Seq, outcome, cancellationToken);
-                await scope.CommitAsync(cancellationToken);
-                Interlocked.Increment(ref _handled);
+                // Not counted against anyone: the events are taken again one by one, and only the one that fails then counts a failure.
+                logger.LogInformation("handling a batch of {Count} events failed at {Event}; handling them one at a time", batch.Count, failed.Value.Event.Event.EventId);
+                _oneAtATimeThrough = batch[^1].Seq;
                 return true;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                failure = ex;   // everything it changed is rolled back with the scope
             }
         }
+        var (next, failure) = failed.Value;
         // One event that fails (the target busy, a bug) must not stop the others: counted, and said to whoever did it once it is set aside.
         logger.LogError(failure, "handling {Event} ({Kind}) failed", next.Event.EventId, next.Event.GetType().Name);
         await inbox.FailedAsync(next.Seq, failure.Message, cancellationToken);

@@ -24,7 +24,7 @@ public sealed class PinnedFileCheck(MigrationCatalog catalog)
         {
             if (!File.Exists(path))
                 continue;
-            var onDisk = Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(path, cancellationToken)));
+            var onDisk = await HashOnDiskAsync(path, cancellationToken);
             if (onDisk == file.Sha256 || Noticed(deployment, file.Name, onDisk))
                 continue;
             deployment.FileChanged(file.Name, onDisk, now);
@@ -47,6 +47,23 @@ public sealed class PinnedFileCheck(MigrationCatalog catalog)
         await cards.ThreadAsync(scope, deployment, new ChatMessage($"⚠️ {deployment.Id} did not start: {deployment.VoidedBecause}"), cancellationToken);
         return true;
     }
+
+    /// <summary>
+    /// The file's SHA-256, read again only when its size or modification time changed since it was last read (every sign-off
+    /// looks: a burst of reactions must not read and hash the same files each time).
+    /// </summary>
+    private async Task<string> HashOnDiskAsync(string path, CancellationToken cancellationToken)
+    {
+        var info = new FileInfo(path);
+        var stamp = (info.Length, info.LastWriteTimeUtc);
+        if (_hashes.TryGetValue(path, out var known) && known.Stamp == stamp)
+            return known.Sha256;
+        var sha256 = Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(path, cancellationToken)));
+        _hashes[path] = (stamp, sha256);
+        return sha256;
+    }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ((long Length, DateTime Written) Stamp, string Sha256)> _hashes = new();
 
     // Deployment.FileChanged writes "sign-offs void: <file> changed on disk after signing (sha256 now <short>)…" in the trail.
     private static bool Noticed(Deployment deployment, string file, string sha256) =>

@@ -69,7 +69,11 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
     {
         var connection = scope.Connection;
         var m = deployment.Migration;
-        await ExecAsync(connection, """
+        // What this scope stored of this very instance already (loaded or saved in it): only what changed since is written.
+        var held = scope.Seen.TryGetValue(new HeldKey(deployment.Id.Number), out var seen) && seen is Held h && ReferenceEquals(h.Deployment, deployment) ? h : null;
+        var row = StoredRow.Of(deployment);
+        if (held is null || held.Row != row)
+            await ExecAsync(connection, """
             INSERT INTO chatops_state.deployments (id, migration, sql_name, sql_sha256, sql_bytes, rollback_name, rollback_sha256, rollback_bytes,
                 runbook_name, runbook_sha256, runbook_bytes, target, requester, channel, state, phase, voided_because, checks_pass, platform,
                 window_start, window_end, window_zone, window_opened)
@@ -86,21 +90,50 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
             StateSql.Timestamp(deployment.Window?.Start.ToUniversalTime()),
             StateSql.Timestamp(deployment.Window?.End.ToUniversalTime()), StateSql.Text(deployment.Window?.TimeZone), deployment.WindowOpened);
 
-        await ExecAsync(connection, "DELETE FROM chatops_state.sign_offs WHERE deployment = $1", cancellationToken, deployment.Id.Number);
-        foreach (var (user, signed) in deployment.SignOffs.Signers)
-            await ExecAsync(connection, "INSERT INTO chatops_state.sign_offs (deployment, user_id, signed_at, roles, given_by) VALUES ($1, $2, $3, $4, $5)",
-                cancellationToken, deployment.Id.Number, user, signed.At, signed.Roles.Select(r => r.ToString()).ToArray(),
-                StateSql.Text(signed.GivenBy == SignOffGivenBy.Unknown ? null : signed.GivenBy.ToString()));
+        if (held is null || !SameSigners(held.Signers, deployment.SignOffs.Signers))
+        {
+            await ExecAsync(connection, "DELETE FROM chatops_state.sign_offs WHERE deployment = $1", cancellationToken, deployment.Id.Number);
+            foreach (var (user, signed) in deployment.SignOffs.Signers)
+                await ExecAsync(connection, "INSERT INTO chatops_state.sign_offs (deployment, user_id, signed_at, roles, given_by) VALUES ($1, $2, $3, $4, $5)",
+                    cancellationToken, deployment.Id.Number, user, signed.At, signed.Roles.Select(r => r.ToString()).ToArray(),
+                    StateSql.Text(signed.GivenBy == SignOffGivenBy.Unknown ? null : signed.GivenBy.ToString()));
+        }
 
         // The audit trail is append-only: only lines past those stored are written.
-        await using var count = StateSql.Command(connection, "SELECT count(*)::int FROM chatops_state.audit_events WHERE deployment = $1", deployment.Id.Number);
-        var stored = (int)(await count.ExecuteScalarAsync(cancellationToken))!;
+        var stored = held?.AuditStored ?? await AuditCountAsync(connection, deployment.Id, cancellationToken);
         for (var seq = stored; seq < deployment.Audit.Count; seq++)
         {
             var a = deployment.Audit[seq];
             await ExecAsync(connection, "INSERT INTO chatops_state.audit_events (deployment, seq, at, who, what, counted) VALUES ($1, $2, $3, $4, $5, $6)",
                 cancellationToken, deployment.Id.Number, seq, a.At, a.Who, a.What, a.Counted);
         }
+        scope.Seen[new HeldKey(deployment.Id.Number)] = Held.AsStored(deployment);
+    }
+
+    private static async Task<int> AuditCountAsync(NpgsqlConnection connection, DeploymentId id, CancellationToken cancellationToken)
+    {
+        await using var count = StateSql.Command(connection, "SELECT count(*)::int FROM chatops_state.audit_events WHERE deployment = $1", id.Number);
+        return (int)(await count.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    private static bool SameSigners(IReadOnlyDictionary<string, SignOffRecord> stored, IReadOnlyDictionary<string, SignOffRecord> now) =>
+        stored.Count == now.Count && now.All(s => stored.TryGetValue(s.Key, out var was) && was.At == s.Value.At && was.GivenBy == s.Value.GivenBy && was.Roles.SequenceEqual(s.Value.Roles));
+
+    // A deployment a scope locked or saved: the scope's one instance of it, and what of it the database holds in that transaction.
+    private readonly record struct HeldKey(int Deployment);
+
+    // The columns SaveAsync updates.
+    private sealed record StoredRow(DeploymentState State, RunbookPhase? Phase, string? VoidedBecause, bool ChecksPass, ScheduledWindow? Window, bool WindowOpened)
+    {
+        public static StoredRow Of(Deployment d) => new(d.State, d.Phase, d.VoidedBecause, d.ChecksPass, d.Window, d.WindowOpened);
+    }
+
+    private sealed record Held(Deployment Deployment, StoredRow Row, IReadOnlyDictionary<string, SignOffRecord> Signers, int AuditStored)
+    {
+        public static Held AsStored(Deployment d) => new(d, StoredRow.Of(d), new Dictionary<string, SignOffRecord>(d.SignOffs.Signers), d.Audit.Count);
+
+        /// <summary>Changed in memory since it was stored: the scope's copy no longer says what the database holds.</summary>
+        public bool Unsaved => Row != StoredRow.Of(Deployment) || !SameSigners(Signers, Deployment.SignOffs.Signers) || AuditStored != Deployment.Audit.Count;
     }
 
     /// <summary>Where the deployment's card was posted, and the pre-deployment checks it shows (kept as JSON).</summary>
@@ -110,10 +143,22 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
         var connection = lease.Connection;
         await ExecAsync(connection, "UPDATE chatops_state.deployments SET card_message = $2, checks = $3::jsonb, updated_at = now() WHERE id = $1",
             cancellationToken, id.Number, StateSql.Text(cardMessage), System.Text.Json.JsonSerializer.Serialize(checks));
+        scope?.Seen.Remove(new CardKey(id.Number));
     }
 
     /// <summary>The card's message id and checks, as <see cref="SetCardAsync"/> left them.</summary>
     public async Task<(string? CardMessage, IReadOnlyList<CheckResult> Checks)> CardAsync(DeploymentId id, CancellationToken cancellationToken, StateScope? scope = null)
+    {
+        if (scope is not null && scope.Seen.TryGetValue(new CardKey(id.Number), out var seen))
+            return ((string?, IReadOnlyList<CheckResult>))seen;
+        var card = await ReadCardAsync(id, cancellationToken, scope);
+        scope?.Seen[new CardKey(id.Number)] = card;
+        return card;
+    }
+
+    private readonly record struct CardKey(int Deployment);
+
+    private async Task<(string? CardMessage, IReadOnlyList<CheckResult> Checks)> ReadCardAsync(DeploymentId id, CancellationToken cancellationToken, StateScope? scope)
     {
         await using var lease = await LeaseAsync(scope, cancellationToken);
         var connection = lease.Connection;
@@ -144,11 +189,26 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
     /// <summary>The deployment whose card is <paramref name="cardMessage"/>, if any.</summary>
     public async Task<DeploymentId?> ByCardAsync(string cardMessage, CancellationToken cancellationToken, StateScope? scope = null)
     {
+        // A card belongs to its deployment for good: every reaction on it asks the same question.
+        if (_cards.TryGetValue(cardMessage, out var known))
+            return new DeploymentId(known);
         await using var lease = await LeaseAsync(scope, cancellationToken);
         var connection = lease.Connection;
         await using var command = StateSql.Command(connection, "SELECT id FROM chatops_state.deployments WHERE card_message = $1", cardMessage);
-        return await command.ExecuteScalarAsync(cancellationToken) is int id ? new DeploymentId(id) : null;
+        if (await command.ExecuteScalarAsync(cancellationToken) is not int id)
+            return null;
+        if (_cards.Count >= CardsKept)
+            _cards.Clear();
+        // Kept once committed (a card written in a transaction that rolls back belongs to nobody).
+        if (scope is null)
+            _cards[cardMessage] = id;
+        else
+            scope.Committed += () => _cards[cardMessage] = id;
+        return new DeploymentId(id);
     }
+
+    private const int CardsKept = 10_000;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _cards = new();
 
     /// <summary>The rollback prompt awaiting ⏪ (its message key, and when it lapses), kept across restarts and replicas.</summary>
     /// <param name="rollsBackWhenLapsed">A rollback trigger's prompt: when nobody answers by <paramref name="until"/>, the bot rolls back itself.</param>
@@ -230,15 +290,26 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
         state.ScalarAsync<string>("SELECT checkpoint::text FROM chatops_state.deployments WHERE id = $1", cancellationToken, id.Number);
 
     /// <summary>What the database holds of the deployment's migration, in words (after an abort or an interruption): the card shows it.</summary>
-    public Task SetDatabaseStateAsync(StateScope scope, DeploymentId id, string? description, CancellationToken cancellationToken) =>
-        scope.ExecuteAsync("UPDATE chatops_state.deployments SET database_state = $2 WHERE id = $1", cancellationToken, id.Number, StateSql.Text(description));
+    public async Task SetDatabaseStateAsync(StateScope scope, DeploymentId id, string? description, CancellationToken cancellationToken)
+    {
+        await scope.ExecuteAsync("UPDATE chatops_state.deployments SET database_state = $2 WHERE id = $1", cancellationToken, id.Number, StateSql.Text(description));
+        scope.Seen[new DatabaseStateKey(id.Number)] = new DatabaseState(description);
+    }
 
     public async Task<string?> DatabaseStateAsync(DeploymentId id, CancellationToken cancellationToken, StateScope? scope = null)
     {
+        if (scope is not null && scope.Seen.TryGetValue(new DatabaseStateKey(id.Number), out var seen))
+            return ((DatabaseState)seen).Description;
         await using var lease = await LeaseAsync(scope, cancellationToken);
         await using var command = StateSql.Command(lease.Connection, "SELECT database_state FROM chatops_state.deployments WHERE id = $1", id.Number);
-        return await command.ExecuteScalarAsync(cancellationToken) as string;
+        var description = await command.ExecuteScalarAsync(cancellationToken) as string;
+        scope?.Seen[new DatabaseStateKey(id.Number)] = new DatabaseState(description);
+        return description;
     }
+
+    private readonly record struct DatabaseStateKey(int Deployment);
+
+    private sealed record DatabaseState(string? Description);
 
     /// <summary>
     /// Deployments some replica has to work on: approved (to start; one scheduled into a maintenance window only once the window
@@ -287,8 +358,17 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
     }
 
     /// <summary>The deployment, locked in <paramref name="scope"/> until it commits (another replica's change waits); null when there is none.</summary>
-    public Task<Deployment?> LoadForUpdateAsync(StateScope scope, DeploymentId id, CancellationToken cancellationToken) =>
-        LoadAsync(scope.Connection, id, cancellationToken, forUpdate: true);
+    /// <remarks>Within one scope the same instance comes back each time (a batch of events reads it once), unless it was changed and not
+    /// saved since: then it is read again, as the database holds it.</remarks>
+    public async Task<Deployment?> LoadForUpdateAsync(StateScope scope, DeploymentId id, CancellationToken cancellationToken)
+    {
+        if (scope.Seen.TryGetValue(new HeldKey(id.Number), out var seen) && seen is Held { Unsaved: false } held)
+            return held.Deployment;
+        var deployment = await LoadAsync(scope.Connection, id, cancellationToken, forUpdate: true);
+        if (deployment is not null)
+            scope.Seen[new HeldKey(id.Number)] = Held.AsStored(deployment);
+        return deployment;
+    }
 
     /// <summary>The channel's deployments that are not finished, oldest first.</summary>
     public async Task<IReadOnlyList<Deployment>> ActiveInAsync(string channel, CancellationToken cancellationToken, StateScope? scope = null)

@@ -28,39 +28,128 @@ public sealed class Inbox(StateConnections state, TimeProvider time)
     public IChatInbox For(string platform) => new PlatformInbox(this, platform);
 
     /// <summary>Keeps the event unless its id was kept before; false for a redelivery.</summary>
+    /// <remarks>
+    /// Accepts that arrive together are written together: one writer takes every accept waiting and keeps them in one
+    /// <c>INSERT</c> (one session, one commit, arrival order kept), so a burst of acknowledgements costs one round trip rather
+    /// than a session each. The caller is answered only once its event is committed.
+    /// </remarks>
     public async Task<bool> AcceptAsync(string platform, ChatEvent chatEvent, CancellationToken cancellationToken)
     {
-        await using var connection = await state.OpenAsync(cancellationToken);
-        var kept = await StateSql.ExecuteAsync(connection, """
-            INSERT INTO chatops_state.inbox (platform, event_id, kind, event, received_at) VALUES ($1, $2, $3, $4::jsonb, $5)
-            ON CONFLICT (platform, event_id) DO NOTHING
-            """, cancellationToken, platform, chatEvent.EventId, chatEvent.GetType().Name, ChatJson.Write(chatEvent), time.GetUtcNow()) == 1;
+        var pending = new PendingAccept(platform, chatEvent.EventId, chatEvent.GetType().Name, ChatJson.Write(chatEvent), time.GetUtcNow());
+        _pending.Writer.TryWrite(pending);
+        if (Interlocked.CompareExchange(ref _writing, 1, 0) == 0)
+            _ = Task.Run(WriteAsync, CancellationToken.None);
+        // A caller that stops waiting (the platform hung up) leaves its event to be written: a redelivery then finds it kept.
+        var kept = await pending.Kept.Task.WaitAsync(cancellationToken);
         Interlocked.Increment(ref kept ? ref _accepted : ref _duplicates);
         if (kept)
             Accepted?.Invoke();
         return kept;
     }
 
+    /// <summary>The most accepts one <c>INSERT</c> keeps.</summary>
+    private const int MostAcceptsAtOnce = 500;
+
+    private readonly System.Threading.Channels.Channel<PendingAccept> _pending =
+        System.Threading.Channels.Channel.CreateUnbounded<PendingAccept>(new() { SingleReader = true });
+
+    // 1 while a writer runs: at most one at a time, started by the accept that finds none.
+    private int _writing;
+
+    private sealed record PendingAccept(string Platform, string EventId, string Kind, string Json, DateTimeOffset ReceivedAt)
+    {
+        public TaskCompletionSource<bool> Kept { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private async Task WriteAsync()
+    {
+        while (true)
+        {
+            var batch = new List<PendingAccept>();
+            while (batch.Count < MostAcceptsAtOnce && _pending.Reader.TryRead(out var next))
+                batch.Add(next);
+            if (batch.Count == 0)
+            {
+                Volatile.Write(ref _writing, 0);
+                // An accept queued after the last read but before the flag dropped found a writer running: look once more.
+                if (!_pending.Reader.TryPeek(out _) || Interlocked.CompareExchange(ref _writing, 1, 0) != 0)
+                    return;
+                continue;
+            }
+            try
+            {
+                await KeepAsync(batch);
+            }
+            catch (Exception ex)
+            {
+                // Nothing was kept: every caller hears it (Slack answers 500 and delivers again; the Gateway reconnects and replays).
+                foreach (var p in batch)
+                    p.Kept.TrySetException(ex);
+            }
+        }
+    }
+
+    private async Task KeepAsync(List<PendingAccept> batch)
+    {
+        // The same event twice in one batch (a redelivery racing its original): the first is written, the later ones are redeliveries.
+        var first = batch.DistinctBy(p => (p.Platform, p.EventId)).ToList();
+        foreach (var later in batch.Except(first))
+            later.Kept.TrySetResult(false);
+        await using var connection = await state.OpenAsync(CancellationToken.None);
+        await using var command = StateSql.Command(connection, """
+            INSERT INTO chatops_state.inbox (platform, event_id, kind, event, received_at)
+            SELECT platform, event_id, kind, event::jsonb, received_at
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) WITH ORDINALITY AS a(platform, event_id, kind, event, received_at, n)
+            ORDER BY n
+            ON CONFLICT (platform, event_id) DO NOTHING
+            RETURNING platform, event_id
+            """, first.Select(p => p.Platform).ToArray(), first.Select(p => p.EventId).ToArray(), first.Select(p => p.Kind).ToArray(),
+            first.Select(p => p.Json).ToArray(), first.Select(p => p.ReceivedAt).ToArray());
+        var kept = new HashSet<(string, string)>();
+        await using (var r = await command.ExecuteReaderAsync(CancellationToken.None))
+            while (await r.ReadAsync(CancellationToken.None))
+                kept.Add((r.GetString(0), r.GetString(1)));
+        foreach (var p in first)
+            p.Kept.TrySetResult(kept.Contains((p.Platform, p.EventId)));
+    }
+
     /// <summary>
     /// The oldest event not yet handled of the <paramref name="platforms"/> this replica serves, locked in <paramref name="scope"/>;
-    /// null when there is none or another replica is handling the inbox now. Mark it with <see cref="HandledAsync"/> in the same scope.
+    /// null when there is none or another replica is handling the inbox now. Mark it with <c>HandledAsync</c> in the same scope.
     /// (Another platform's events wait for a replica that serves it, without holding up these.)
     /// </summary>
-    public async Task<InboxEvent?> NextAsync(StateScope scope, IReadOnlyCollection<string> platforms, CancellationToken cancellationToken)
+    public async Task<InboxEvent?> NextAsync(StateScope scope, IReadOnlyCollection<string> platforms, CancellationToken cancellationToken) =>
+        (await NextAsync(scope, platforms, 1, cancellationToken)).SingleOrDefault();
+
+    /// <summary>
+    /// Up to <paramref name="limit"/> of the oldest events not yet handled, in arrival order, for one transaction to handle together;
+    /// empty when there is none or another replica is handling the inbox now.
+    /// </summary>
+    public async Task<IReadOnlyList<InboxEvent>> NextAsync(StateScope scope, IReadOnlyCollection<string> platforms, int limit, CancellationToken cancellationToken)
     {
         await using (var claim = scope.Command($"SELECT pg_try_advisory_xact_lock({HandlerLock})"))
             if (!(bool)(await claim.ExecuteScalarAsync(cancellationToken))!)
-                return null;
+                return [];
         await using var command = scope.Command("""
-            SELECT seq, platform, event::text, attempts FROM chatops_state.inbox WHERE handled_at IS NULL AND platform = ANY($1) ORDER BY seq LIMIT 1
-            """, (object)platforms.ToArray());
+            SELECT seq, platform, event::text, attempts FROM chatops_state.inbox WHERE handled_at IS NULL AND platform = ANY($1) ORDER BY seq LIMIT $2
+            """, (object)platforms.ToArray(), limit);
         await using var r = await command.ExecuteReaderAsync(cancellationToken);
-        return await r.ReadAsync(cancellationToken) ? new InboxEvent(r.GetInt64(0), r.GetString(1), ChatJson.ReadEvent(r.GetString(2)), r.GetInt32(3)) : null;
+        var events = new List<InboxEvent>();
+        while (await r.ReadAsync(cancellationToken))
+            events.Add(new InboxEvent(r.GetInt64(0), r.GetString(1), ChatJson.ReadEvent(r.GetString(2)), r.GetInt32(3)));
+        return events;
     }
 
     /// <summary>Marks the event handled (in the scope of its effects).</summary>
     public Task HandledAsync(StateScope scope, long seq, string outcome, CancellationToken cancellationToken) =>
-        scope.ExecuteAsync("UPDATE chatops_state.inbox SET handled_at = $2, outcome = $3 WHERE seq = $1", cancellationToken, seq, time.GetUtcNow(), outcome);
+        HandledAsync(scope, [(seq, outcome)], cancellationToken);
+
+    /// <summary>Marks events handled, each with what became of it, in one statement (in the scope of their effects).</summary>
+    public Task HandledAsync(StateScope scope, IReadOnlyList<(long Seq, string Outcome)> handled, CancellationToken cancellationToken) =>
+        scope.ExecuteAsync("""
+            UPDATE chatops_state.inbox SET handled_at = $2, outcome = h.outcome
+            FROM unnest($1::bigint[], $3::text[]) AS h(seq, outcome) WHERE inbox.seq = h.seq
+            """, cancellationToken, handled.Select(h => h.Seq).ToArray(), time.GetUtcNow(), handled.Select(h => h.Outcome).ToArray());
 
     /// <summary>Counts a failed attempt at handling the event (its effects were rolled back).</summary>
     public Task FailedAsync(long seq, string why, CancellationToken cancellationToken) =>

@@ -65,14 +65,27 @@ public sealed class Outbox(StateConnections state, TimeProvider time)
         var json = ChatJson.Write(message);
         // Every reaction is handled, but most change nothing on the card: an edit that changes nothing would only spend the
         // platform's rate limit (Slack's chat.update allows ~50 a minute) and hold the channel's later messages behind it.
-        await using (var last = scope.Command("""
+        // The version last written is asked of the database once per scope (a batch of reactions on one card asks once).
+        var version = new LastVersionKey(platform, posted.MessageId);
+        if (scope.Seen.TryGetValue(version, out var seen) ? (string)seen == json : await SameAsLastAsync(scope, platform, posted.MessageId, json, cancellationToken))
+        {
+            scope.Seen[version] = json;
+            return false;
+        }
+        await AddAsync(scope, platform, posted.ChannelId, OutboxKind.Edit, null, posted.MessageId, null, message, null, deployment, cancellationToken);
+        scope.Seen[version] = json;
+        return true;
+    }
+
+    private readonly record struct LastVersionKey(string Platform, string Message);
+
+    private static async Task<bool> SameAsLastAsync(StateScope scope, string platform, string messageKey, string json, CancellationToken cancellationToken)
+    {
+        await using var last = scope.Command("""
             SELECT message = $3::jsonb FROM chatops_state.outbox
             WHERE platform = $1 AND ((kind = 'Edit' AND target = $2) OR (kind = 'Post' AND key = $2)) ORDER BY id DESC LIMIT 1
-            """, platform, posted.MessageId, json))
-            if (await last.ExecuteScalarAsync(cancellationToken) is true)
-                return false;
-        await AddAsync(scope, platform, posted.ChannelId, OutboxKind.Edit, null, posted.MessageId, null, message, null, deployment, cancellationToken);
-        return true;
+            """, platform, messageKey, json);
+        return await last.ExecuteScalarAsync(cancellationToken) is true;
     }
 
     public Task ReactAsync(StateScope scope, string platform, MessageReference posted, ReactionEmoji emoji, CancellationToken cancellationToken) =>
@@ -160,9 +173,24 @@ public sealed class Outbox(StateConnections state, TimeProvider time)
         : state.ExecuteAsync("UPDATE chatops_state.outbox SET attempts = attempts + 1, parked_at = $2, last_error = $3 WHERE id = $1", cancellationToken, id, time.GetUtcNow(), error);
 
     /// <summary>The key of the message the platform knows as <paramref name="platformMessageId"/>, or null when the bot did not post it.</summary>
-    public Task<string?> KeyOfAsync(string platform, string platformMessageId, CancellationToken cancellationToken) =>
-        state.ScalarAsync<string>("SELECT key FROM chatops_state.outbox WHERE platform = $1 AND platform_id = $2 AND key IS NOT NULL LIMIT 1",
+    public async Task<string?> KeyOfAsync(string platform, string platformMessageId, CancellationToken cancellationToken)
+    {
+        // A posted message's platform id never changes: every reaction on a card asks for the same one.
+        if (_keys.TryGetValue((platform, platformMessageId), out var known))
+            return known;
+        var key = await state.ScalarAsync<string>("SELECT key FROM chatops_state.outbox WHERE platform = $1 AND platform_id = $2 AND key IS NOT NULL LIMIT 1",
             cancellationToken, platform, platformMessageId);
+        if (key is not null)
+        {
+            if (_keys.Count >= KeysKept)
+                _keys.Clear();
+            _keys[(platform, platformMessageId)] = key;
+        }
+        return key;
+    }
+
+    private const int KeysKept = 10_000;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Platform, string PlatformId), string> _keys = new();
 
     /// <summary>
     /// The highest number among the platform's message ids written <paramref name="prefix"/>&lt;number&gt; (the local channel's <c>L7</c>),

@@ -34,6 +34,12 @@ public sealed class StateScope : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// What this transaction has read or written already, by whoever keeps it (the deployments it locked, a card's last version):
+    /// a batch of events handled in one transaction reads each once. Gone with the scope — a rolled-back change never outlives it.
+    /// </summary>
+    internal Dictionary<object, object> Seen { get; } = [];
+
     /// <summary>Runs once the transaction committed (what must not happen for a change that was rolled back: wake the owner, cache a card).</summary>
     public event Action? Committed;
 
