@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using ChatOps.Core.Approvals;
 using ChatOps.Core.Conversation;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace ChatOps.Slack;
 
@@ -41,10 +42,10 @@ public sealed class SlackChannel : IChatChannel
     public string BotUserId => _botUserId ?? throw new InvalidOperationException("SlackChannel.InitializeAsync has not run: the bot's user id is not known yet.");
 
     /// <summary>
-    /// Learns the bot's user id with <c>auth.test</c>. A token Slack refuses stops start-up here, with what to fix, rather
-    /// than at the first message.
+    /// Learns the bot's user id with <c>auth.test</c>. A token Slack refuses stops start-up here as bad configuration (what to
+    /// fix, never the token), rather than at the first message.
     /// </summary>
-    /// <exception cref="InvalidOperationException">Slack refused the bot token.</exception>
+    /// <exception cref="OptionsValidationException">Slack refused the bot token, or it is not a bot's.</exception>
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         JsonElement answer;
@@ -54,13 +55,17 @@ public sealed class SlackChannel : IChatChannel
         }
         catch (SlackApiException ex) when (ex.Error is "invalid_auth" or "not_authed" or "account_inactive" or "token_revoked" or "token_expired" or "not_allowed_token_type")
         {
-            throw new InvalidOperationException(
-                $"Slack refused {SlackOptions.Section}:BotToken ({ex.Error}): set it to the app's current Bot User OAuth Token (xoxb-…, OAuth & Permissions; reinstall the app if it was revoked).", ex);
+            // As a configuration failure: the command line reports it with the other bad settings (exit code 2), not as a crash.
+            throw BadToken($"Slack refused {SlackOptions.Section}:BotToken ({ex.Error}): set it (env Slack__BotToken) to the Bot User OAuth Token " +
+                           "of the installed app (xoxb-…, under OAuth & Permissions; reinstall the app if the token was revoked).");
         }
         _botUserId = SlackPayloads.String(answer, "user_id")
-                     ?? throw new InvalidOperationException("Slack's auth.test answered without user_id: is Slack:BotToken a bot token?");
+                     ?? throw BadToken($"Slack's auth.test answered without user_id: set {SlackOptions.Section}:BotToken to the app's bot token (xoxb-…), not a user token.");
         _logger.LogInformation("Slack: connected as bot user {BotUserId} in team {Team}", _botUserId, SlackPayloads.String(answer, "team"));
     }
+
+    private static OptionsValidationException BadToken(string failure) =>
+        new(SlackOptions.Section, typeof(SlackOptions), [failure]);
 
     /// <inheritdoc />
     /// <remarks>The image, if any, is uploaded into the message's thread right after it, so the two stay together.</remarks>

@@ -93,7 +93,9 @@ public sealed class SlackInboundBenchmark(InboundSettings settings, TextWriter o
         var exit = await serve.StopAsync(cancellationToken);
 
         var all = Latency.Of(acks.Select(a => a.LatencyMs));
-        var result = new SlackResult(machine, rig.Server, settings, redelivered, all,
+        // The slash commands on their own (first deliveries): Slack's 3 s limit is theirs, and they are a tenth of the load.
+        var commands = Latency.Of(acks.Where((_, i) => requests[i].Retry is null && requests[i].Path == "slack/commands").Select(a => a.LatencyMs));
+        var result = new SlackResult(machine, rig.Server, settings, redelivered, all, commands,
             Latency.Of(acks.Where((_, i) => requests[i].Retry is not null).Select(a => a.LatencyMs)),
             acks.Count(a => a.Status != HttpStatusCode.OK), sendingTook, handlingTook, inbox, audit, commandsTwice, commandsLost,
             runningState, threadLines, outbox, cpu, exit);
@@ -145,7 +147,7 @@ public sealed class SlackInboundBenchmark(InboundSettings settings, TextWriter o
 }
 
 /// <summary>What the Slack run measured, and its Markdown.</summary>
-internal sealed record SlackResult(MachineNote Machine, string Server, InboundSettings Settings, int Redelivered, Latency Ack, Latency AckRedelivered, int NotOk,
+internal sealed record SlackResult(MachineNote Machine, string Server, InboundSettings Settings, int Redelivered, Latency Ack, Latency AckCommands, Latency AckRedelivered, int NotOk,
     TimeSpan SendingTook, TimeSpan HandlingTook, InboxTally Inbox, AuditTally Audit, int CommandsTwice, int CommandsLost, string? RunningState, int ThreadLines,
     (long Sent, long Waiting, long Parked) Outbox, TimeSpan? ServeCpu, int ServeExit)
 {
@@ -166,6 +168,7 @@ internal sealed record SlackResult(MachineNote Machine, string Server, InboundSe
         s.AppendLine("| measure | value | target |");
         s.AppendLine("|---|---|---|");
         s.AppendLine(CultureInfo.InvariantCulture, $"| acknowledgement p50 / p99 / max (all {Ack.Count:N0} requests) | {Ack.P50:0.0} / {Ack.P99:0.0} / {Ack.Max:0.0} ms | p99 ≤ 100 ms (Slack's limit 3 s): {(Ack.P99 <= 100 ? "met" : "**not met**")} |");
+        s.AppendLine(CultureInfo.InvariantCulture, $"| acknowledgement p50 / p99 / max (the {AckCommands.Count:N0} slash commands) | {AckCommands.P50:0.0} / {AckCommands.P99:0.0} / {AckCommands.Max:0.0} ms | ≤ 3 s (Slack's limit for a command): {(AckCommands.Max <= 3000 ? "met" : "**not met**")} |");
         s.AppendLine(CultureInfo.InvariantCulture, $"| acknowledgement p50 / p99 / max (the {AckRedelivered.Count} redeliveries) | {AckRedelivered.P50:0.0} / {AckRedelivered.P99:0.0} / {AckRedelivered.Max:0.0} ms | |");
         s.AppendLine(CultureInfo.InvariantCulture, $"| answers other than 200 | {NotOk} | 0 |");
         s.AppendLine(CultureInfo.InvariantCulture, $"| requests acknowledged per second (all sent in {SendingTook.TotalSeconds:0.00} s) | {requests / SendingTook.TotalSeconds:0} | |");

@@ -59,11 +59,13 @@ public sealed class SlackChannelTests : IAsyncLifetime
     [Fact]
     public async Task A_refused_token_fails_initialize_saying_which_setting_to_fix()
     {
-        var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => NewChannel("xoxb-revoked").InitializeAsync(CancellationToken.None));
+        // A configuration failure, as a missing key is: the command line reports it as such.
+        var ex = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => NewChannel("xoxb-revoked").InitializeAsync(CancellationToken.None));
 
-        Assert.Contains("invalid_auth", ex.Message);
-        Assert.Contains("Slack:BotToken", ex.Message);
-        Assert.DoesNotContain("xoxb-revoked", ex.Message);
+        var failure = Assert.Single(ex.Failures);
+        Assert.Contains("Slack refused Slack:BotToken (invalid_auth)", failure);
+        Assert.Contains("xoxb-", failure);
+        Assert.DoesNotContain("xoxb-revoked", failure);
     }
 
     [Fact]

@@ -9,6 +9,9 @@ namespace ChatOps.Testing.FakeSlack;
 /// <param name="Answer">What the fake answered: <c>ok</c>, an error code, <c>429</c> or <c>500</c>.</param>
 public sealed record FakeSlackCall(string Method, string ContentType, string Body, JsonObject Arguments, string? Authorization, string Answer)
 {
+    /// <summary>When the fake received it (the wall clock: the bot under test runs in its own process).</summary>
+    public DateTimeOffset At { get; init; }
+
     /// <summary>An argument as text (a JSON member that is not a string as its JSON).</summary>
     public string? Arg(string name) => Arguments[name] switch
     {

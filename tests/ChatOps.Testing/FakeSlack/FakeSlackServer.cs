@@ -17,7 +17,8 @@ namespace ChatOps.Testing.FakeSlack;
 /// uses: the Web API methods (<c>auth.test</c>, <c>chat.postMessage</c>, <c>chat.update</c>, <c>chat.postEphemeral</c>,
 /// <c>reactions.add</c>, <c>usergroups.users.list</c>, <c>files.getUploadURLExternal</c>, <c>files.completeUploadExternal</c>,
 /// <c>apps.connections.open</c>), <c>response_url</c>s, file upload URLs and Socket Mode WebSockets. It records every call
-/// with its <c>Authorization</c> header, keeps the channel history, and can be told to fail the next calls of a method.
+/// with its <c>Authorization</c> header, keeps the channel history, and can be told to fail the next calls of a method
+/// (<see cref="FailNext"/>) or a share of them for as long as it runs (<see cref="FailEvery"/>: a 429 storm).
 /// </summary>
 public sealed class FakeSlackServer : IAsyncDisposable
 {
@@ -40,6 +41,7 @@ public sealed class FakeSlackServer : IAsyncDisposable
     private readonly List<FakeSlackResponse> _responses = [];
     private readonly Dictionary<string, IReadOnlySet<string>> _userGroups = [];
     private readonly Dictionary<string, Queue<FakeSlackFailure>> _failures = [];
+    private readonly Dictionary<string, (int Every, FakeSlackFailure Failure, int Calls)> _recurring = [];
     private readonly List<TaskCompletionSource<FakeSlackSocket>> _sockets = [];
     private long _lastTs;
     private int _lastFile;
@@ -170,6 +172,18 @@ public sealed class FakeSlackServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// From now on, every <paramref name="every"/>th call of <paramref name="method"/> (counting every call, a retry included)
+    /// fails as <paramref name="failure"/> says — a 429 storm with <see cref="FakeSlackFailure.RateLimited"/>. Calls scripted
+    /// with <see cref="FailNext"/> fail first and are not counted.
+    /// </summary>
+    public void FailEvery(string method, int every, FakeSlackFailure failure)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(every, 1);
+        lock (_gate)
+            _recurring[method] = (every, failure, 0);
+    }
+
     /// <summary>The <paramref name="number"/>th Socket Mode connection (1-based), once the client opened it.</summary>
     public Task<FakeSlackSocket> SocketAsync(int number)
     {
@@ -208,7 +222,7 @@ public sealed class FakeSlackServer : IAsyncDisposable
             {
                 answer = Respond(method, arguments, authorization);
                 _calls.Add(new FakeSlackCall(method, http.Request.ContentType ?? "", body, arguments, authorization,
-                    answer["ok"]!.GetValue<bool>() ? "ok" : answer["error"]!.GetValue<string>()));
+                    answer["ok"]!.GetValue<bool>() ? "ok" : answer["error"]!.GetValue<string>()) { At = DateTimeOffset.UtcNow });
             }
         }
         if (failure is not null)
@@ -319,7 +333,7 @@ public sealed class FakeSlackServer : IAsyncDisposable
                 Record("response_url", http, body, arguments, authorization, failure);
             else
             {
-                _calls.Add(new FakeSlackCall("response_url", http.Request.ContentType ?? "", body, arguments, authorization, "ok"));
+                _calls.Add(new FakeSlackCall("response_url", http.Request.ContentType ?? "", body, arguments, authorization, "ok") { At = DateTimeOffset.UtcNow });
                 _responses.Add(new FakeSlackResponse(id, arguments));
             }
         }
@@ -344,7 +358,7 @@ public sealed class FakeSlackServer : IAsyncDisposable
             else
             {
                 _calls.Add(new FakeSlackCall("file upload", http.Request.ContentType ?? "", $"{buffer.Length} bytes",
-                    new JsonObject { ["file_id"] = id }, authorization, "ok"));
+                    new JsonObject { ["file_id"] = id }, authorization, "ok") { At = DateTimeOffset.UtcNow });
                 if (_files.TryGetValue(id, out var file))
                 {
                     _files[id] = file with { Content = buffer.ToArray() };
@@ -375,8 +389,15 @@ public sealed class FakeSlackServer : IAsyncDisposable
     }
 
     // Under the lock.
-    private FakeSlackFailure? NextFailure(string method) =>
-        _failures.TryGetValue(method, out var queue) && queue.TryDequeue(out var failure) ? failure : null;
+    private FakeSlackFailure? NextFailure(string method)
+    {
+        if (_failures.TryGetValue(method, out var queue) && queue.TryDequeue(out var failure))
+            return failure;
+        if (!_recurring.TryGetValue(method, out var recurring))
+            return null;
+        _recurring[method] = recurring with { Calls = recurring.Calls + 1 };
+        return (recurring.Calls + 1) % recurring.Every == 0 ? recurring.Failure : null;
+    }
 
     // Under the lock.
     private void Record(string method, HttpContext http, string body, JsonObject arguments, string? authorization, FakeSlackFailure failure)
@@ -388,7 +409,7 @@ public sealed class FakeSlackServer : IAsyncDisposable
             FakeSlackFailure.ServerError server => server.Status.ToString(System.Globalization.CultureInfo.InvariantCulture),
             _ => "failure",
         };
-        _calls.Add(new FakeSlackCall(method, http.Request.ContentType ?? "", body, arguments, authorization, outcome));
+        _calls.Add(new FakeSlackCall(method, http.Request.ContentType ?? "", body, arguments, authorization, outcome) { At = DateTimeOffset.UtcNow });
     }
 
     private static async Task WriteFailureAsync(HttpContext http, FakeSlackFailure failure)
