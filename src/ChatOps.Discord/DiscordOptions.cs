@@ -63,17 +63,27 @@ public sealed partial class DiscordOptionsValidator : IValidateOptions<DiscordOp
     [GeneratedRegex("^[0-9a-fA-F]{64}$")]
     private static partial Regex Hex32Bytes();
 
+    /// <summary>
+    /// For <c>register-discord-commands</c>: only what registering the slash command needs is required — <see cref="DiscordOptions.BotToken"/>,
+    /// <see cref="DiscordOptions.ApplicationId"/> and <see cref="DiscordOptions.GuildId"/>; the channel and public key (which serving needs)
+    /// are checked only when set. False (serving): Discord may be off, but once on, every key is required.
+    /// </summary>
+    public bool ForCommandRegistration { get; init; }
+
     public ValidateOptionsResult Validate(string? name, DiscordOptions options)
     {
         var failures = new List<string>();
-        var ids = new (string Key, string? Value, string Where)[]
+        var ids = new (string Key, string? Value, string Where, bool Required)[]
         {
-            ("ApplicationId", options.ApplicationId, "Developer Portal → your application → General Information → Application ID"),
-            ("GuildId", options.GuildId, "right-click the server → Copy Server ID (Developer Mode on)"),
-            ("ChannelId", options.ChannelId, "right-click the channel → Copy Channel ID (Developer Mode on)"),
+            ("ApplicationId", options.ApplicationId, "Developer Portal → your application → General Information → Application ID", true),
+            ("GuildId", options.GuildId, "right-click the server → Copy Server ID (Developer Mode on)", true),
+            ("ChannelId", options.ChannelId, "right-click the channel → Copy Channel ID (Developer Mode on)", !ForCommandRegistration),
         };
 
-        if (!options.Enabled)
+        if (ForCommandRegistration && !options.Enabled)
+            failures.Add($"{DiscordOptions.Section}:BotToken is missing (register-discord-commands needs it): set it (environment variable Discord__BotToken; " +
+                         "Developer Portal → Bot → Reset Token).");
+        else if (!options.Enabled)
         {
             // Disabled is fine; half a configuration is a mistake worth stopping for.
             var set = ids.Where(i => !string.IsNullOrWhiteSpace(i.Value)).Select(i => i.Key).ToList();
@@ -86,16 +96,23 @@ public sealed partial class DiscordOptionsValidator : IValidateOptions<DiscordOp
             return Result(failures);
         }
 
-        foreach (var (key, value, where) in ids)
+        var why = ForCommandRegistration ? "register-discord-commands needs it" : "Discord is enabled because BotToken is set";
+        foreach (var (key, value, where, required) in ids)
         {
             if (string.IsNullOrWhiteSpace(value))
-                failures.Add($"{DiscordOptions.Section}:{key} is missing (Discord is enabled because BotToken is set): set it (environment variable Discord__{key}; {where}).");
+            {
+                if (required)
+                    failures.Add($"{DiscordOptions.Section}:{key} is missing ({why}): set it (environment variable Discord__{key}; {where}).");
+            }
             else if (!Snowflake().IsMatch(value))
                 failures.Add($"{DiscordOptions.Section}:{key} is '{value}', not a Discord id: copy the numeric id ({where}).");
         }
 
         if (string.IsNullOrWhiteSpace(options.PublicKey))
-            failures.Add($"{DiscordOptions.Section}:PublicKey is missing (Discord is enabled because BotToken is set): set it to the application's public key, 64 hex digits (environment variable Discord__PublicKey; General Information → Public Key).");
+        {
+            if (!ForCommandRegistration)
+                failures.Add($"{DiscordOptions.Section}:PublicKey is missing ({why}): set it to the application's public key, 64 hex digits (environment variable Discord__PublicKey; General Information → Public Key).");
+        }
         else if (!Hex32Bytes().IsMatch(options.PublicKey))
             failures.Add($"{DiscordOptions.Section}:PublicKey is not 64 hex digits: copy it from General Information → Public Key.");
 

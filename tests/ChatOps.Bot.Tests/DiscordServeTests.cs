@@ -193,6 +193,87 @@ public class GatewayFatalCloseTests(EmptyPostgresDatabase state) : IClassFixture
     }
 }
 
+/// <summary>
+/// Issue 16 §2: while the Gateway reconnects the replica stays ready (degraded, saying so), and the interactions endpoint keeps
+/// answering — a valid signed command sent while the Gateway is down is deferred and then answered.
+/// </summary>
+public class GatewayReconnectTests(EmptyPostgresDatabase state) : IClassFixture<EmptyPostgresDatabase>
+{
+    [Fact]
+    public async Task While_the_gateway_reconnects_readiness_stays_200_saying_so_and_a_signed_command_is_answered()
+    {
+        await state.ExecuteAsync("DROP SCHEMA IF EXISTS chatops_state CASCADE");
+        await using var discord = await FakeDiscordServer.StartAsync();
+        using var key = Key.Create(SignatureAlgorithm.Ed25519, new KeyCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport });
+        using var folder = new MigrationFolder();
+        var url = new Uri($"http://127.0.0.1:{Ports.Free()}/");
+        using var serve = ChatOpsProcess.Start(["serve", "--urls", url.AbsoluteUri.TrimEnd('/')], folder.Environment(
+            ("ConnectionStrings__State", state.ConnectionString), ("ConnectionStrings__Target", state.ConnectionString),
+            ("Discord__BotToken", discord.BotToken), ("Discord__ApplicationId", discord.ApplicationId), ("Discord__GuildId", "200000000000000001"),
+            ("Discord__ChannelId", "200000000000000002"), ("Discord__ApiBaseUrl", discord.ApiBaseUrl),
+            ("Discord__PublicKey", Convert.ToHexStringLower(key.PublicKey.Export(KeyBlobFormat.RawPublicKey))),
+            ("ChatOps__Roles__DatabaseAdministrator__0", "301"), ("ChatOps__Roles__SeniorBackendEngineer__0", "302"),
+            ("ChatOps__Roles__DevOpsLead__0", "303"), ("ChatOps__Roles__ProductOwner__0", "304")));
+        using var http = new HttpClient();
+        async Task<(HttpStatusCode Status, string Body)> ReadyzAsync()
+        {
+            try
+            {
+                using var response = await http.GetAsync(new Uri(url, "readyz"));
+                return (response.StatusCode, await response.Content.ReadAsStringAsync());
+            }
+            catch (HttpRequestException e)
+            {
+                return (HttpStatusCode.ServiceUnavailable, e.Message);
+            }
+        }
+        async Task<string> Seen() => $"/readyz: {await ReadyzAsync()}; {discord.Gateway.Refused} reconnects refused\n{serve.Error}";
+        await Poll.UntilAsync(async () => (await ReadyzAsync()).Status == HttpStatusCode.OK && discord.Gateway.HasReadyClient,
+            "serve to be ready with the Gateway up", TimeSpan.FromMinutes(1), Seen);
+
+        // The Gateway goes down: a resumable close, and every attempt to reconnect refused until the test lets it back.
+        var handshakes = discord.Gateway.Handshakes.Count;
+        discord.Gateway.Refusing = true;
+        await discord.Gateway.CloseAsync(4000);
+        await Poll.UntilAsync(async () => discord.Gateway.Refused >= 1 && await ReadyzAsync() is (HttpStatusCode.OK, var body)
+                                          && body.Contains("reconnecting", StringComparison.Ordinal),
+            "/readyz 200 saying the Gateway is reconnecting, after a refused reconnect", TimeSpan.FromMinutes(1), Seen);
+        var degraded = JsonNode.Parse((await ReadyzAsync()).Body)!;
+        Assert.Equal("ready, degraded", degraded["status"]!.GetValue<string>());
+        Assert.Empty(degraded["reasons"]!.AsArray());
+        Assert.Contains("the Discord Gateway is reconnecting (resuming its session", degraded["degraded"]![0]!.GetValue<string>(), StringComparison.Ordinal);
+
+        // A valid signed /migrate help meanwhile: deferred (type 5), then answered by editing @original.
+        const string id = "900000000000000077";
+        var body = DiscordServeTests.Command(id, "301", "help");
+        var timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(url, "discord/interactions")) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Add("X-Signature-Timestamp", timestamp);
+        request.Headers.Add("X-Signature-Ed25519", Convert.ToHexStringLower(SignatureAlgorithm.Ed25519.Sign(key, Encoding.UTF8.GetBytes(timestamp + body))));
+        using var deferred = await http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, deferred.StatusCode);
+        Assert.Equal(5, JsonNode.Parse(await deferred.Content.ReadAsStringAsync())!["type"]!.GetValue<int>());
+        RecordedRequest? Answer() => discord.Requests.FirstOrDefault(r => r.Method == "PATCH"
+            && r.Path.Contains($"interaction-token-{id}/messages/@original", StringComparison.Ordinal));
+        await Poll.UntilAsync(() => Task.FromResult(Answer() is not null), "the help to replace the deferred answer", TimeSpan.FromMinutes(1), Seen);
+        Assert.Contains("/migrate start", Answer()!.Body, StringComparison.Ordinal);   // the whole help, not its first 256 characters
+        // … all while the Gateway was still down.
+        Assert.False(discord.Gateway.HasReadyClient);
+        Assert.Equal(handshakes, discord.Gateway.Handshakes.Count);
+        Assert.Equal(HttpStatusCode.OK, (await ReadyzAsync()).Status);
+
+        // Back: the session resumes, and readiness no longer says anything is degraded.
+        discord.Gateway.Refusing = false;
+        await Poll.UntilAsync(async () => discord.Gateway.HasReadyClient && await ReadyzAsync() is (HttpStatusCode.OK, var ready)
+                                          && JsonNode.Parse(ready)!["status"]!.GetValue<string>() == "ready",
+            "the Gateway resumed and /readyz plainly ready", TimeSpan.FromMinutes(1), Seen);
+        Assert.Equal("RESUME", discord.Gateway.Handshakes[^1].Kind);
+
+        serve.Signal("TERM");
+        Assert.Equal(0, (await serve.WaitAsync()).ExitCode);
+    }
+}
+
 /// <summary>Platform set-up: a partial configuration stops start-up naming what is missing; the Discord command is registered.</summary>
 public class PlatformSetupTests(EmptyPostgresDatabase state) : IClassFixture<EmptyPostgresDatabase>
 {
@@ -252,5 +333,30 @@ public class PlatformSetupTests(EmptyPostgresDatabase state) : IClassFixture<Emp
         Assert.Contains("rollback", first.Output);
         Assert.Equal(registered, discord.RegisteredCommands!.ToJsonString());
         Assert.Equal(2, discord.Requests.Count(r => r.Method == "PUT" && r.Path.Contains("/guilds/200000000000000001/commands", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Register_discord_commands_needs_only_the_token_the_application_and_the_guild_and_names_each_one_missing()
+    {
+        await using var discord = await FakeDiscordServer.StartAsync();
+        // No channel, no public key: serve needs those, registering does not.
+        var environment = new Dictionary<string, string>
+        {
+            ["Discord__BotToken"] = discord.BotToken, ["Discord__ApplicationId"] = discord.ApplicationId, ["Discord__GuildId"] = "200000000000000001",
+            ["Discord__ApiBaseUrl"] = discord.ApiBaseUrl,
+        };
+        var registered = await ChatOpsProcess.RunAsync(["register-discord-commands"], environment);
+        Assert.True(registered.ExitCode == 0, registered.Output + registered.Error);
+        Assert.Contains("registered /migrate", registered.Output);
+
+        environment.Remove("Discord__GuildId");
+        environment.Remove("Discord__BotToken");
+        var refused = await ChatOpsProcess.RunAsync(["register-discord-commands"], environment);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("Discord:BotToken is missing (register-discord-commands needs it)", refused.Error);
+        Assert.Contains("Discord:GuildId is missing (register-discord-commands needs it)", refused.Error);
+        Assert.DoesNotContain("Discord:PublicKey", refused.Error);
+        Assert.DoesNotContain("Discord:ChannelId", refused.Error);
+        Assert.Single(discord.Requests, r => r.Method == "PUT");
     }
 }

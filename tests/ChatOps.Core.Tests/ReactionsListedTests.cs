@@ -136,4 +136,51 @@ public class ReactionsListedTests
         Assert.Empty(d.ToSignFrom(["dan"]));
         Assert.Contains(d.Audit, a => a.Who == "dan" && !a.Counted && a.What.Contains("the sign-offs were voided", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void A_listing_read_before_a_live_reaction_and_handled_after_it_leaves_that_new_sign_off_alone()
+    {
+        var d = Awaiting();
+        d.SignOff("dan", [], T0.AddMinutes(1), SignOffGivenBy.Reaction);
+        var listedAt = T0.AddMinutes(5);   // the listing is read: dan's ✅ is gone by then, sam has not reacted yet
+        d.SignOff("sam", [], T0.AddMinutes(6), SignOffGivenBy.Reaction);   // sam's ✅ arrives over the Gateway, after the listing was read
+
+        var reconciled = d.ReactionsListed([], NoGroups, T0.AddMinutes(7), listedAt);
+
+        Assert.Equal(["sam"], d.SignOffs.Signers.Keys);
+        Assert.Equal("dan", d.Audit.Single(a => a.What.StartsWith("revoke:", StringComparison.Ordinal)).Who);
+        Assert.Single(reconciled.Removed);
+        Assert.DoesNotContain(d.Audit, a => a.Who == "sam" && a.What.StartsWith("revoke:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_listing_read_before_a_live_removal_and_handled_after_it_does_not_sign_again_whoever_removed_their_reaction()
+    {
+        var d = Awaiting();
+        d.SignOff("sam", [], T0.AddMinutes(1), SignOffGivenBy.Reaction);
+        var listedAt = T0.AddMinutes(5);   // the listing is read: sam's ✅, and pete's and olga's added while the bot was not listening
+        d.Revoke("sam", T0.AddMinutes(6));    // then sam and pete take their ✅ away, heard live (pete's own ✅ had been missed)
+        d.Revoke("pete", T0.AddMinutes(6));
+
+        string[] listed = ["sam", "pete", "olga"];
+        Assert.Equal(["olga"], d.ToSignFrom(listed, listedAt));
+        var reconciled = d.ReactionsListed(listed, NoGroups, T0.AddMinutes(7), listedAt);
+
+        Assert.Equal(["olga"], d.SignOffs.Signers.Keys);
+        Assert.Equal(["olga signed (DevOps/SRE Lead)"], reconciled.Signed.Select(o => o.Why));
+        Assert.Empty(reconciled.Removed);
+    }
+
+    [Fact]
+    public void A_listing_without_the_time_it_was_read_stored_by_an_older_bot_has_no_such_guard()
+    {
+        var d = Awaiting();
+        d.SignOff("sam", [], T0.AddMinutes(6), SignOffGivenBy.Reaction);
+        d.Revoke("pete", T0.AddMinutes(6));
+
+        var reconciled = d.ReactionsListed(["pete"], NoGroups, T0.AddMinutes(7), listedAt: null);
+
+        Assert.Equal(["pete"], d.SignOffs.Signers.Keys);
+        Assert.Equal(["sam revoked their sign-off"], reconciled.Removed.Select(o => o.Why));
+    }
 }

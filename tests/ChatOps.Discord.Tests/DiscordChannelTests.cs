@@ -98,6 +98,18 @@ public sealed class DiscordChannelTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_plain_text_answer_over_many_lines_keeps_every_line_its_first_as_the_title()
+    {
+        var channel = await Discord.ChannelAsync(_fake);
+        var lines = Enumerable.Range(1, 12).Select(i => $"/migrate sub-command-{i:00}    what sub-command {i} does, in a few words").ToList();
+        var posted = await channel.PostAsync(Discord.ChannelId, new ChatMessage(string.Join('\n', lines)), CancellationToken.None);
+
+        var embed = _fake.Message(posted.MessageId)!.Payload["embeds"]![0]!;
+        Assert.Equal(lines[0], embed["title"]!.GetValue<string>());
+        Assert.Equal(string.Join('\n', lines.Skip(1)), embed["description"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task An_edit_replaces_the_card_in_place()
     {
         var channel = await Discord.ChannelAsync(_fake);

@@ -8,7 +8,10 @@ namespace ChatOps.Discord.Tests;
 
 public sealed class GatewayTests : IAsyncLifetime
 {
-    private static readonly GatewayTiming Fast = new(TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(50));
+    private static readonly GatewayTiming Fast = new(TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(50))
+    {
+        DownTolerated = TimeSpan.FromSeconds(2),
+    };
 
     private readonly RecordingInbox _inbox = new();
     private readonly CancellationTokenSource _stop = new();
@@ -229,6 +232,36 @@ public sealed class GatewayTests : IAsyncLifetime
         Assert.True(stopped.Fatal);
         Assert.Contains(code.ToString(System.Globalization.CultureInfo.InvariantCulture), stopped.Why, StringComparison.Ordinal);
         Assert.Equal(1, _fake.Gateway.Connections);
+        var readiness = _gateway.Readiness();
+        Assert.Null(readiness.Degraded);
+        Assert.Contains($"stopped for good: {stopped.Why}", readiness.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task While_it_reconnects_it_is_ready_but_degraded_until_it_has_been_down_too_long_and_ready_again_once_back()
+    {
+        Assert.Contains("not ready yet since start-up", _gateway.Readiness().Problem, StringComparison.Ordinal);
+        await StartAsync();
+        Assert.Equal(new GatewayReadiness(null, null), _gateway.Readiness());
+
+        // The Gateway goes down (a resumable close, and every attempt to reconnect refused).
+        _fake.Gateway.Refusing = true;
+        await _fake.Gateway.CloseAsync(4000);
+        await Poll.UntilAsync(() => Task.FromResult(_fake.Gateway.Refused >= 1 && _gateway.Readiness() is { Problem: null, Degraded: not null }),
+            "a refused reconnect, the gateway ready but degraded", lastSeen: () => Task.FromResult($"{_gateway.Readiness()}, {_fake.Gateway.Refused} refused"));
+        Assert.Contains("the Discord Gateway is reconnecting (resuming its session; down since ", _gateway.Readiness().Degraded, StringComparison.Ordinal);
+        Assert.IsType<GatewayState.Resuming>(_gateway.State);   // in the backoff too, never Ready while the connection is gone
+
+        // Down for longer than tolerated (2 s here): not ready, saying how long.
+        await Poll.UntilAsync(() => Task.FromResult(_gateway.Readiness().Problem is not null), "readiness to fail after 2 s down",
+            lastSeen: () => Task.FromResult(_gateway.Readiness().ToString()));
+        Assert.Contains("has been reconnecting since", _gateway.Readiness().Problem, StringComparison.Ordinal);
+        Assert.Contains("longer than 00:00:02", _gateway.Readiness().Problem, StringComparison.Ordinal);
+
+        _fake.Gateway.Refusing = false;
+        await ReadyAfterAsync(2);
+        Assert.Equal("RESUME", _fake.Gateway.Handshakes[1].Kind);
+        Assert.Equal(new GatewayReadiness(null, null), _gateway.Readiness());
     }
 
     // The current session's listing of the card (its id says session and card), once the reconciler handed it on.
@@ -261,6 +294,10 @@ public sealed class GatewayTests : IAsyncLifetime
         Assert.Equal(new MessageReference(Discord.ChannelId, card.Id), listing.Card);
         Assert.Equal(2, _inbox.Events.Count);   // one listing per card and session, none per person
         Assert.Contains(_fake.Requests, r => r.Path.Contains("/reactions/%E2%9C%85?limit=100", StringComparison.Ordinal));
+        // When it was read: before its page was asked for, after the last session's listing.
+        var pages = _fake.Requests.Where(r => r.Path.Contains("/reactions/", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, pages.Count);
+        Assert.InRange(listing.ListedAt!.Value, pages[0].At, pages[1].At);
     }
 
     [Fact]

@@ -44,6 +44,24 @@ public sealed class OptionsTests
     }
 
     [Fact]
+    public void For_command_registration_only_the_token_application_and_guild_are_required_the_rest_is_checked_when_set()
+    {
+        var registering = new DiscordOptionsValidator { ForCommandRegistration = true };
+        Assert.True(registering.Validate(null, new DiscordOptions { BotToken = "t", ApplicationId = "100000000000000002", GuildId = "200000000000000001" }).Succeeded);
+
+        var nothing = registering.Validate(null, new DiscordOptions()).Failures!.ToList();
+        Assert.Equal(3, nothing.Count);
+        foreach (var key in new[] { "BotToken", "ApplicationId", "GuildId" })
+            Assert.Contains(nothing, f => f.StartsWith($"Discord:{key} is missing (register-discord-commands needs it)", StringComparison.Ordinal));
+
+        var malformed = registering.Validate(null, new DiscordOptions
+        {
+            BotToken = "t", ApplicationId = "100000000000000002", GuildId = "200000000000000001", ChannelId = "general", PublicKey = "xyz",
+        }).Failures!.ToList();
+        Assert.Equal(2, malformed.Count);
+    }
+
+    [Fact]
     public void The_token_is_never_in_ToString()
     {
         var options = new DiscordOptions { BotToken = "very-secret-token", ApplicationId = "1" };

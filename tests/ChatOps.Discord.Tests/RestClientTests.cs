@@ -27,11 +27,12 @@ public sealed class RestClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_429_storm_delivers_every_message_once_and_in_order()
+    public async Task A_429_storm_delivers_every_message_once_and_in_order_each_retry_no_sooner_than_its_retry_after()
     {
-        // Every other request at first is refused with a short retry_after, one of them globally.
+        // The first message is refused three times, once globally; then the route's own limit refuses whoever goes over it.
+        double[] retryAfter = [0.3, 0.4, 0.3];
         _fake.Script("POST", "/messages",
-            FakeReply.RateLimited(0.05), FakeReply.RateLimited(0.02, global: true), FakeReply.RateLimited(0.05));
+            FakeReply.RateLimited(retryAfter[0]), FakeReply.RateLimited(retryAfter[1], global: true), FakeReply.RateLimited(retryAfter[2]));
         _fake.LimitRoute("POST", "/messages", limit: 3, window: TimeSpan.FromMilliseconds(300));
         var rest = Discord.Rest(Discord.Options(_fake));
 
@@ -43,6 +44,37 @@ public sealed class RestClientTests : IAsyncLifetime
         await Testing.Poll.WithinAsync(Task.WhenAll(sends), "every message sent");
 
         Assert.Equal(texts, _fake.MessagesIn(Discord.ChannelId).Select(m => m.Payload["content"]!.GetValue<string>()));
+        // One at a time on the route: each of the first four requests is the first message again, sent once its retry_after had passed.
+        var first = _fake.Requests.Take(4).ToList();
+        Assert.All(first, r => Assert.Equal("message 1", r.Json!["content"]!.GetValue<string>()));
+        for (var i = 0; i < retryAfter.Length; i++)
+            Assert.True(first[i + 1].At - first[i].At >= TimeSpan.FromSeconds(retryAfter[i]),
+                $"retry {i + 1} came {(first[i + 1].At - first[i].At).TotalMilliseconds:0} ms after a 429 asking for {retryAfter[i] * 1000:0} ms");
+    }
+
+    [Fact]
+    public async Task A_global_429_holds_back_calls_on_every_route_until_its_retry_after_has_passed()
+    {
+        const double retryAfter = 0.5;
+        _fake.Script("POST", "/messages", FakeReply.RateLimited(retryAfter, global: true));
+        var logger = new RecordingLogger<DiscordRestClient>();
+        var rest = new DiscordRestClient(new HttpClient(), Discord.Options(_fake), TimeProvider.System, logger, TimeSpan.FromMilliseconds(10));
+
+        var post = rest.SendAsync(Post("limited"), CancellationToken.None);
+        // Once the client has read the global 429, a call on another route (and another resource) waits as well.
+        await Testing.Poll.UntilAsync(() => Task.FromResult(logger.Lines.Any(l => l.Contains("rate-limited (global)", StringComparison.Ordinal))),
+            "the client to read the global 429");
+        var me = await rest.SendAsync(new DiscordRequest(HttpMethod.Get, "users/@me", "users/@me"), CancellationToken.None);
+        await Testing.Poll.WithinAsync(post, "the limited message sent");
+
+        Assert.Equal(_fake.BotUserId, me.GetProperty("id").GetString());
+        var limited = _fake.Requests[0];
+        var other = Assert.Single(_fake.Requests, r => r.Path == "users/@me");
+        var retried = _fake.Requests.Last(r => r.Method == "POST");
+        Assert.True(other.At - limited.At >= TimeSpan.FromSeconds(retryAfter),
+            $"GET users/@me went {(other.At - limited.At).TotalMilliseconds:0} ms after a global 429 asking for {retryAfter * 1000:0} ms");
+        Assert.True(retried.At - limited.At >= TimeSpan.FromSeconds(retryAfter));
+        Assert.Single(_fake.MessagesIn(Discord.ChannelId));
     }
 
     [Fact]

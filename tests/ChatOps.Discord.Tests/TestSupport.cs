@@ -6,6 +6,7 @@ using ChatOps.Core.Runbooks;
 using ChatOps.Discord;
 using ChatOps.Discord.Rest;
 using ChatOps.Testing.FakeDiscord;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using NSec.Cryptography;
 
@@ -31,6 +32,21 @@ internal sealed class RecordingInbox : IChatInbox
         _events.Enqueue(chatEvent);
         return Task.FromResult(true);
     }
+}
+
+/// <summary>What a component logged, as text: lets a test wait for the moment something happened inside it.</summary>
+internal sealed class RecordingLogger<T> : ILogger<T>
+{
+    private readonly ConcurrentQueue<string> _lines = new();
+
+    public IReadOnlyList<string> Lines => [.. _lines];
+
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => true;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        _lines.Enqueue(formatter(state, exception));
 }
 
 /// <summary>Signs interactions as Discord does, with a key made for the test.</summary>

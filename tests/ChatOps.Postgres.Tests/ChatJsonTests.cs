@@ -25,4 +25,23 @@ public class ChatJsonTests
         var back = Assert.IsType<SignOffReactionsListed>(ChatJson.ReadEvent(ChatJson.Write(new SignOffReactionsListed(new MessageReference("C1", "M9"), [], "e1"))));
         Assert.Empty(back.Users);
     }
+
+    [Fact]
+    public void When_a_listing_was_read_comes_back_to_the_tick_with_its_offset()
+    {
+        var listedAt = new DateTimeOffset(2026, 11, 28, 2, 3, 4, TimeSpan.FromHours(1)).AddTicks(1234567);
+        var back = Assert.IsType<SignOffReactionsListed>(ChatJson.ReadEvent(ChatJson.Write(
+            new SignOffReactionsListed(new MessageReference("C1", "M9"), ["301"], "e1", listedAt))));
+        Assert.Equal(listedAt, back.ListedAt);
+        Assert.Equal(listedAt.Offset, back.ListedAt!.Value.Offset);
+    }
+
+    [Fact]
+    public void A_listing_stored_before_the_bot_recorded_when_it_was_read_still_reads_with_no_time()
+    {
+        const string stored = """{"kind":"sign-off-reactions-listed","channel":"C1","message":"M9","users":["301"],"eventId":"reconcile:s1:M9:✅"}""";
+        var back = Assert.IsType<SignOffReactionsListed>(ChatJson.ReadEvent(stored));
+        Assert.Equal(["301"], back.Users);
+        Assert.Null(back.ListedAt);
+    }
 }

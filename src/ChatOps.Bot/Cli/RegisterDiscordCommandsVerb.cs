@@ -3,6 +3,7 @@ using ChatOps.Bot.Hosting;
 using ChatOps.Discord;
 using ChatOps.Discord.Interactions;
 using ChatOps.Discord.Rest;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace ChatOps.Bot.Cli;
@@ -17,14 +18,14 @@ public static class RegisterDiscordCommandsVerb
     {
         var command = new Command("register-discord-commands",
             "Register the /migrate slash command (its sub-commands and options) in the Discord server Discord:GuildId, for the application " +
-            "Discord:ApplicationId, with Discord:BotToken. Idempotent: it overwrites the guild's commands with the same definition.");
+            "Discord:ApplicationId, with Discord:BotToken (the three settings it needs). Idempotent: it overwrites the guild's commands with the same definition.");
         command.SetAction((_, cancellationToken) => ChatOpsCommandLine.GuardAsync(async () =>
         {
-            using var host = BotHost.CreateBuilder().BuildValidated();
+            var builder = BotHost.CreateBuilder();
+            // Registering needs the token, the application and the guild only: the channel and public key are serve's to require.
+            builder.Services.Replace(ServiceDescriptor.Singleton<IValidateOptions<DiscordOptions>>(new DiscordOptionsValidator { ForCommandRegistration = true }));
+            using var host = builder.BuildValidated();
             var options = host.Services.GetRequiredService<IOptions<DiscordOptions>>().Value;
-            if (!options.Enabled || string.IsNullOrWhiteSpace(options.ApplicationId) || string.IsNullOrWhiteSpace(options.GuildId))
-                throw new OptionsValidationException(DiscordOptions.Section, typeof(DiscordOptions),
-                    ["register-discord-commands needs Discord:BotToken, Discord:ApplicationId and Discord:GuildId (env Discord__BotToken, …)"]);
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
             var logging = host.Services.GetRequiredService<ILoggerFactory>();
             var rest = new DiscordRestClient(http, options, TimeProvider.System, logging.CreateLogger<DiscordRestClient>());

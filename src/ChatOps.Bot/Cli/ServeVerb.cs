@@ -75,7 +75,7 @@ public static class ServeVerb
                 reporting, settings.MaintenanceWindow), platforms.Channels, metrics: metrics, schedule: schedule);
             platforms.Connect(app, bot);
             var connections = new PlatformConnections(state, platforms.Connections, TimeProvider.System, app.Services.GetRequiredService<ILogger<PlatformConnections>>());
-            app.MapBotHealth(bot, settings, connections.ProblemsAsync);
+            app.MapBotHealth(bot, settings, connections.ProblemsAsync, connections.Degraded);
             app.MapBotMetrics(metrics);
 
             await bot.StartAsync(cancellationToken);

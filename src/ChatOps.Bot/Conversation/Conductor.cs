@@ -408,16 +408,16 @@ public sealed class Conductor(
         var listed = listing.Users.Where(u => u != channel.BotUserId).ToHashSet(StringComparer.Ordinal);
         // Who signs is known from the deployment; their platform groups are asked before it is locked, as for a reaction.
         var groups = new Dictionary<string, IReadOnlySet<string>>(StringComparer.Ordinal);
-        foreach (var user in (await store.LoadAsync(id, cancellationToken))?.ToSignFrom(listed) ?? [])
+        foreach (var user in (await store.LoadAsync(id, cancellationToken))?.ToSignFrom(listed, listing.ListedAt) ?? [])
             groups[user] = await channel.GroupsOfAsync(user, cancellationToken);
         if (await store.LoadForUpdateAsync(h.Scope, id, cancellationToken) is not { } deployment)
             return "a listing of another message";
-        var toSign = deployment.ToSignFrom(listed);
+        var toSign = deployment.ToSignFrom(listed, listing.ListedAt);
         foreach (var user in toSign.Where(u => !groups.ContainsKey(u)))
             groups[user] = await channel.GroupsOfAsync(user, cancellationToken);   // unsigned since the read above: rare
         if (toSign.Count > 0)
             await BeforeSigningAsync(h, deployment, cancellationToken);
-        var reconciled = deployment.ReactionsListed(listed, user => groups[user], Now);
+        var reconciled = deployment.ReactionsListed(listed, user => groups[user], Now, listing.ListedAt);
         h.WakeOwner |= deployment.State == DeploymentState.Approved;
         // Once execution started a gone ✅ changes nothing; the card's thread says so, as for a ✅ removed live.
         if (deployment.ExecutionStarted)

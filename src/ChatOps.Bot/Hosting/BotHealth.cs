@@ -10,14 +10,17 @@ public static class BotHealth
     public static readonly TimeSpan OutboxStuckAfter = TimeSpan.FromMinutes(5);
 
     /// <param name="platformProblems">Why the platforms' long-lived connections are not up (none held, one down), for <c>/readyz</c>.</param>
+    /// <param name="platformDegraded">Why one is up but impaired (the Discord Gateway reconnecting): <c>/readyz</c> stays 200 and says it.</param>
     public static void MapBotHealth(this WebApplication app, ChatOpsBot bot, BotSettings settings,
-        Func<CancellationToken, Task<IReadOnlyList<string>>>? platformProblems = null)
+        Func<CancellationToken, Task<IReadOnlyList<string>>>? platformProblems = null, Func<IReadOnlyList<string>>? platformDegraded = null)
     {
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok", platforms = settings.Platforms }));
         app.MapGet("/readyz", async (CancellationToken cancellationToken) =>
         {
             var (ready, reasons) = await ReadinessAsync(bot, cancellationToken, platformProblems);
-            return Results.Json(new { status = ready ? "ready" : "not ready", reasons }, statusCode: ready ? 200 : 503);
+            var degraded = ready ? platformDegraded?.Invoke() ?? [] : [];
+            var status = !ready ? "not ready" : degraded.Count > 0 ? "ready, degraded" : "ready";
+            return Results.Json(new { status, reasons, degraded }, statusCode: ready ? 200 : 503);
         });
     }
 

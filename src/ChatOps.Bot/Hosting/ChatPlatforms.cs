@@ -109,12 +109,9 @@ public sealed class ChatPlatforms
                             cards.Add(posted);
                     return cards;
                 });
-            Connections["Discord"] = new PlatformConnection("the Discord Gateway", gateway.RunAsync, () => gateway.State switch
-            {
-                GatewayState.Ready => null,
-                GatewayState.Stopped stopped => $"the Discord Gateway stopped{(stopped.Fatal ? " for good" : "")}: {stopped.Why}",
-                var other => $"the Discord Gateway is {other.GetType().Name.ToLowerInvariant()}",
-            });
+            // A reconnect in progress leaves the replica ready (it answers interactions meanwhile), saying so; a fatal close does not.
+            Connections["Discord"] = new PlatformConnection("the Discord Gateway", gateway.RunAsync, () => gateway.Readiness().Problem,
+                () => gateway.Readiness().Degraded);
         }
     }
 }
@@ -122,5 +119,6 @@ public sealed class ChatPlatforms
 /// <summary>A connection only one replica may hold (a second Socket Mode socket or Gateway session would deliver every event twice).</summary>
 /// <param name="Name">What it is, for logs and <c>/readyz</c>.</param>
 /// <param name="RunAsync">Runs it until cancelled (or until it stops for good).</param>
-/// <param name="Problem">Why it is not up now; null when it is.</param>
-public sealed record PlatformConnection(string Name, Func<CancellationToken, Task> RunAsync, Func<string?> Problem);
+/// <param name="Problem">Why it is not up now (the replica is not ready); null when it is.</param>
+/// <param name="Degraded">Why it is up but impaired (the replica stays ready, and <c>/readyz</c> says it); null when it is not.</param>
+public sealed record PlatformConnection(string Name, Func<CancellationToken, Task> RunAsync, Func<string?> Problem, Func<string?>? Degraded = null);

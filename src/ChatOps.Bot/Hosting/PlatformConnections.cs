@@ -88,6 +88,10 @@ public sealed class PlatformConnections(StateConnections state, IReadOnlyDiction
         return heldElsewhere ? [] : [$"no replica holds {string.Join(" and ", connections.Values.Select(c => c.Name))} yet"];
     }
 
+    /// <summary>Why a connection this replica holds is up but impaired (a reconnect in progress): ready all the same. Empty when all is well.</summary>
+    public IReadOnlyList<string> Degraded() =>
+        _held ? connections.Values.Select(c => c.Degraded?.Invoke()).OfType<string>().ToList() : [];
+
     private static async Task<T> ScalarAsync<T>(NpgsqlConnection session, string sql, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(sql, session);

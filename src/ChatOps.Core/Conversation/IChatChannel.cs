@@ -102,7 +102,9 @@ public sealed record ReactionRemoved(string UserId, MessageReference Message, Re
 /// </summary>
 /// <param name="Users">Who reacted ✅ (the adapter leaves the bot out; the core ignores it anyway), every page of the listing.</param>
 /// <param name="EventId">Unique to the session and the card, so a session's listing is handled once.</param>
-public sealed record SignOffReactionsListed(MessageReference Card, IReadOnlyList<string> Users, string EventId)
+/// <param name="ListedAt">When the listing was read (taken before its first page was asked for): a live ✅ or removal handled after it
+/// is newer than the listing, which then leaves it alone. Null for a listing stored before the bot recorded it: no such guard.</param>
+public sealed record SignOffReactionsListed(MessageReference Card, IReadOnlyList<string> Users, string EventId, DateTimeOffset? ListedAt = null)
     : ChatEvent("", Card.ChannelId, EventId);
 
 /// <summary>

@@ -251,11 +251,12 @@ public sealed class Deployment
 
     /// <summary>
     /// Who among <paramref name="listed"/> (who reacted ✅, as the platform lists them now) <see cref="ReactionsListed"/> would sign:
-    /// those who have not, while sign-offs are taken. Their platform groups are needed for it.
+    /// those who have not, while sign-offs are taken, and who have revoked nothing since the listing was read
+    /// (<paramref name="listedAt"/>). Their platform groups are needed for it.
     /// </summary>
-    public IReadOnlyList<string> ToSignFrom(IReadOnlyCollection<string> listed) =>
+    public IReadOnlyList<string> ToSignFrom(IReadOnlyCollection<string> listed, DateTimeOffset? listedAt = null) =>
         (State is DeploymentState.AwaitingApproval or DeploymentState.Approved) && VoidedBecause is null
-            ? listed.Distinct(StringComparer.Ordinal).Where(u => !SignOffs.Signers.ContainsKey(u)).ToList()
+            ? listed.Distinct(StringComparer.Ordinal).Where(u => !SignOffs.Signers.ContainsKey(u) && !RevokedSince(u, listedAt)).ToList()
             : [];
 
     /// <summary>
@@ -265,13 +266,21 @@ public sealed class Deployment
     /// have. A sign-off given by <c>approve</c>, or of unknown origin, stands: there is no reaction to look for.
     /// </summary>
     /// <param name="groupsOf">The platform groups of each person <see cref="ToSignFrom"/> names.</param>
-    public ReactionsReconciled ReactionsListed(IReadOnlyCollection<string> listed, Func<string, IReadOnlyCollection<string>> groupsOf, DateTimeOffset at)
+    /// <param name="listedAt">
+    /// When the listing was read. What was recorded at or after it is newer than the listing, which leaves it alone: a sign-off given then
+    /// (its ✅ may have come after the page that would have named it) is not revoked, and whoever revoked then (a ✅ removed after the
+    /// page that names it was read) is not signed again. Null: no such guard (a listing stored before the bot recorded when).
+    /// </param>
+    public ReactionsReconciled ReactionsListed(IReadOnlyCollection<string> listed, Func<string, IReadOnlyCollection<string>> groupsOf, DateTimeOffset at,
+        DateTimeOffset? listedAt = null)
     {
         var taking = State is DeploymentState.AwaitingApproval or DeploymentState.Approved;
         if (!taking && !ExecutionStarted)
             return new([], []);
-        var toSign = ToSignFrom(listed);
-        var removed = SignOffs.ReactionGoneFrom(listed).Where(u => !ExecutionStarted || !RemovalRecordedSinceStart(u))
+        var toSign = ToSignFrom(listed, listedAt);
+        var removed = SignOffs.ReactionGoneFrom(listed)
+            .Where(u => listedAt is not { } read || SignOffs.Signers[u].At < read)
+            .Where(u => !ExecutionStarted || !RemovalRecordedSinceStart(u))
             .Select(u => Revoke(u, at, $"{RevokeLine}: the ✅ was found removed at reconciliation (after a disconnect)")).ToList();
         if (!taking)
             return new(removed, []);
@@ -289,6 +298,11 @@ public sealed class Deployment
             signed.Add(SignOff(user, groupsOf(user), at, SignOffGivenBy.Reaction));
         return new(removed, signed);
     }
+
+    // A ✅ removed live, /migrate revoke, or a newer listing's revoke, recorded at or after a listing was read: newer than the listing.
+    // At the same instant the order cannot be told, and not signing is the safe side (the live events still say what happened).
+    private bool RevokedSince(string user, DateTimeOffset? listedAt) =>
+        listedAt is { } read && _audit.Any(a => a.Who == user && a.At >= read && a.What.StartsWith(RevokeLine + ":", StringComparison.Ordinal));
 
     // After execution started a gone ✅ is only recorded: once, not again at every reconnect (nor after a removal heard live).
     private bool RemovalRecordedSinceStart(string user)

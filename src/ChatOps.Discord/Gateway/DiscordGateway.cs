@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
@@ -20,6 +21,9 @@ public sealed class DiscordGateway
 {
     private enum Next { Resume, Identify, Stop }
 
+    /// <summary>The state with when the Gateway stopped being ready (null while ready, and before it ever was): swapped whole, read whole.</summary>
+    private sealed record Standing(GatewayState State, DateTimeOffset? DownSince);
+
     private readonly DiscordRestClient _rest;
     private readonly DiscordOptions _options;
     private readonly IChatInbox _inbox;
@@ -34,7 +38,7 @@ public sealed class DiscordGateway
     private string? _sessionId;
     private string? _resumeUrl;
     private long? _sequence;
-    private volatile GatewayState _state = new GatewayState.Connecting();
+    private volatile Standing _standing = new(new GatewayState.Connecting(), null);
     private string? _stopReason;
 
     /// <param name="openCards">The cards whose sign-off reactions to reconcile after each READY (a new session has missed
@@ -50,11 +54,34 @@ public sealed class DiscordGateway
         _logger = logger;
         _openCards = openCards;
         _timing = timing ?? GatewayTiming.Default;
-        _reconciler = new ReactionReconciler(rest, inbox, logger);
+        _reconciler = new ReactionReconciler(rest, inbox, time, logger);
     }
 
     /// <summary>Where the connection stands.</summary>
-    public GatewayState State => _state;
+    public GatewayState State => _standing.State;
+
+    /// <summary>
+    /// What the Gateway means for the replica's readiness now. Ready: nothing to say. Reconnecting or resuming after it was ready: ready but
+    /// degraded (interactions are answered meanwhile; reactions wait for the session, and reconciliation lists what was missed) — until it
+    /// has been down longer than <see cref="GatewayTiming.DownTolerated"/>. Stopped (a fatal close: someone has to fix the configuration),
+    /// or not connected yet since start-up: not ready.
+    /// </summary>
+    public GatewayReadiness Readiness()
+    {
+        var (state, downSince) = _standing;
+        if (state is GatewayState.Ready)
+            return new(null, null);
+        if (state is GatewayState.Stopped stopped)
+            return new($"the Discord Gateway stopped{(stopped.Fatal ? " for good" : "")}: {stopped.Why}", null);
+        if (downSince is not { } since)
+            return new("the Discord Gateway is connecting (not ready yet since start-up)", null);
+        var at = since.ToString("HH:mm:ss", CultureInfo.InvariantCulture);
+        if (_time.GetUtcNow() - since > _timing.DownTolerated)
+            return new($"the Discord Gateway has been reconnecting since {at}Z, longer than {_timing.DownTolerated:c}: reactions are not received " +
+                       "(the log says why each attempt failed)", null);
+        var doing = state is GatewayState.Resuming ? "resuming its session" : "identifying afresh";
+        return new(null, $"the Discord Gateway is reconnecting ({doing}; down since {at}Z): interactions are answered, reactions arrive once it is back");
+    }
 
     /// <summary>The bot's user id, as READY said (null before the first READY).</summary>
     public string? BotUserId { get; private set; }
@@ -76,6 +103,8 @@ public sealed class DiscordGateway
                     break;
                 if (next == Next.Identify)
                     ForgetSession();
+                // The connection is gone, the backoff included: not ready, whatever the last frame said.
+                Enter(Reconnecting());
                 failures = healthy ? 0 : failures + 1;
                 if (failures > 0)
                     await Task.Delay(Backoff(failures), _time, cancellationToken);
@@ -87,10 +116,10 @@ public sealed class DiscordGateway
         if (_stopReason is { } why)
         {
             _logger.LogCritical("Discord Gateway stopped: {Why}. Reactions are not received until this is fixed and the bot restarted.", why);
-            _state = new GatewayState.Stopped(why, Fatal: true);
+            Enter(new GatewayState.Stopped(why, Fatal: true));
         }
         else
-            _state = new GatewayState.Stopped("shut down", Fatal: false);
+            Enter(new GatewayState.Stopped("shut down", Fatal: false));
     }
 
     /// <summary>
@@ -107,7 +136,7 @@ public sealed class DiscordGateway
     private async Task<(Next Next, bool Healthy)> ConnectOnceAsync(CancellationToken cancellationToken)
     {
         var resuming = _sessionId is not null && _resumeUrl is not null;
-        _state = resuming ? new GatewayState.Resuming() : new GatewayState.Connecting();
+        Enter(Reconnecting());
         var url = resuming ? _resumeUrl! : await GatewayUrlAsync(cancellationToken);
 
         using var socket = new ClientWebSocket();
@@ -150,6 +179,7 @@ public sealed class DiscordGateway
                         if (resumable)
                             return (Next.Resume, true);
                         // Discord asks for a short random wait before identifying again.
+                        Enter(new GatewayState.Connecting());
                         await Task.Delay(_timing.InvalidSessionWait * (0.2 + 0.8 * Random.Shared.NextDouble()), _time, cancellationToken);
                         return (Next.Identify, true);
                     case GatewayCodes.Dispatch:
@@ -158,7 +188,7 @@ public sealed class DiscordGateway
                             await link.CloseAsync(connection.Token);
                             return (Next.Resume, false);
                         }
-                        healthy |= _state is GatewayState.Ready;
+                        healthy |= _standing.State is GatewayState.Ready;
                         break;
                 }
             }
@@ -210,13 +240,13 @@ public sealed class DiscordGateway
                 _sessionId = data!["session_id"]!.GetValue<string>();
                 _resumeUrl = data["resume_gateway_url"]?.GetValue<string>();
                 BotUserId = data["user"]?["id"]?.GetValue<string>();
-                _state = new GatewayState.Ready(_sessionId);
+                Enter(new GatewayState.Ready(_sessionId));
                 _logger.LogInformation("Discord Gateway ready (session {SessionId})", _sessionId);
                 if (_openCards is not null)
                     _ = ReconcileInBackgroundAsync(_sessionId, cancellationToken);
                 break;
             case "RESUMED":
-                _state = new GatewayState.Ready(_sessionId!);
+                Enter(new GatewayState.Ready(_sessionId!));
                 _logger.LogInformation("Discord Gateway resumed (session {SessionId}, sequence {Sequence})", _sessionId, _sequence);
                 break;
             case "MESSAGE_REACTION_ADD" or "MESSAGE_REACTION_REMOVE" when data is not null && sequence is not null:
@@ -316,6 +346,17 @@ public sealed class DiscordGateway
         ["op"] = GatewayCodes.Resume,
         ["d"] = new JsonObject { ["token"] = _options.BotToken, ["session_id"] = _sessionId, ["seq"] = _sequence },
     };
+
+    private GatewayState Reconnecting() =>
+        _sessionId is not null && _resumeUrl is not null ? new GatewayState.Resuming() : new GatewayState.Connecting();
+
+    // Every change of state goes through here: leaving Ready starts the clock readiness judges; Ready stops it.
+    private void Enter(GatewayState next)
+    {
+        var now = _standing;
+        var downSince = next is GatewayState.Ready ? null : now.State is GatewayState.Ready ? _time.GetUtcNow() : now.DownSince;
+        _standing = new Standing(next, downSince);
+    }
 
     private void ForgetSession()
     {

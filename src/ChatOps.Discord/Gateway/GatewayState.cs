@@ -26,9 +26,21 @@ public abstract record GatewayState
 /// <param name="InvalidSessionWait">Before identifying afresh after INVALID_SESSION (Discord asks for 1–5 s); a random wait up to this, at least a fifth of it.</param>
 public sealed record GatewayTiming(TimeSpan ReconnectBase, TimeSpan ReconnectCap, TimeSpan InvalidSessionWait)
 {
-    /// <summary>1 s doubling to 60 s; up to 5 s after an invalid session.</summary>
+    /// <summary>1 s doubling to 60 s; up to 5 s after an invalid session; ready while reconnecting for up to 2 minutes.</summary>
     public static GatewayTiming Default { get; } = new(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(5));
+
+    /// <summary>
+    /// How long the Gateway may be reconnecting (after it was ready) before readiness fails: a routine reconnect or resume takes
+    /// seconds, and meanwhile the replica still answers interactions; minutes without a session mean something is wrong.
+    /// Two minutes by default: past the backoff's 60 s cap, so one slow attempt does not fail readiness.
+    /// </summary>
+    public TimeSpan DownTolerated { get; init; } = TimeSpan.FromMinutes(2);
 }
+
+/// <summary>What the Gateway means for the replica's readiness (<c>/readyz</c>).</summary>
+/// <param name="Problem">Why the replica is not ready (a fatal close, reconnecting for too long, not connected yet); null when it is.</param>
+/// <param name="Degraded">Ready, but impaired: why (reconnecting or resuming: reactions wait for the session, interactions are answered).</param>
+public sealed record GatewayReadiness(string? Problem, string? Degraded);
 
 /// <summary>The Gateway's opcodes and the close codes that decide what happens next.</summary>
 internal static class GatewayCodes

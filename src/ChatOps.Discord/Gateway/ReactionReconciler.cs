@@ -9,9 +9,10 @@ namespace ChatOps.Discord.Gateway;
 /// Reads who has reacted ✅ on each open card (<c>GET /channels/{c}/messages/{m}/reactions/{emoji}</c>, 100 a page,
 /// paged with <c>after</c>) and hands the whole listing, but the bot, to the inbox as one <see cref="SignOffReactionsListed"/> per card
 /// with an id unique to the session and card (<c>reconcile:{session}:{message}:{emoji}</c>): the core signs who reacted meanwhile and
-/// revokes a reaction's sign-off whose ✅ is gone — which only the whole listing can say.
+/// revokes a reaction's sign-off whose ✅ is gone — which only the whole listing can say. Each listing says when it was read, so one
+/// handled after a live ✅ (or removal) that came after it does not undo that.
 /// </summary>
-internal sealed class ReactionReconciler(DiscordRestClient rest, IChatInbox inbox, ILogger logger)
+internal sealed class ReactionReconciler(DiscordRestClient rest, IChatInbox inbox, TimeProvider time, ILogger logger)
 {
     private const int PageSize = 100;
 
@@ -23,6 +24,8 @@ internal sealed class ReactionReconciler(DiscordRestClient rest, IChatInbox inbo
         {
             string? after = null;
             var listed = new List<string>();
+            // Before the first page: a ✅ added or removed after this may or may not be on the pages, and the core leaves it to the live events.
+            var listedAt = time.GetUtcNow();
             try
             {
                 while (true)
@@ -42,7 +45,7 @@ internal sealed class ReactionReconciler(DiscordRestClient rest, IChatInbox inbo
                 continue;
             }
             // Only after every page: a partial listing would revoke whoever is on the pages not read.
-            await inbox.AcceptAsync(new SignOffReactionsListed(card, listed, $"reconcile:{session}:{card.MessageId}:{emoji}"), cancellationToken);
+            await inbox.AcceptAsync(new SignOffReactionsListed(card, listed, $"reconcile:{session}:{card.MessageId}:{emoji}", listedAt), cancellationToken);
             logger.LogInformation("Discord reconciliation: {Count} sign-off reactions on message {MessageId}", listed.Count, card.MessageId);
         }
     }

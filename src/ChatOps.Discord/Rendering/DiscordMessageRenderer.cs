@@ -7,7 +7,8 @@ using ChatOps.Core.Runbooks;
 namespace ChatOps.Discord.Rendering;
 
 /// <summary>
-/// A <see cref="ChatMessage"/> as a Discord message payload: one embed (title, status as the description's first line,
+/// A <see cref="ChatMessage"/> as a Discord message payload: one embed (title — its first line, the rest of a multi-line one going
+/// after the status in the description —, status as the description's first line,
 /// fields, checklists as field text — a mention inside either (<see cref="InlineMention"/>) as <c>&lt;@id&gt;</c> — footer, a colour by the status's mark, the image as <c>attachment://</c>), the
 /// mentions in <c>content</c> and <c>allowed_mentions</c> naming exactly those users and roles. Discord's limits
 /// are respected by truncating, never by failing. Pure.
@@ -112,7 +113,11 @@ public static class DiscordMessageRenderer
         string Inline(string text) => InlineMention.Render(text, t => t, m => Mentions([m], holders).Content);
 
         var budget = EmbedTotalLimit;
-        var title = Take(message.Title, TitleLimit, ref budget);
+        // A plain-text answer (help, list, an error) is all title, over several lines: an embed title is one line of 256 characters at
+        // most, so its first line is the title and the rest follows the status in the description (4096), rather than being cut off.
+        var cut = message.Title.IndexOf('\n');
+        var (heading, rest) = cut < 0 ? (message.Title, "") : (message.Title[..cut], message.Title[(cut + 1)..]);
+        var title = Take(heading, TitleLimit, ref budget);
         var embed = new JsonObject { ["title"] = title };
 
         var footer = message.Footer is { } f ? Take(f, FooterLimit, ref budget) : null;
@@ -121,7 +126,7 @@ public static class DiscordMessageRenderer
         var candidates = message.Fields.Select(x => (Name: x.Label, Value: Inline(x.Value), x.Inline))
             .Concat(message.Checklists.Select(s => (Name: s.Heading, Value: ChecklistText(s, Inline), Inline: false)))
             .ToList();
-        var description = message.Status ?? "";
+        var description = string.Join('\n', new[] { message.Status ?? "", rest }.Where(t => t.Length > 0));
         if (message.Image is { } image && description.Length == 0)
             description = image.AltText;
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using ChatOps.Core.Conversation;
 using ChatOps.Core.Runbooks;
@@ -28,6 +29,7 @@ public static class ChatJson
         {
             ["kind"] = "sign-off-reactions-listed", ["channel"] = l.Card.ChannelId, ["message"] = l.Card.MessageId,
             ["users"] = new JsonArray([.. l.Users.Select(u => (JsonNode)u)]), ["eventId"] = l.EventId,
+            ["listedAt"] = l.ListedAt?.ToString("O", CultureInfo.InvariantCulture),
         },
         _ => throw new ArgumentOutOfRangeException(nameof(chatEvent), chatEvent.GetType().Name, "not a chat event the inbox keeps"),
     }).ToJsonString();
@@ -43,10 +45,15 @@ public static class ChatJson
             "reaction-removed" => new ReactionRemoved(S("user"), new MessageReference(S("channel"), S("message")), Enum.Parse<ReactionEmoji>(S("emoji")), S("emojiName"), S("eventId")),
             "thread-reply" => new ThreadReplied(S("user"), new MessageReference(S("channel"), S("message")), S("text"), S("eventId")),
             "sign-off-reactions-listed" => new SignOffReactionsListed(new MessageReference(S("channel"), S("message")),
-                o["users"]!.AsArray().Select(u => (string)u!).ToList(), S("eventId")),
+                o["users"]!.AsArray().Select(u => (string)u!).ToList(), S("eventId"), ListedAt(o)),
             var kind => throw new InvalidDataException($"inbox event of unknown kind '{kind}'"),
         };
     }
+
+    // A listing stored before the bot recorded when it was read has no listedAt: read as null, no guard — the bot's behaviour when it
+    // was stored (MinValue would say the same less plainly: everything recorded since would count as newer and be left alone).
+    private static DateTimeOffset? ListedAt(JsonObject o) =>
+        (string?)o["listedAt"] is { } at ? DateTimeOffset.Parse(at, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind) : null;
 
     private static JsonObject Reaction(string kind, string user, MessageReference message, ReactionEmoji emoji, string emojiName, string eventId) => new()
     {

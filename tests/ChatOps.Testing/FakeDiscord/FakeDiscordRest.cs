@@ -11,6 +11,9 @@ namespace ChatOps.Testing.FakeDiscord;
 /// <param name="FileNames">The file names of multipart <c>files[n]</c> parts.</param>
 public sealed record RecordedRequest(string Method, string Path, string? Authorization, string? UserAgent, string? ContentType, string Body, IReadOnlyList<string> FileNames)
 {
+    /// <summary>When the fake received it (before reading its body): how long a client waited between two requests.</summary>
+    public DateTimeOffset At { get; init; }
+
     /// <summary>The body parsed as JSON (null when empty).</summary>
     public JsonNode? Json => Body.Length == 0 ? null : JsonNode.Parse(Body);
 }

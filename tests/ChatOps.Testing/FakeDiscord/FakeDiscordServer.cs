@@ -149,6 +149,7 @@ public sealed class FakeDiscordServer : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext context)
     {
+        var at = TimeProvider.System.GetUtcNow();
         var raw = context.Features.Get<IHttpRequestFeature>()!.RawTarget;
         if (!raw.StartsWith(ApiPrefix, StringComparison.Ordinal))
         {
@@ -159,7 +160,7 @@ public sealed class FakeDiscordServer : IAsyncDisposable
         var method = context.Request.Method;
         var (body, files) = await ReadBodyAsync(context.Request);
         _requests.Enqueue(new RecordedRequest(method, path, context.Request.Headers.Authorization.FirstOrDefault(),
-            context.Request.Headers.UserAgent.FirstOrDefault(), context.Request.ContentType, body, files));
+            context.Request.Headers.UserAgent.FirstOrDefault(), context.Request.ContentType, body, files) { At = at });
 
         if (context.Request.Headers.Authorization.FirstOrDefault() != "Bot " + BotToken)
         {

@@ -17,8 +17,8 @@ public sealed record GatewayHandshake(string Kind, string Endpoint, string? Toke
 /// <summary>
 /// The fake's Gateway WebSocket: HELLO with a short <see cref="HeartbeatIntervalMs"/>, an ACK for every heartbeat unless
 /// withheld (<see cref="WithholdAcks"/>), READY on IDENTIFY (a new session), replay and RESUMED on RESUME of a known
-/// session (INVALID_SESSION false otherwise), dispatches pushed by the test (<see cref="DispatchAsync"/>), and RECONNECT,
-/// INVALID_SESSION and close codes on demand.
+/// session (INVALID_SESSION false otherwise), dispatches pushed by the test (<see cref="DispatchAsync"/>), RECONNECT,
+/// INVALID_SESSION and close codes on demand, and refused connections while the test keeps it down (<see cref="Refusing"/>).
 /// </summary>
 public sealed class FakeGateway(string botToken, string botUserId) : IAsyncDisposable
 {
@@ -44,6 +44,7 @@ public sealed class FakeGateway(string botToken, string botUserId) : IAsyncDispo
     private int _sessionCounter;
     private int _connections;
     private int _heartbeats;
+    private int _refused;
     private string _resumeUrl = "";
 
     /// <summary>What HELLO announces; short so tests see beats (and missed ACKs) quickly.</summary>
@@ -57,6 +58,12 @@ public sealed class FakeGateway(string botToken, string botUserId) : IAsyncDispo
 
     /// <summary>WebSocket connections accepted so far.</summary>
     public int Connections => _connections;
+
+    /// <summary>While true, every attempt to connect is answered 503 (counted in <see cref="Refused"/>): the Gateway is down for the client.</summary>
+    public bool Refusing { get; set; }
+
+    /// <summary>Connection attempts answered 503 while <see cref="Refusing"/>.</summary>
+    public int Refused => _refused;
 
     /// <summary>Heartbeats received so far (on every connection).</summary>
     public int Heartbeats => _heartbeats;
@@ -137,6 +144,12 @@ public sealed class FakeGateway(string botToken, string botUserId) : IAsyncDispo
 
     internal async Task AcceptAsync(HttpContext context)
     {
+        if (Refusing)
+        {
+            Interlocked.Increment(ref _refused);
+            context.Response.StatusCode = 503;
+            return;
+        }
         if (!context.WebSockets.IsWebSocketRequest)
         {
             context.Response.StatusCode = 400;
