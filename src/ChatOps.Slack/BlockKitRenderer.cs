@@ -27,9 +27,19 @@ internal sealed class BlockKitRenderer(RoleHolders roles)
     public SlackRendering Render(ChatMessage message)
     {
         ArgumentNullException.ThrowIfNull(message);
-        var blocks = new List<JsonObject> { Header(message.Title) };
+        // A plain-text answer (help, an error with its usage line) is all title: its first line is the header (150 characters at
+        // most), the other lines follow as text rather than being cut off.
+        var (heading, rest) = message.Title.IndexOf('\n') is var newline and >= 0
+            ? (message.Title[..newline], message.Title[(newline + 1)..])
+            : (message.Title, "");
+        // A first line too long for the header is cut there (Header truncates) and given in full with the rest.
+        if (heading.Length > MaxHeader && rest.Length > 0)
+            rest = heading + "\n" + rest;
+        var blocks = new List<JsonObject> { Header(heading) };
         if (message.Status is { } status)
             blocks.Add(Section($"*{SlackText.Escape(status)}*"));
+        if (!string.IsNullOrWhiteSpace(rest))
+            blocks.AddRange(SlackText.Chunks(rest.Split('\n').Select(SlackText.Escape), MaxText).Select(Section));
 
         var inline = new List<MessageField>();
         foreach (var field in message.Fields)

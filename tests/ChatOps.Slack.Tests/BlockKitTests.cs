@@ -73,6 +73,20 @@ public sealed class BlockKitTests
     }
 
     [Fact]
+    public void A_multi_line_answer_keeps_every_line_the_first_as_header_the_rest_as_text()
+    {
+        var help = "/migrate sub-commands:\n" + string.Join('\n', Enumerable.Range(1, 12).Select(i => $"  start <migration> [--target <name>] — line {i} of the help"));
+
+        var rendering = _renderer.Render(new ChatMessage(help));
+
+        Assert.Equal("header", rendering.Blocks[0]!["type"]!.GetValue<string>());
+        Assert.Equal("/migrate sub-commands:", Texts(rendering.Blocks[0]!)[0]);
+        var text = string.Join('\n', rendering.Blocks.Skip(1).SelectMany(b => Texts(b!)));
+        for (var i = 1; i <= 12; i++)
+            Assert.Contains($"start &lt;migration&gt; [--target &lt;name&gt;] — line {i} of the help", text);
+    }
+
+    [Fact]
     public void Oversized_messages_are_cut_to_slacks_limits_not_rejected()
     {
         var huge = new ChatMessage(new string('T', 400), new string('<', 5000))

@@ -466,8 +466,8 @@ public sealed class Conductor(
         if (!deployment.ChecksPass && deployment.State == DeploymentState.AwaitingApproval)
         {
             // Checks that failed when the card was posted (the target down, a table missing) are run again: once fixed, signing can approve.
-            var plan = MigrationPlan.For(deployment.Migration.Id, deployment.Migration.Sql.Sha256, SqlScript.Parse(Encoding.UTF8.GetString(deployment.Migration.Sql.Bytes)));
-            var checks = await CheckAsync(targets.ConnectionStringOf(deployment), deployment.Id, deployment.Migration, plan, execution, cancellationToken);
+            var checks = await CheckAsync(targets.ConnectionStringOf(deployment), deployment.Id, deployment.Migration, DeploymentCards.PlanOf(deployment.Migration),
+                execution, cancellationToken);
             var failed = checks.Where(c => c.Status == CheckStatus.Fail).ToList();
             deployment.ChecksRanAgain(failed.Count == 0, failed.Count == 0 ? "all pass now" : $"still failing: {string.Join("; ", failed.Select(c => c.Name))}", Now);
             var (cardKey, _) = await store.CardAsync(deployment.Id, cancellationToken, h.Scope);
