@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
-using System.Text;
 using ChatOps.Bot.Scheduling;
 using ChatOps.Core.Approvals;
 using ChatOps.Core.Conversation;
@@ -211,14 +210,13 @@ public sealed class Conductor(
             _permissions, platform);
 
         // The card shows the checks as they are now; the run checks again before it touches anything.
-        var plan = MigrationPlan.For(files.Id, pinned.Sql.Sha256, SqlScript.Parse(Encoding.UTF8.GetString(pinned.Sql.Bytes)));
-        var checks = await CheckAsync(target, id, pinned, plan, execution, cancellationToken);
+        var checks = await CheckAsync(target, id, pinned, execution, cancellationToken);
         deployment.AwaitApproval(Now, checks.All(c => c.Status != CheckStatus.Fail));
         var window = start.Window ? Window!.Next(Now) : null;
         if (window is not null)
             deployment.ScheduleInto(window, MaintenanceWindow.Describe(window), Now);
         await store.SaveAsync(h.Scope, deployment, cancellationToken);
-        var card = await outbox.PostAsync(h.Scope, platform, command.ChannelId, cards.Render(deployment, plan, checks), cancellationToken, id.Number);
+        var card = await outbox.PostAsync(h.Scope, platform, command.ChannelId, cards.Render(deployment, checks), cancellationToken, id.Number);
         await store.SetCardAsync(id, card.MessageId, checks, cancellationToken, h.Scope);
         // The bot's own ✅ on its card is there for people to click (it never counts).
         await outbox.ReactAsync(h.Scope, platform, card, ReactionEmoji.SignOff, cancellationToken);
@@ -434,13 +432,13 @@ public sealed class Conductor(
         Outbox.IsKey(messageId) ? messageId : await outbox.KeyOfAsync(platform, messageId, cancellationToken) ?? messageId;
 
     /// <summary>The automated pre-deployment checks against <paramref name="target"/> now (an unreachable target is a failed check, not an error).</summary>
-    internal static async Task<IReadOnlyList<CheckResult>> CheckAsync(string target, DeploymentId id, PinnedMigration pinned, MigrationPlan plan,
+    internal static async Task<IReadOnlyList<CheckResult>> CheckAsync(string target, DeploymentId id, PinnedMigration pinned,
         ExecutionOptions execution, CancellationToken cancellationToken)
     {
         try
         {
             await using var session = await TargetSession.OpenAsync(target, $"chatops:{id}:card", cancellationToken);
-            return await PreDeploymentChecks.RunAsync(session, plan, DeploymentOwner.Runbook(pinned), execution.LockTimeout, cancellationToken, execution.OldSnapshotWarning);
+            return await PreDeploymentChecks.RunAsync(session, DeploymentCards.PlanOf(pinned), DeploymentOwner.Runbook(pinned), execution.LockTimeout, cancellationToken, execution.OldSnapshotWarning);
         }
         catch (Npgsql.NpgsqlException ex)
         {
@@ -466,8 +464,7 @@ public sealed class Conductor(
         if (!deployment.ChecksPass && deployment.State == DeploymentState.AwaitingApproval)
         {
             // Checks that failed when the card was posted (the target down, a table missing) are run again: once fixed, signing can approve.
-            var checks = await CheckAsync(targets.ConnectionStringOf(deployment), deployment.Id, deployment.Migration, DeploymentCards.PlanOf(deployment.Migration),
-                execution, cancellationToken);
+            var checks = await CheckAsync(targets.ConnectionStringOf(deployment), deployment.Id, deployment.Migration, execution, cancellationToken);
             var failed = checks.Where(c => c.Status == CheckStatus.Fail).ToList();
             deployment.ChecksRanAgain(failed.Count == 0, failed.Count == 0 ? "all pass now" : $"still failing: {string.Join("; ", failed.Select(c => c.Name))}", Now);
             var (cardKey, _) = await store.CardAsync(deployment.Id, cancellationToken, h.Scope);

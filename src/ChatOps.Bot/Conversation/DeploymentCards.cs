@@ -74,24 +74,21 @@ public sealed class DeploymentCards(DeploymentStore store, Outbox outbox, TimePr
     public async Task<ChatMessage> RenderAsync(Deployment deployment, CancellationToken cancellationToken, StateScope? scope = null)
     {
         var (_, checks) = await store.CardAsync(deployment.Id, cancellationToken, scope);
-        return Render(deployment, PlanOf(deployment.Migration), checks, await store.DatabaseStateAsync(deployment.Id, cancellationToken, scope));
+        return Render(deployment, checks, await store.DatabaseStateAsync(deployment.Id, cancellationToken, scope));
     }
 
     /// <summary>The pinned migration's plan: parsed once per migration and hash (the card is rendered again on every sign-off).</summary>
     public static MigrationPlan PlanOf(PinnedMigration migration)
     {
-        if (Plans.TryGetValue((migration.Id, migration.Sql.Sha256), out var plan))
-            return plan;
-        plan = MigrationPlan.For(migration.Id, migration.Sql.Sha256, SqlScript.Parse(Encoding.UTF8.GetString(migration.Sql.Bytes)));
-        if (Plans.Count >= PlansKept)
-            Plans.Clear();
-        return Plans[(migration.Id, migration.Sql.Sha256)] = plan;
+        var key = (migration.Id, migration.Sql.Sha256);
+        return Plans.TryGet(key, out var plan)
+            ? plan
+            : Plans.Keep(key, MigrationPlan.For(migration.Id, migration.Sql.Sha256, SqlScript.Parse(Encoding.UTF8.GetString(migration.Sql.Bytes))));
     }
 
-    private const int PlansKept = 64;
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Migration, string Sha256), MigrationPlan> Plans = new();
+    private static readonly ChatOps.Core.Caching.BoundedCache<(string Migration, string Sha256), MigrationPlan> Plans = new(64);
 
-    public ChatMessage Render(Deployment deployment, MigrationPlan plan, IReadOnlyList<CheckResult> checks, string? databaseState = null)
+    public ChatMessage Render(Deployment deployment, IReadOnlyList<CheckResult> checks, string? databaseState = null)
     {
         var now = time.GetUtcNow();
         var assignment = deployment.SignOffs.Assignment(now);
@@ -99,7 +96,7 @@ public sealed class DeploymentCards(DeploymentStore store, Outbox outbox, TimePr
         var signing = deployment.State is DeploymentState.AwaitingApproval or DeploymentState.Approved;
         var state = signing ? null : StateLine(deployment) + (databaseState is null ? "" : $" · {databaseState}");
         return CardRenderer.Render(new DeploymentCard(deployment.Id, deployment.Migration.Id, deployment.Migration.Sql.Sha256, deployment.Target,
-            deployment.Requester, state, Next(deployment), PlanSummary.Of(plan), checks, signers, deployment.VoidedBecause));
+            deployment.Requester, state, Next(deployment), PlanSummary.Of(PlanOf(deployment.Migration)), checks, signers, deployment.VoidedBecause));
     }
 
     private static string StateLine(Deployment d) => d.State switch

@@ -1,11 +1,8 @@
-using System.Text;
 using ChatOps.Bot.Conversation;
 using ChatOps.Core.Conversation;
 using ChatOps.Core.Deployments;
-using ChatOps.Core.Planning;
 using ChatOps.Core.Runbooks;
 using ChatOps.Core.Scheduling;
-using ChatOps.Core.Scripts;
 using ChatOps.Postgres.Options;
 using ChatOps.Postgres.State;
 
@@ -122,9 +119,7 @@ public sealed class WindowWork(
         else
         {
             // Approved: the checks run again now, against the target as it is at the window's start.
-            var pinned = found.Migration;
-            var plan = MigrationPlan.For(pinned.Id, pinned.Sql.Sha256, SqlScript.Parse(Encoding.UTF8.GetString(pinned.Sql.Bytes)));
-            checks = await Conductor.CheckAsync(targets.ConnectionStringOf(found), id, pinned, plan, execution, cancellationToken);
+            checks = await Conductor.CheckAsync(targets.ConnectionStringOf(found), id, found.Migration, execution, cancellationToken);
             var failed = checks.Where(c => c.Status == CheckStatus.Fail).ToList();
             if (failed.Count > 0)
                 reasons.Add($"pre-deployment checks failing: {string.Join("; ", failed.Select(c => c.Detail.Length == 0 ? c.Name : $"{c.Name} ({c.Detail})"))}");

@@ -190,25 +190,22 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
     public async Task<DeploymentId?> ByCardAsync(string cardMessage, CancellationToken cancellationToken, StateScope? scope = null)
     {
         // A card belongs to its deployment for good: every reaction on it asks the same question.
-        if (_cards.TryGetValue(cardMessage, out var known))
+        if (_cards.TryGet(cardMessage, out var known))
             return new DeploymentId(known);
         await using var lease = await LeaseAsync(scope, cancellationToken);
         var connection = lease.Connection;
         await using var command = StateSql.Command(connection, "SELECT id FROM chatops_state.deployments WHERE card_message = $1", cardMessage);
         if (await command.ExecuteScalarAsync(cancellationToken) is not int id)
             return null;
-        if (_cards.Count >= CardsKept)
-            _cards.Clear();
         // Kept once committed (a card written in a transaction that rolls back belongs to nobody).
         if (scope is null)
-            _cards[cardMessage] = id;
+            _cards.Keep(cardMessage, id);
         else
-            scope.Committed += () => _cards[cardMessage] = id;
+            scope.Committed += () => _cards.Keep(cardMessage, id);
         return new DeploymentId(id);
     }
 
-    private const int CardsKept = 10_000;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _cards = new();
+    private readonly ChatOps.Core.Caching.BoundedCache<string, int> _cards = new(10_000);
 
     /// <summary>The rollback prompt awaiting ⏪ (its message key, and when it lapses), kept across restarts and replicas.</summary>
     /// <param name="rollsBackWhenLapsed">A rollback trigger's prompt: when nobody answers by <paramref name="until"/>, the bot rolls back itself.</param>

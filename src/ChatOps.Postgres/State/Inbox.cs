@@ -114,16 +114,9 @@ public sealed class Inbox(StateConnections state, TimeProvider time)
     }
 
     /// <summary>
-    /// The oldest event not yet handled of the <paramref name="platforms"/> this replica serves, locked in <paramref name="scope"/>;
-    /// null when there is none or another replica is handling the inbox now. Mark it with <c>HandledAsync</c> in the same scope.
-    /// (Another platform's events wait for a replica that serves it, without holding up these.)
-    /// </summary>
-    public async Task<InboxEvent?> NextAsync(StateScope scope, IReadOnlyCollection<string> platforms, CancellationToken cancellationToken) =>
-        (await NextAsync(scope, platforms, 1, cancellationToken)).SingleOrDefault();
-
-    /// <summary>
-    /// Up to <paramref name="limit"/> of the oldest events not yet handled, in arrival order, for one transaction to handle together;
-    /// empty when there is none or another replica is handling the inbox now.
+    /// Up to <paramref name="limit"/> of the oldest events not yet handled of the <paramref name="platforms"/> this replica serves, in
+    /// arrival order, for <paramref name="scope"/> to handle together and mark with <c>HandledAsync</c>; empty when there is none or
+    /// another replica is handling the inbox now. (Another platform's events wait for a replica that serves it, without holding up these.)
     /// </summary>
     public async Task<IReadOnlyList<InboxEvent>> NextAsync(StateScope scope, IReadOnlyCollection<string> platforms, int limit, CancellationToken cancellationToken)
     {

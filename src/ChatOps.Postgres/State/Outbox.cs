@@ -176,21 +176,14 @@ public sealed class Outbox(StateConnections state, TimeProvider time)
     public async Task<string?> KeyOfAsync(string platform, string platformMessageId, CancellationToken cancellationToken)
     {
         // A posted message's platform id never changes: every reaction on a card asks for the same one.
-        if (_keys.TryGetValue((platform, platformMessageId), out var known))
+        if (_keys.TryGet((platform, platformMessageId), out var known))
             return known;
         var key = await state.ScalarAsync<string>("SELECT key FROM chatops_state.outbox WHERE platform = $1 AND platform_id = $2 AND key IS NOT NULL LIMIT 1",
             cancellationToken, platform, platformMessageId);
-        if (key is not null)
-        {
-            if (_keys.Count >= KeysKept)
-                _keys.Clear();
-            _keys[(platform, platformMessageId)] = key;
-        }
-        return key;
+        return key is null ? null : _keys.Keep((platform, platformMessageId), key);
     }
 
-    private const int KeysKept = 10_000;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Platform, string PlatformId), string> _keys = new();
+    private readonly ChatOps.Core.Caching.BoundedCache<(string Platform, string PlatformId), string> _keys = new(10_000);
 
     /// <summary>
     /// The highest number among the platform's message ids written <paramref name="prefix"/>&lt;number&gt; (the local channel's <c>L7</c>),
