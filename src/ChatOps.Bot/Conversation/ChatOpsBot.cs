@@ -51,10 +51,14 @@ public sealed class ChatOpsBot
         var cards = Cards = new DeploymentCards(Store, Outbox, parts.Time);
         Reporter = new DeploymentReporter(Store, Outbox, cards, parts.Reporting ?? ReportingPolicy.Default, parts.Monitoring, parts.Time,
             parts.Logging.CreateLogger<DeploymentReporter>());
+        Reporting = schedule is null
+            ? null
+            : new ReportingWork(Store, Reporter, parts.Targets, schedule, parts.Time, parts.Logging.CreateLogger<ReportingWork>());
         Owner = new DeploymentOwner(Store, Outbox, cards, Reporter, parts.Targets, parts.Execution, parts.Monitoring, parts.Time, parts.Logging.CreateLogger<DeploymentOwner>())
         {
             Metrics = metrics,
             Files = new PinnedFileCheck(parts.Catalog),
+            Reporting = Reporting,
         };
         Conductors = platforms.ToDictionary(p => p.Key, p =>
         {
@@ -102,8 +106,11 @@ public sealed class ChatOpsBot
     /// <summary>The scheduled jobs, or null when this replica runs none.</summary>
     public IDeploymentSchedule? Schedule { get; }
 
-    /// <summary>What the scheduled jobs do: a deployment's maintenance window opening, the 24-hour reminder.</summary>
+    /// <summary>What the window jobs do: a deployment's maintenance window opening, the 24-hour reminder.</summary>
     public WindowWork Windows { get; }
+
+    /// <summary>What the reporting jobs do: status posts, the end of post-deployment monitoring; null without a scheduler.</summary>
+    public ReportingWork? Reporting { get; }
 
     /// <summary>Reads the open cards and starts the loops (the state schema is migrated already: <see cref="StateDatabase.MigrateAsync"/>).</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -118,7 +125,7 @@ public sealed class ChatOpsBot
         if (Metrics is { } metrics)
             _loops.Add(Task.Run(() => metrics.RunAsync(stopping), CancellationToken.None));
         if (Schedule is { } schedule)
-            await schedule.StartAsync(Windows, cancellationToken);
+            await schedule.StartAsync(new DeploymentWork(Windows, Reporting), cancellationToken);
     }
 
     /// <summary>

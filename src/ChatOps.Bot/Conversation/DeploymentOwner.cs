@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using ChatOps.Bot.Hosting;
+using ChatOps.Bot.Scheduling;
 using ChatOps.Core.Conversation;
 using ChatOps.Core.Deployments;
 using ChatOps.Core.Execution;
@@ -50,6 +51,12 @@ public sealed class DeploymentOwner(
 
     /// <summary>Where phase durations, lock holds, retries and monitoring samples are reported; nowhere when null.</summary>
     public BotMetrics? Metrics { get; init; }
+
+    /// <summary>
+    /// The status posts and the end of post-deployment monitoring as scheduled jobs, which this owner makes sure are scheduled; when
+    /// null (no scheduler: the demo, a local session) it posts the status itself and ends monitoring itself.
+    /// </summary>
+    public ReportingWork? Reporting { get; init; }
 
     /// <summary>Looks at the pinned files on disk right before an approved deployment starts; not at all when null.</summary>
     public PinnedFileCheck? Files { get; init; }
@@ -169,9 +176,9 @@ public sealed class DeploymentOwner(
 
     private async Task OwnAsync(DeploymentId id, CancellationToken stopping)
     {
-        // The status posts run beside whatever the deployment is doing, for as long as this replica holds it.
+        // Without a scheduler, the status posts run beside whatever the deployment is doing, for as long as this replica holds it.
         using var holding = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        var status = Task.Run(() => reporter.StatusLoopAsync(id, holding.Token), CancellationToken.None);
+        var status = Reporting is null ? Task.Run(() => reporter.StatusLoopAsync(id, holding.Token), CancellationToken.None) : Task.CompletedTask;
         try
         {
             await DriveAsync(id, stopping);
@@ -187,9 +194,15 @@ public sealed class DeploymentOwner(
     private async Task DriveAsync(DeploymentId id, CancellationToken stopping)
     {
         var takenOver = true;
+        DeploymentState? scheduledFor = null;
         while (!stopping.IsCancellationRequested)
         {
             var deployment = await store.LoadAsync(id, stopping);
+            if (deployment?.State is { } state && state != scheduledFor)
+            {
+                scheduledFor = state;
+                await ScheduleReportingAsync(id, stopping);   // a new state may call for status posts, or for monitoring's end
+            }
             switch (deployment?.State)
             {
                 // Maintenance window (issue 14 §5): approved early, it waits for its window to open (the window-start job opens it).
@@ -224,7 +237,7 @@ public sealed class DeploymentOwner(
                         await SayAsync(deployment, "👀 post-deployment monitoring goes on here (this replica took the deployment over)", stopping);
                     takenOver = false;
                     // Not counted as work: it lasts hours, and a local session ending leaves it to the next start.
-                    await reporter.MonitorAsync(id, targets.ConnectionStringOf(deployment), stopping);
+                    await reporter.MonitorAsync(id, targets.ConnectionStringOf(deployment), stopping, endsItself: Reporting is null);
                     break;
                 case DeploymentState.RollingBack:
                     if (takenOver)
@@ -245,6 +258,21 @@ public sealed class DeploymentOwner(
                 default:
                     return;   // finished, failed (until someone rolls back), or gone
             }
+        }
+    }
+
+    /// <summary>The deployment's reporting jobs, when there is a scheduler; a failure is logged (the next change of state tries again).</summary>
+    private async Task ScheduleReportingAsync(DeploymentId id, CancellationToken stopping)
+    {
+        if (Reporting is null)
+            return;
+        try
+        {
+            await Reporting.EnsureAsync(id, stopping);
+        }
+        catch (Exception ex) when (!stopping.IsCancellationRequested)
+        {
+            logger.LogError(ex, "{Deployment}: its status and monitoring jobs could not be scheduled", id);
         }
     }
 
@@ -338,6 +366,7 @@ public sealed class DeploymentOwner(
                 await cards.ThreadAsync(scope, deployment, new ChatMessage($"▶️ {id} resumes: completed statements are not run again"), stopping);
             await scope.CommitAsync(stopping);
         }
+        await ScheduleReportingAsync(id, stopping);   // running now: its status posts start
         _controls[id.Number] = control;
         try
         {

@@ -185,7 +185,8 @@ public sealed partial class DeploymentReporter(
 
     /// <summary>
     /// Posts the status in the thread whenever it is due while the deployment is running, paused or in post-deployment monitoring;
-    /// returns when the deployment is over (the owner also stops it when it lets the deployment go). The last post's time is kept, so a replica taking over keeps the cadence.
+    /// returns when the deployment is over (the owner also stops it when it lets the deployment go). The last post's time is kept, so a
+    /// replica taking over keeps the cadence. What a bot without a scheduler does; with one, the status job does it (<c>ReportingWork</c>).
     /// </summary>
     public async Task StatusLoopAsync(DeploymentId id, CancellationToken cancellationToken)
     {
@@ -193,13 +194,8 @@ public sealed partial class DeploymentReporter(
         {
             if (await store.LoadAsync(id, cancellationToken) is not { IsActive: true } deployment)
                 return;
-            if (Stage(deployment) is { } stage)
-            {
-                var last = await store.StatusPostedAsync(id, cancellationToken) ?? StartedAt(deployment);
-                var monitoringStart = await MonitoringStartAsync(deployment, cancellationToken);
-                if (policy.Cadence.NextDue(stage, last, monitoringStart) is { } due && due <= Now)
-                    await PostStatusAsync(deployment, cancellationToken);
-            }
+            if (await StatusDueAsync(deployment, cancellationToken) is { } due && due <= Now)
+                await PostStatusAsync(deployment, cancellationToken);
             try
             {
                 // Short steps: a change of state (paused, monitoring, finished) changes what is due.
@@ -212,16 +208,33 @@ public sealed partial class DeploymentReporter(
         }
     }
 
+    /// <summary>
+    /// When the next status post is due (it may have passed): <see cref="StatusCadence.Interval"/> after the last one (or the start), on
+    /// the post-deployment cadence once monitoring started; null when none is (not running, paused or monitored, or the report is next).
+    /// </summary>
+    public async Task<DateTimeOffset?> StatusDueAsync(Deployment deployment, CancellationToken cancellationToken, StateScope? scope = null)
+    {
+        if (Stage(deployment) is not { } stage)
+            return null;
+        var last = await store.StatusPostedAsync(deployment.Id, cancellationToken, scope) ?? StartedAt(deployment);
+        return policy.Cadence.NextDue(stage, last, await MonitoringStartAsync(deployment, cancellationToken, scope));
+    }
+
     /// <summary>The status as it is now, in the thread (and the time it was posted kept).</summary>
     public async Task PostStatusAsync(Deployment deployment, CancellationToken cancellationToken)
     {
-        var message = await StatusAsync(deployment, cancellationToken);
-        if (message is null)
-            return;
         await using var scope = await store.BeginAsync(cancellationToken);
+        await PostStatusAsync(scope, deployment, cancellationToken);
+        await scope.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>The status as it is now, in the thread, with the time it was posted, in <paramref name="scope"/>'s transaction.</summary>
+    public async Task PostStatusAsync(StateScope scope, Deployment deployment, CancellationToken cancellationToken)
+    {
+        if (await StatusAsync(deployment, cancellationToken) is not { } message)
+            return;
         await cards.ThreadAsync(scope, deployment, message, cancellationToken);
         await store.SetStatusPostedAsync(scope, deployment.Id, Now, cancellationToken);
-        await scope.CommitAsync(cancellationToken);
     }
 
     /// <summary>The status message for <paramref name="deployment"/> now; null when it is not running, paused or monitored.</summary>
@@ -247,9 +260,11 @@ public sealed partial class DeploymentReporter(
 
     /// <summary>
     /// Post-deployment monitoring: the sampler and the rollback triggers that watch sampled metrics, until the period ends (then the
-    /// performance report, and Completed) or the deployment leaves monitoring (a rollback).
+    /// performance report, and Completed) or the deployment leaves monitoring (a rollback, or the scheduler's monitoring-ends job).
     /// </summary>
-    public async Task MonitorAsync(DeploymentId id, string target, CancellationToken cancellationToken)
+    /// <param name="endsItself">Ends the period itself (<see cref="FinishMonitoringAsync"/>) when it is over; false when a scheduled job
+    /// ends it, on whichever replica it fires — this one then watches until the deployment leaves monitoring.</param>
+    public async Task MonitorAsync(DeploymentId id, string target, CancellationToken cancellationToken, bool endsItself = true)
     {
         if (await store.LoadAsync(id, cancellationToken) is not { State: DeploymentState.Monitoring })
             return;
@@ -264,8 +279,8 @@ public sealed partial class DeploymentReporter(
             json = record.ToJson();
         }
         await store.SetMonitoringAsync(id, json, cancellationToken);
-        if (await WatchAsync(id, target, DeploymentState.Monitoring, until, cancellationToken))
-            await FinishAsync(id, target, cancellationToken);
+        if (await WatchAsync(id, target, DeploymentState.Monitoring, endsItself ? until : null, cancellationToken))
+            await FinishMonitoringAsync(id, target, cancellationToken);
     }
 
     /// <summary>
@@ -357,8 +372,11 @@ public sealed partial class DeploymentReporter(
         return finished;
     }
 
-    /// <summary>The end of post-deployment monitoring: the performance report and the lessons-learned prompt in the thread, Completed.</summary>
-    private async Task FinishAsync(DeploymentId id, string target, CancellationToken cancellationToken)
+    /// <summary>
+    /// The end of post-deployment monitoring: the performance report and the lessons-learned prompt in the thread, Completed. Reads
+    /// what monitoring stored, so any replica may do it; a deployment no longer in monitoring is left as it is (done already, rolled back).
+    /// </summary>
+    public async Task FinishMonitoringAsync(DeploymentId id, string target, CancellationToken cancellationToken)
     {
         var indexUsage = await IndexUsageAsync(id, target, cancellationToken);
         await using var scope = await store.BeginAsync(cancellationToken);
@@ -437,8 +455,8 @@ public sealed partial class DeploymentReporter(
     private static DateTimeOffset StartedAt(Deployment deployment) =>
         deployment.Audit.FirstOrDefault(a => a.What == "execution started")?.At ?? deployment.Audit[0].At;
 
-    private async Task<DateTimeOffset?> MonitoringStartAsync(Deployment deployment, CancellationToken cancellationToken) =>
-        deployment.State == DeploymentState.Monitoring && await store.MonitoringUntilAsync(deployment.Id, cancellationToken) is { } until
+    private async Task<DateTimeOffset?> MonitoringStartAsync(Deployment deployment, CancellationToken cancellationToken, StateScope? scope = null) =>
+        deployment.State == DeploymentState.Monitoring && await store.MonitoringUntilAsync(deployment.Id, cancellationToken, scope) is { } until
             ? until - policy.Cadence.Extended
             : null;
 }

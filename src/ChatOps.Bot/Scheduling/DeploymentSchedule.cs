@@ -10,6 +10,12 @@ public enum DeploymentJobKind
 
     /// <summary>The 24-hour notice: the four roles are reminded of the scheduled time.</summary>
     Reminder,
+
+    /// <summary>The next status post is due (running, paused, post-deployment monitoring); each one schedules the next.</summary>
+    Status,
+
+    /// <summary>Post-deployment monitoring is over: the performance report, the lessons-learned prompt, Completed.</summary>
+    MonitoringEnds,
 }
 
 /// <summary>What a job does when it fires: the bot's side of the scheduler (one method, as Quartz's own <c>IJob</c>).</summary>

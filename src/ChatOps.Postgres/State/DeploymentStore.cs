@@ -255,8 +255,8 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
     public Task SetStatusPostedAsync(StateScope scope, DeploymentId id, DateTimeOffset at, CancellationToken cancellationToken) =>
         scope.ExecuteAsync("UPDATE chatops_state.deployments SET status_posted_at = $2 WHERE id = $1", cancellationToken, id.Number, StateSql.Timestamp(at));
 
-    public Task<DateTimeOffset?> StatusPostedAsync(DeploymentId id, CancellationToken cancellationToken) =>
-        TimestampAsync("SELECT status_posted_at FROM chatops_state.deployments WHERE id = $1", id, cancellationToken, null);
+    public Task<DateTimeOffset?> StatusPostedAsync(DeploymentId id, CancellationToken cancellationToken, StateScope? scope = null) =>
+        TimestampAsync("SELECT status_posted_at FROM chatops_state.deployments WHERE id = $1", id, cancellationToken, scope);
 
     /// <summary>The deployment whose rollback prompt is <paramref name="promptKey"/>, and when the prompt lapses.</summary>
     public async Task<(DeploymentId Id, DateTimeOffset Until)?> ByRollbackPromptAsync(string promptKey, CancellationToken cancellationToken, StateScope? scope = null)
