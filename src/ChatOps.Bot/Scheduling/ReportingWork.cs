@@ -33,12 +33,14 @@ public sealed class ReportingWork(
 
     private DateTimeOffset Now => time.GetUtcNow();
 
-    /// <summary>Schedules what the deployment's state calls for and is not scheduled yet: its next status post, the end of its monitoring.</summary>
+    /// <summary>Schedules what the deployment's state calls for: its next status post, the end of its monitoring (when not scheduled yet).</summary>
     public async Task EnsureAsync(DeploymentId id, CancellationToken cancellationToken)
     {
         if (await store.LoadAsync(id, cancellationToken) is not { IsActive: true } deployment)
             return;
-        if (await reporter.StatusDueAsync(deployment, cancellationToken) is { } due && await schedule.DueAsync(DeploymentJobKind.Status, id, cancellationToken) is null)
+        // The status job at the slot the state calls for now (monitoring has a cadence of its own); a job firing meanwhile is harmless: a
+        // post happens only when one is due by the last post's time, under the deployment's lock.
+        if (await reporter.StatusDueAsync(deployment, cancellationToken) is { } due && await schedule.DueAsync(DeploymentJobKind.Status, id, cancellationToken) != due)
             await schedule.ScheduleAsync(DeploymentJobKind.Status, id, due, cancellationToken);
         if (deployment.State == DeploymentState.Monitoring && await store.MonitoringUntilAsync(id, cancellationToken) is { } until
             && await schedule.DueAsync(DeploymentJobKind.MonitoringEnds, id, cancellationToken) is null)
