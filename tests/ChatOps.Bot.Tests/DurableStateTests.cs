@@ -342,6 +342,8 @@ public class DurableStateTests(PostgresDatabase target, EmptyPostgresDatabase st
         var result = await second.WaitAsync();
 
         Assert.True(result.ExitCode == 0, result.Output + result.Error);
+        // The scheduler found the dead process's run job (it stopped checking in) and fired it again here.
+        Assert.Contains("Run job for D-1 fires again on", result.Output + result.Error);
         Assert.Contains("interrupted at step 2 of 3 (#2 line 2: SELECT pg_sleep(30))", result.Output);
         Assert.Contains("the journal shows 1 completed; the catalog cannot tell whether #2 took effect: it runs again on resume", result.Output);
         Assert.Contains("▶️ resumed at phase 2 · execute migration", result.Output);

@@ -13,8 +13,8 @@ namespace ChatOps.Bot.Tests;
 
 /// <summary>
 /// Status posts and the end of post-deployment monitoring as Quartz jobs on the state database (issue 13 §3): what a job does when it
-/// fires (called directly, on a replica that does not own the deployment, with its clock moved on), and the jobs firing for real on
-/// two clustered replicas while the one running the deployment stops.
+/// fires (called directly, on a replica that does not own the deployment, with its clock moved on), and the jobs — the run job among
+/// them — firing for real on two clustered replicas while the one running the deployment stops.
 /// </summary>
 public class ReportingJobTests(PostgresDatabase target, EmptyPostgresDatabase state) : IClassFixture<PostgresDatabase>, IClassFixture<EmptyPostgresDatabase>
 {
@@ -42,6 +42,10 @@ public class ReportingJobTests(PostgresDatabase target, EmptyPostgresDatabase st
             checkinInterval: TimeSpan.FromSeconds(2));
 
     private Task<string> StateOfAsync() => state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1");
+
+    /// <summary>The node whose scheduler is running D-1's run job now (Quartz's own record of fired jobs); null when none is.</summary>
+    private Task<string?> RunJobNodeAsync() =>
+        state.ScalarAsync<string?>("SELECT instance_name FROM chatops_state.qrtz_fired_triggers WHERE job_name = 'Run-1' AND state = 'EXECUTING'");
 
     private Task<long> OutboxCountAsync(string like) =>
         state.ScalarAsync<long>("SELECT count(*) FROM chatops_state.outbox WHERE message::text LIKE $1", like);
@@ -110,7 +114,7 @@ public class ReportingJobTests(PostgresDatabase target, EmptyPostgresDatabase st
     }
 
     [Fact]
-    public async Task On_two_clustered_replicas_status_posts_go_once_per_slot_and_go_on_when_the_runner_stops_and_a_job_ends_monitoring()
+    public async Task On_two_clustered_replicas_the_run_is_a_job_on_the_node_holding_it_status_posts_go_once_per_slot_and_go_on_when_the_runner_stops_and_a_job_ends_monitoring()
     {
         await ResetStateAsync();
         using var folder = new MigrationFolder().With("rj_slow", """
@@ -140,9 +144,15 @@ public class ReportingJobTests(PostgresDatabase target, EmptyPostgresDatabase st
         // database, fire there.
         var runner = first.Bot.Owner.Owned.Contains(1) ? first : second;
         var other = ReferenceEquals(runner, first) ? second : first;
+        var (runnerNode, otherNode) = ReferenceEquals(runner, first)
+            ? (firstSchedule.InstanceId, secondSchedule.InstanceId)
+            : (secondSchedule.InstanceId, firstSchedule.InstanceId);
+        // The deployment is driven inside its run job, on the node holding it.
+        Assert.Equal(runnerNode, await RunJobNodeAsync());
         await runner.Bot.StopAsync();
         await Poll.UntilAsync(() => Task.FromResult(output.ToString().Contains("was interrupted and this replica took it over", StringComparison.Ordinal)),
             "the other replica to take the deployment over", TimeSpan.FromMinutes(1));
+        Assert.Equal(otherNode, await RunJobNodeAsync());
         var postsWhilePaused = await OutboxCountAsync("%📊 D-1 · status%");
         await Poll.UntilAsync(async () => await OutboxCountAsync("%📊 D-1 · status%") > postsWhilePaused,
             "a status post from the remaining replica's scheduler while the deployment waits, paused", TimeSpan.FromMinutes(1));

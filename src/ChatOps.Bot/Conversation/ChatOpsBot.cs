@@ -59,6 +59,7 @@ public sealed class ChatOpsBot
             Metrics = metrics,
             Files = new PinnedFileCheck(parts.Catalog),
             Reporting = Reporting,
+            Schedule = schedule,
         };
         Conductors = platforms.ToDictionary(p => p.Key, p =>
         {
@@ -125,7 +126,7 @@ public sealed class ChatOpsBot
         if (Metrics is { } metrics)
             _loops.Add(Task.Run(() => metrics.RunAsync(stopping), CancellationToken.None));
         if (Schedule is { } schedule)
-            await schedule.StartAsync(new DeploymentWork(Windows, Reporting), cancellationToken);
+            await schedule.StartAsync(new DeploymentWork(Windows, Reporting, Owner), cancellationToken);
     }
 
     /// <summary>
@@ -160,9 +161,11 @@ public sealed class ChatOpsBot
     {
         if (_stopping is null)
             return;
-        if (Schedule is { } schedule)
-            await schedule.StopAsync();   // no job fires into a bot that is stopping
+        // Loops first: a run job lasts as long as its deployment is held here, and ends when the owner lets it go; then the scheduler
+        // (its jobs finish first: a job firing meanwhile into the stopping owner returns at once).
         await _stopping.CancelAsync();
+        if (Schedule is { } schedule)
+            await schedule.StopAsync();
         await Task.WhenAll(_loops).ContinueWith(_ => { }, TaskScheduler.Default);
         _stopping.Dispose();
         _stopping = null;

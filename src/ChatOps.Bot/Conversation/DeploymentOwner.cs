@@ -45,9 +45,19 @@ public sealed class DeploymentOwner(
     private readonly ConcurrentDictionary<int, bool> _heldForWindow = new();
     private readonly SemaphoreSlim _wake = new(0);
     private int _busy;
+    // Deployments found with nobody holding them while their run job exists, and since when (a job that never comes is replaced).
+    private readonly ConcurrentDictionary<int, DateTimeOffset> _unheldSince = new();
+    // The sweep's stopping token while it runs (a run job drives a deployment until then); cancelled before the first sweep.
+    private CancellationToken _sweeping = new(canceled: true);
 
     /// <summary>How often it looks for work when nobody wakes it (another replica's change, a dead replica's deployments).</summary>
     public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How long a deployment nobody holds may wait for its existing run job before it is scheduled again; above the time the scheduler
+    /// takes to recover a dead replica's job (its check-ins missed).
+    /// </summary>
+    public TimeSpan RunJobPatience { get; init; } = TimeSpan.FromMinutes(2);
 
     /// <summary>Where phase durations, lock holds, retries and monitoring samples are reported; nowhere when null.</summary>
     public BotMetrics? Metrics { get; init; }
@@ -57,6 +67,13 @@ public sealed class DeploymentOwner(
     /// null (no scheduler: the demo, a local session) it posts the status itself and ends monitoring itself.
     /// </summary>
     public ReportingWork? Reporting { get; init; }
+
+    /// <summary>
+    /// The scheduler: when there is one, a deployment nobody holds gets a run job (Quartz, clustered: it fires on one replica, and a
+    /// replica that dies while holding the job has it recovered elsewhere) that takes the owner lock and drives the deployment; without
+    /// one, the sweep takes it itself.
+    /// </summary>
+    public IDeploymentSchedule? Schedule { get; init; }
 
     /// <summary>Looks at the pinned files on disk right before an approved deployment starts; not at all when null.</summary>
     public PinnedFileCheck? Files { get; init; }
@@ -73,6 +90,7 @@ public sealed class DeploymentOwner(
     /// <summary>Sweeps until <paramref name="stopping"/>; the deployments it holds are let go (another replica takes them over).</summary>
     public async Task RunAsync(CancellationToken stopping)
     {
+        _sweeping = stopping;
         while (!stopping.IsCancellationRequested)
         {
             try
@@ -106,43 +124,100 @@ public sealed class DeploymentOwner(
         foreach (var id in await store.UnfinishedAsync(stopping))
         {
             if (_owned.ContainsKey(id.Number) || await HeldElsewhereAsync(id, stopping))
-                continue;   // held here, or by another replica (asked on a pooled connection: no session opened every second for it)
-            var session = await TargetSession.OpenAsync(store.State.ConnectionString, $"chatops:owner:{id}", stopping);
-            try
             {
-                await using var claim = new NpgsqlCommand($"SELECT pg_try_advisory_lock({OwnerLock}, {id.Number})", session);
-                if (!(bool)(await claim.ExecuteScalarAsync(stopping))!)
-                {
-                    await session.DisposeAsync();
-                    continue;   // another replica took it just now
-                }
+                _unheldSince.TryRemove(id.Number, out _);
+                continue;   // held here, or by another replica (asked on a pooled connection: no session opened every second for it)
             }
-            catch
+            if (Schedule is { } schedule)
+                await RequestRunAsync(schedule, id, stopping);   // the run job takes it, on whichever replica the scheduler fires it
+            else
+                await TakeAsync(id, stopping);
+        }
+    }
+
+    /// <summary>
+    /// The run job (a deployment nobody holds, found by a sweep): takes the deployment unless another replica holds it, and drives it
+    /// here for as long as this replica holds it — the job lasts as long as the ownership. Returns at once when this replica is not
+    /// sweeping (stopped, or stopping).
+    /// </summary>
+    public async Task RunJobAsync(DeploymentId id, CancellationToken cancellationToken)
+    {
+        var stopping = _sweeping;
+        if (stopping.IsCancellationRequested || cancellationToken.IsCancellationRequested)
+            return;
+        if (await TakeAsync(id, stopping) is not { } owned)
+            return;
+        try
+        {
+            await owned.WaitAsync(stopping);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // Stopping: the job ends now (the scheduler's shutdown waits for it); the owner's own stop waits for the work to let go.
+        }
+    }
+
+    /// <summary>
+    /// A run job for <paramref name="id"/> now, unless there is one — waiting to fire, or running on a replica that died (the scheduler
+    /// recovers it on another replica once the dead one misses its check-ins). One that has not taken the deployment after
+    /// <see cref="RunJobPatience"/> is replaced: a deployment is never left to a job that does not come.
+    /// </summary>
+    private async Task RequestRunAsync(IDeploymentSchedule schedule, DeploymentId id, CancellationToken stopping)
+    {
+        var now = time.GetUtcNow();
+        if (await schedule.ExistsAsync(DeploymentJobKind.Run, id, stopping))
+        {
+            var since = _unheldSince.GetOrAdd(id.Number, now);
+            if (now - since < RunJobPatience)
+                return;
+            logger.LogWarning("{Deployment}: its run job has not taken it for {Waited}; scheduling it again", id, now - since);
+        }
+        _unheldSince[id.Number] = now;
+        await schedule.ScheduleNowAsync(DeploymentJobKind.Run, id, stopping);
+        logger.LogInformation("{Deployment}: nobody holds it; a run job is scheduled", id);
+    }
+
+    /// <summary>Takes the deployment's owner lock and starts driving it here; null when another replica took it first.</summary>
+    private async Task<Task?> TakeAsync(DeploymentId id, CancellationToken stopping)
+    {
+        var session = await TargetSession.OpenAsync(store.State.ConnectionString, $"chatops:owner:{id}", stopping);
+        try
+        {
+            await using var claim = new NpgsqlCommand($"SELECT pg_try_advisory_lock({OwnerLock}, {id.Number})", session);
+            if (!(bool)(await claim.ExecuteScalarAsync(stopping))!)
             {
                 await session.DisposeAsync();
-                throw;
+                return null;   // another replica (or another session here) holds it
             }
-            // In the table before the work starts: work that ends at once must not leave a finished entry behind (never looked at again).
-            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _owned[id.Number] = Task.Run(async () =>
-            {
-                try
-                {
-                    await started.Task;
-                    await OwnAsync(id, stopping);
-                }
-                catch (Exception ex) when (!stopping.IsCancellationRequested)
-                {
-                    logger.LogError(ex, "{Deployment}: its owner stopped", id);
-                }
-                finally
-                {
-                    _owned.TryRemove(id.Number, out _);
-                    await session.DisposeAsync();   // the lock goes with the session: another replica may take the deployment
-                }
-            }, CancellationToken.None);
-            started.SetResult();
         }
+        catch
+        {
+            await session.DisposeAsync();
+            throw;
+        }
+        // In the table before the work starts: work that ends at once must not leave a finished entry behind (never looked at again).
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var owned = Task.Run(async () =>
+        {
+            try
+            {
+                await started.Task;
+                await OwnAsync(id, stopping);
+            }
+            catch (Exception ex) when (!stopping.IsCancellationRequested)
+            {
+                logger.LogError(ex, "{Deployment}: its owner stopped", id);
+            }
+            finally
+            {
+                _owned.TryRemove(id.Number, out _);
+                await session.DisposeAsync();   // the lock goes with the session: another replica may take the deployment
+            }
+        }, CancellationToken.None);
+        // Only the session holding the lock gets here, and the entry of an earlier holding is gone before its session let the lock go.
+        _owned[id.Number] = owned;
+        started.SetResult();
+        return owned;
     }
 
     /// <summary>Whether another session holds the deployment's owner lock in the state database.</summary>

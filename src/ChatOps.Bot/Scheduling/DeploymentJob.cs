@@ -5,7 +5,7 @@ using Quartz;
 namespace ChatOps.Bot.Scheduling;
 
 /// <summary>The one Quartz job: reads which kind and which deployment from its data and calls back into the bot.</summary>
-internal sealed class DeploymentJob(ScheduledWorkRelay relay, ILogger<DeploymentJob> logger) : IJob
+internal sealed class DeploymentJob(ScheduledWorkRelay relay) : IJob
 {
     public const string KindKey = "kind";
     public const string DeploymentKey = "deployment";
@@ -16,7 +16,12 @@ internal sealed class DeploymentJob(ScheduledWorkRelay relay, ILogger<Deployment
         var kind = Enum.Parse<DeploymentJobKind>(Text(data, KindKey));
         var deployment = new DeploymentId(int.Parse(Text(data, DeploymentKey), NumberStyles.None, CultureInfo.InvariantCulture));
         var due = context.ScheduledFireTimeUtc ?? context.FireTimeUtc;
-        logger.LogInformation("{Kind} job for {Deployment} fires (due {Due:O}) on {Instance}", kind, deployment, due, context.Scheduler.SchedulerInstanceId);
+        var logger = relay.Logger;
+        if (context.Recovering)
+            logger.LogWarning("{Kind} job for {Deployment} fires again on {Instance}: the replica running it stopped checking in", kind, deployment,
+                context.Scheduler.SchedulerInstanceId);
+        else
+            logger.LogInformation("{Kind} job for {Deployment} fires (due {Due:O}) on {Instance}", kind, deployment, due, context.Scheduler.SchedulerInstanceId);
         await relay.Work.RunAsync(kind, deployment, due, cancellationToken);
     }
 
@@ -27,8 +32,11 @@ internal sealed class DeploymentJob(ScheduledWorkRelay relay, ILogger<Deployment
 }
 
 /// <summary>Where the job finds the bot: set when the scheduler starts (the scheduler is built before the bot it calls back).</summary>
-internal sealed class ScheduledWorkRelay
+/// <param name="logger">The bot's own logger for the jobs: the scheduler's container has a logging set-up of its own, which goes nowhere.</param>
+internal sealed class ScheduledWorkRelay(ILogger logger)
 {
+    public ILogger Logger => logger;
+
     private IScheduledWork? _work;
 
     public IScheduledWork Work

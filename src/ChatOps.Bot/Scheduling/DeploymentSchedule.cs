@@ -11,6 +11,13 @@ public enum DeploymentJobKind
     /// <summary>The 24-hour notice: the four roles are reminded of the scheduled time.</summary>
     Reminder,
 
+    /// <summary>
+    /// A deployment nobody holds needs a replica to drive it (approved, running, paused, monitored, rolling back): the job takes its
+    /// owner lock and runs its phases, sampling and rollback triggers for as long as the replica holds it (recovered on another replica
+    /// when this one dies).
+    /// </summary>
+    Run,
+
     /// <summary>The next status post is due (running, paused, post-deployment monitoring); each one schedules the next.</summary>
     Status,
 
@@ -39,8 +46,14 @@ public interface IDeploymentSchedule
 
     Task ScheduleAsync(DeploymentJobKind kind, DeploymentId deployment, DateTimeOffset at, CancellationToken cancellationToken);
 
+    /// <summary>As <see cref="ScheduleAsync"/>, due at once by the scheduler's own clock.</summary>
+    Task ScheduleNowAsync(DeploymentJobKind kind, DeploymentId deployment, CancellationToken cancellationToken);
+
     /// <summary>True when there was a job to cancel.</summary>
     Task<bool> CancelAsync(DeploymentJobKind kind, DeploymentId deployment, CancellationToken cancellationToken);
+
+    /// <summary>Whether the job is there: scheduled, or firing now on some replica (until it ends).</summary>
+    Task<bool> ExistsAsync(DeploymentJobKind kind, DeploymentId deployment, CancellationToken cancellationToken);
 
     /// <summary>When the job is due, or null when there is none (fired already, cancelled, never scheduled).</summary>
     Task<DateTimeOffset?> DueAsync(DeploymentJobKind kind, DeploymentId deployment, CancellationToken cancellationToken);

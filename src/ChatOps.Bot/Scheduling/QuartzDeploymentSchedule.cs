@@ -26,6 +26,9 @@ public sealed class QuartzDeploymentSchedule : IDeploymentSchedule, IAsyncDispos
 
     private const string Group = "chatops-deployments";
 
+    /// <summary>How many jobs run at once on one node: the deployments it drives, plus status posts, window starts and reminders.</summary>
+    public const int MaxConcurrentJobs = 64;
+
     private readonly StandaloneSchedulerFactory _factory;
     private readonly IScheduler _scheduler;
     private readonly ScheduledWorkRelay _relay;
@@ -53,16 +56,17 @@ public sealed class QuartzDeploymentSchedule : IDeploymentSchedule, IAsyncDispos
     public static async Task<QuartzDeploymentSchedule> CreateAsync(string stateConnectionString, TimeProvider time, ILoggerFactory logging,
         CancellationToken cancellationToken, TimeSpan? checkinInterval = null, TimeSpan? misfireThreshold = null)
     {
-        var relay = new ScheduledWorkRelay();
+        var relay = new ScheduledWorkRelay(logging.CreateLogger<DeploymentJob>());
         var factory = QuartzSchedulerBuilder.Create(q =>
         {
             q.Services.AddSingleton(logging);
-            q.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
             q.Services.AddSingleton(relay);
             q.Services.AddTransient<DeploymentJob>();
             q.UseTimeProvider(time);
             q.ConfigureScheduler(s => s.InstanceName = SchedulerName);
-            q.UseDefaultThreadPool(maxConcurrency: 2);
+            // A run job lasts as long as its deployment is held on this node (hours, awaiting, no thread held): room for many at once,
+            // and for the short jobs beside them.
+            q.UseDefaultThreadPool(maxConcurrency: MaxConcurrentJobs);
             q.UsePersistentStore(store =>
             {
                 // Positional parameters: this process runs Npgsql without SQL rewriting (see PositionalNpgsqlFactory).
@@ -112,7 +116,13 @@ public sealed class QuartzDeploymentSchedule : IDeploymentSchedule, IAsyncDispos
             await _scheduler.Shutdown(waitForJobsToComplete: true, CancellationToken.None);
     }
 
-    public async Task ScheduleAsync(DeploymentJobKind kind, DeploymentId deployment, DateTimeOffset at, CancellationToken cancellationToken)
+    public Task ScheduleAsync(DeploymentJobKind kind, DeploymentId deployment, DateTimeOffset at, CancellationToken cancellationToken) =>
+        ScheduleAsync(kind, deployment, (DateTimeOffset?)at, cancellationToken);
+
+    public Task ScheduleNowAsync(DeploymentJobKind kind, DeploymentId deployment, CancellationToken cancellationToken) =>
+        ScheduleAsync(kind, deployment, null, cancellationToken);
+
+    private async Task ScheduleAsync(DeploymentJobKind kind, DeploymentId deployment, DateTimeOffset? at, CancellationToken cancellationToken)
     {
         var job = JobBuilder.Create<DeploymentJob>()
             .WithIdentity(JobKeyOf(kind, deployment))
@@ -124,7 +134,7 @@ public sealed class QuartzDeploymentSchedule : IDeploymentSchedule, IAsyncDispos
         var trigger = TriggerBuilder.Create(_time)
             .WithIdentity(TriggerKeyOf(kind, deployment))
             .ForJob(job)
-            .StartAt(at)
+            .StartAt(at ?? _time.GetUtcNow())
             .WithSimpleSchedule(s => s.WithMisfireInstruction(SimpleTriggerMisfireInstruction.FireNow))
             .Build();
         // One store operation under the store's lock: the same kind for the same deployment replaces the one there was.
@@ -133,6 +143,10 @@ public sealed class QuartzDeploymentSchedule : IDeploymentSchedule, IAsyncDispos
 
     public async Task<bool> CancelAsync(DeploymentJobKind kind, DeploymentId deployment, CancellationToken cancellationToken) =>
         await _scheduler.DeleteJob(JobKeyOf(kind, deployment), cancellationToken);
+
+    // A job is kept while its one trigger fires (a job without triggers goes once it has run).
+    public async Task<bool> ExistsAsync(DeploymentJobKind kind, DeploymentId deployment, CancellationToken cancellationToken) =>
+        await _scheduler.GetJobDetail(JobKeyOf(kind, deployment), cancellationToken) is not null;
 
     public async Task<DateTimeOffset?> DueAsync(DeploymentJobKind kind, DeploymentId deployment, CancellationToken cancellationToken) =>
         await _scheduler.GetTrigger(TriggerKeyOf(kind, deployment), cancellationToken) is { } trigger ? trigger.NextFireTimeUtc : null;
