@@ -72,7 +72,7 @@ public static class ServeVerb
                 new MigrationCatalog(app.Services.GetRequiredService<IOptions<MigrationsOptions>>().Value.ResolvedDirectory), settings.Targets, settings.Roles,
                 settings.Approvals, settings.Permissions, app.Services.GetRequiredService<IOptions<ExecutionOptions>>().Value,
                 app.Services.GetRequiredService<IOptions<MonitoringOptions>>().Value, TimeProvider.System, app.Services.GetRequiredService<ILoggerFactory>(),
-                reporting, settings.MaintenanceWindow), platforms.Channels, metrics: metrics, schedule: schedule);
+                reporting, settings.MaintenanceWindow, settings.SignOffWatchInterval), platforms.Channels, metrics: metrics, schedule: schedule);
             platforms.Connect(app, bot);
             var connections = new PlatformConnections(state, platforms.Connections, TimeProvider.System, app.Services.GetRequiredService<ILogger<PlatformConnections>>());
             app.MapBotHealth(bot, settings, connections.ProblemsAsync, connections.Degraded);
