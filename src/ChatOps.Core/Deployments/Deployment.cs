@@ -544,6 +544,9 @@ public sealed class Deployment
         Record(at, who, $"in the thread: {(said.Length > Longest ? said[..Longest] + "…" : said)}");
     }
 
+    /// <summary>A command that only looks (<c>status</c>, <c>history</c>): kept in the trail with who and when, as every command is.</summary>
+    public void Looked(string who, string what, DateTimeOffset at) => Record(at, who, what);
+
     /// <summary>Records a command or reaction that changed nothing (wrong emoji, another message, the bot's own reaction …).</summary>
     public void Ignored(string who, string what, DateTimeOffset at) => Record(at, who, what, counted: false);
 
