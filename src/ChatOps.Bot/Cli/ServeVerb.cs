@@ -18,9 +18,12 @@ namespace ChatOps.Bot.Cli;
 /// </summary>
 public static class ServeVerb
 {
+    /// <summary>Where serve listens without <c>--urls</c>: the loopback only (a platform reaches it through a proxy or tunnel one sets up).</summary>
+    public const string DefaultUrls = "http://127.0.0.1:8080";
+
     public static Command Create()
     {
-        var urls = new Option<string>("--urls") { Description = "Where the HTTP endpoints listen (/healthz, /readyz, /metrics; Slack and Discord with their adapters).", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
+        var urls = new Option<string>("--urls") { Description = "Where the HTTP endpoints listen (/healthz, /readyz, /metrics; Slack and Discord with their adapters).", DefaultValueFactory = _ => DefaultUrls };
         var command = new Command("serve", "Run the bot: /migrate commands, the deployment card, four-role sign-off, the runbook with its events in the card's thread. " +
             "Needs ConnectionStrings:State (the bot's own database: deployments, sign-offs, audit, inbox, outbox; tables created at start-up), a target " +
             "(ConnectionStrings:Target or ChatOps:Targets:<name>) and the role holders (ChatOps:Roles:<DatabaseAdministrator|SeniorBackendEngineer|DevOpsLead|ProductOwner>, " +
