@@ -21,7 +21,7 @@ public class BotSettingsTests
     public void Roles_targets_approvals_and_permissions_are_read_with_their_defaults()
     {
         var (settings, problems) = BotSettings.Read(Config([.. Minimal, ("ChatOps:Targets:staging", "Host=st"), ("ChatOps:Approvals:ValidFor", "08:00:00"),
-            ("ChatOps:Permissions:Rollback:0", "DatabaseAdministrator")]));
+            ("ChatOps:Approvals:WatchInterval", "00:00:02"), ("ChatOps:Permissions:Rollback:0", "DatabaseAdministrator")]));
         Assert.Empty(problems);
         Assert.NotNull(settings);
         Assert.Equal([SignOffRole.DevOpsSreLead], settings.Roles.RolesOf("oscar", []));
@@ -29,6 +29,8 @@ public class BotSettingsTests
         Assert.Contains("known: staging", settings.Targets.Resolve("prod").Error);
         Assert.Equal(TimeSpan.FromHours(8), settings.Approvals.Validity);
         Assert.False(settings.Approvals.AllowRequester);
+        Assert.Equal(TimeSpan.FromSeconds(2), settings.SignOffWatchInterval);
+        Assert.Null(BotSettings.Read(Config(Minimal)).Settings!.SignOffWatchInterval);   // the watch's own default, 5 s
         Assert.Equal(["Local"], settings.Platforms);
         Assert.Equal([SignOffRole.DatabaseAdministrator], settings.Permissions.RolesFor(DeploymentAction.Rollback));
         Assert.Contains("needs the Database Administrator role", settings.Permissions.Refusal("olga", [], DeploymentAction.Rollback));
@@ -65,7 +67,7 @@ public class BotSettingsTests
     public void Every_problem_is_listed_with_how_to_fix_it()
     {
         var (settings, problems) = BotSettings.Read(Config(("ChatOps:Roles:DBA:0", "x"), ("ChatOps:Approvals:ValidFor", "a day"),
-            ("ChatOps:Approvals:AllowRequester", "perhaps"), ("ChatOps:Permissions:Delete:0", "ProductOwner"), ("ChatOps:Platforms:0", "Teams")));
+            ("ChatOps:Approvals:WatchInterval", "-00:00:05"), ("ChatOps:Approvals:AllowRequester", "perhaps"), ("ChatOps:Permissions:Delete:0", "ProductOwner"), ("ChatOps:Platforms:0", "Teams")));
         Assert.Null(settings);
         Assert.Contains(problems, p => p.StartsWith("ChatOps:Roles:DBA is not a role; the roles are DatabaseAdministrator", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("nobody holds Product Owner: set ChatOps:Roles:ProductOwner", StringComparison.Ordinal));
@@ -73,6 +75,7 @@ public class BotSettingsTests
         Assert.Contains(problems, p => p.StartsWith("no state database", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("ValidFor is 'a day', not a positive duration", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("AllowRequester is 'perhaps'", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("WatchInterval is '-00:00:05', not a positive duration", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("ChatOps:Permissions:Delete is not an action", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("ChatOps:Platforms lists 'Teams'", StringComparison.Ordinal));
     }

@@ -23,6 +23,22 @@ public class CommandLineTests
     }
 
     [Fact]
+    public async Task Serve_help_documents_urls_with_its_default_and_that_default_is_what_serve_listens_on_without_it()
+    {
+        var result = await ChatOpsProcess.RunAsync(["serve", "--help"]);
+        Assert.Equal(0, result.ExitCode);
+        var urls = Assert.Single(result.Output.Split('\n'), l => l.TrimStart().StartsWith("--urls", StringComparison.Ordinal));
+        Assert.Contains("Where the HTTP endpoints listen", urls);
+        Assert.Contains("[default: http://127.0.0.1:8080]", urls);
+
+        // The value serve's action hands to UseUrls when --urls is absent (the same option the help describes); given, it wins.
+        var serve = ChatOps.Bot.Cli.ServeVerb.Create();
+        Assert.Equal("http://127.0.0.1:8080", ChatOps.Bot.Cli.ServeVerb.DefaultUrls);
+        Assert.Equal("http://127.0.0.1:8080", serve.Parse([]).GetValue<string>("--urls"));
+        Assert.Equal("http://0.0.0.0:9000", serve.Parse(["--urls", "http://0.0.0.0:9000"]).GetValue<string>("--urls"));
+    }
+
+    [Fact]
     public async Task An_unknown_verb_prints_help_and_fails()
     {
         var result = await ChatOpsProcess.RunAsync(["deploy-everything"]);

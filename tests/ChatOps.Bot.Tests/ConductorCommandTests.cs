@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using ChatOps.Bot.Conversation;
+using ChatOps.Postgres;
 using ChatOps.Core.Approvals;
 using ChatOps.Core.Conversation;
 using ChatOps.Core.Runbooks;
@@ -9,7 +10,8 @@ namespace ChatOps.Bot.Tests;
 
 /// <summary>
 /// Commands through the whole bot (local channel, real state database and target): the rollback prompt's 5 minutes, <c>D-n</c>
-/// left out, <c>history</c>, <c>plan</c> and <c>list</c>, and a target nobody can reach.
+/// left out, <c>history</c>, <c>plan</c> and <c>list</c>, a target nobody can reach, a named target, refusals of <c>pause</c>,
+/// <c>resume</c> and <c>abort</c>, ✅ on messages that are not a card, and <c>status</c>/<c>history</c> in the audit trail.
 /// </summary>
 public class ConductorCommandTests(PostgresDatabase target, EmptyPostgresDatabase state) : IClassFixture<PostgresDatabase>, IClassFixture<EmptyPostgresDatabase>
 {
@@ -32,6 +34,18 @@ public class ConductorCommandTests(PostgresDatabase target, EmptyPostgresDatabas
     private Task<long> TablesAsync(string name) => target.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = $1", name);
 
     private static int Count(string text, string part) => Regex.Count(text, Regex.Escape(part));
+
+    private Task<string> AuditAsync(int id = 1) => state.ScalarAsync<string>(
+        "SELECT string_agg(who || ': ' || what || CASE WHEN counted THEN '' ELSE ' (not counted)' END, E'\n' ORDER BY seq) FROM chatops_state.audit_events WHERE deployment = $1", id);
+
+    private Task<long> CountedAsync() => state.ScalarAsync<long>("SELECT count(*) FROM chatops_state.audit_events WHERE deployment = 1 AND counted");
+
+    private Task<string> SignOffRowsAsync() => state.ScalarAsync<string>(
+        "SELECT coalesce(string_agg(user_id || '@' || signed_at::text, ',' ORDER BY user_id), '') FROM chatops_state.sign_offs WHERE deployment = 1");
+
+    /// <summary>What the inbox recorded as the outcome of <paramref name="user"/>'s reaction on message <paramref name="message"/> (L-n).</summary>
+    private Task<string> ReactionOutcomeAsync(string user, string message) => state.ScalarAsync<string>(
+        "SELECT outcome FROM chatops_state.inbox WHERE event->>'user' = $1 AND event->>'message' = $2 AND handled_at IS NOT NULL", user, message);
 
     /// <summary>⏪ on the rollback prompt itself, as a platform delivers it (the prompt's key stands for the platform's message id).</summary>
     private async Task RewindOnPromptAsync(LocalBot bot, string user, string eventId)
@@ -204,5 +218,158 @@ public class ConductorCommandTests(PostgresDatabase target, EmptyPostgresDatabas
         // Nothing lost: every event handled, every message sent.
         Assert.Equal(0L, await state.ScalarAsync<long>("SELECT count(*) FROM chatops_state.inbox WHERE handled_at IS NULL"));
         Assert.Equal(0L, await state.ScalarAsync<long>("SELECT count(*) FROM chatops_state.outbox WHERE sent_at IS NULL"));
+    }
+
+    [Fact]
+    public async Task A_sign_off_reaction_on_another_message_counts_for_nothing_and_one_on_the_rollback_prompt_is_recorded_not_counted()
+    {
+        await ResetStateAsync();
+        using var folder = new MigrationFolder().With("rx_add", "CREATE TABLE rx_a (id int);\n", rollback: "DROP TABLE IF EXISTS rx_a;");
+        await using var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders);
+        await bot.StartAsync();
+        await bot.SayAsync("/migrate start rx_add", "/migrate list");
+        var list = await state.ScalarAsync<string>("SELECT platform_id FROM chatops_state.outbox WHERE kind = 'Post' AND message::text LIKE '%Migrations:%'");
+        Assert.Matches("^L[0-9]+$", list);
+
+        // ✅ on the list while D-1 awaits sign-off: not its card, so nothing is signed and nothing is recorded on it.
+        await bot.SayAsync($"react dan ✅ {list}");
+        Assert.Equal("a reaction on another message", await ReactionOutcomeAsync("dan", list));
+        Assert.Equal("", await SignOffRowsAsync());
+        Assert.Equal(0L, await state.ScalarAsync<long>("SELECT count(*) FROM chatops_state.audit_events WHERE who = 'dan'"));
+        Assert.Equal("⏳ AWAITING SIGN-OFF (0/4)", (await bot.CardAsync(1))!.Status);
+
+        await bot.SayAsync(SignOffs);
+        await bot.SettleAsync();
+        Assert.Equal("Completed", await StateOfAsync(1));
+        await bot.SayAsync("as dan", "/migrate rollback D-1");
+        var prompt = await state.ScalarAsync<string>(
+            "SELECT o.platform_id FROM chatops_state.outbox o JOIN chatops_state.deployments d ON o.key = d.rollback_prompt WHERE d.id = 1");
+        var signed = await SignOffRowsAsync();
+        var counted = await CountedAsync();
+
+        // ✅ on the rollback prompt: recorded on D-1 with why, counted for nothing; the prompt still waits for its ⏪.
+        await bot.SayAsync($"react olga ✅ {prompt}");
+        Assert.Equal("only ⏪ answers a rollback prompt", await ReactionOutcomeAsync("olga", prompt));
+        Assert.EndsWith("\nolga: reaction ✅: only ⏪ answers a rollback prompt (not counted)", await AuditAsync());
+        Assert.Equal(counted, await CountedAsync());
+        Assert.Equal(signed, await SignOffRowsAsync());
+        Assert.Equal("Completed", await StateOfAsync(1));
+        Assert.True(await state.ScalarAsync<bool>("SELECT rollback_prompt IS NOT NULL AND rollback_prompt_until > now() FROM chatops_state.deployments WHERE id = 1"));
+        Assert.Equal(1L, await TablesAsync("rx_a"));
+    }
+
+    [Fact]
+    public async Task Pause_resume_and_abort_by_someone_without_the_role_are_refused_naming_it_and_change_nothing()
+    {
+        await ResetStateAsync();
+        using var folder = new MigrationFolder().With("perm_slow", "CREATE TABLE perm_a (id int);\nSELECT pg_sleep(3);\nCREATE TABLE perm_b (id int);\n",
+            rollback: "DROP TABLE IF EXISTS perm_a; DROP TABLE IF EXISTS perm_b;");
+        await using var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders);
+        await bot.StartAsync();
+        await bot.SayAsync(["/migrate start perm_slow", .. SignOffs]);
+        await Poll.UntilAsync(() => target.ScalarAsync<bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(3)%' AND application_name LIKE 'chatops:%')"),
+            "the long statement to run", TimeSpan.FromMinutes(2));
+        var signed = await SignOffRowsAsync();
+
+        // mallory holds no role: pause (any of the four roles) is refused while it runs.
+        await bot.SayAsync("as mallory", "/migrate pause");
+        Assert.Contains("D-1: pause refused: mallory may not pause: it needs the Database Administrator or Senior Backend Engineer or DevOps/SRE Lead " +
+                        "or Product Owner role", bot.Transcript);
+        Assert.Equal("Running", await StateOfAsync(1));
+
+        await bot.SayAsync("as dan", "/migrate pause");
+        await Poll.UntilAsync(() => Task.FromResult(bot.Transcript.Contains("⏸️ paused before #3 line 3", StringComparison.Ordinal)),
+            "the run to stop before #3", TimeSpan.FromMinutes(1), () => Task.FromResult(bot.Transcript));
+        var counted = await CountedAsync();
+
+        // Paused: mallory may not resume it, and a Product Owner may not abort it.
+        await bot.SayAsync("as mallory", "/migrate resume", "as pete", "/migrate abort");
+        Assert.Contains("D-1: resume refused: mallory may not resume: it needs the Database Administrator or Senior Backend Engineer or DevOps/SRE Lead " +
+                        "or Product Owner role", bot.Transcript);
+        Assert.Contains("D-1: pete may not abort: it needs the Database Administrator or DevOps/SRE Lead role", bot.Transcript);
+        Assert.Equal("Paused", await StateOfAsync(1));
+        Assert.Equal(counted, await CountedAsync());
+        Assert.Equal(signed, await SignOffRowsAsync());
+        Assert.Equal(0L, await TablesAsync("perm_b"));
+        var audit = await AuditAsync();
+        Assert.Contains("mallory: pause refused: mallory may not pause", audit);
+        Assert.Contains("mallory: resume refused: mallory may not resume", audit);
+        Assert.Contains("pete: abort refused: pete may not abort: it needs the Database Administrator or DevOps/SRE Lead role (not counted)", audit);
+        Assert.DoesNotContain("mallory: paused", audit);
+
+        await bot.SayAsync("as dan", "/migrate resume");
+        await bot.SettleAsync();
+        Assert.Equal("Completed", await StateOfAsync(1));
+        Assert.Equal(1L, await TablesAsync("perm_b"));
+    }
+
+    [Fact]
+    public async Task Start_with_a_named_target_shows_it_on_the_card_and_runs_there_and_an_unknown_one_is_refused_with_the_names()
+    {
+        await ResetStateAsync();
+        using var folder = new MigrationFolder().With("nt_add", "CREATE TABLE nt_a (id int);\n", rollback: "DROP TABLE IF EXISTS nt_a;");
+        var staging = await TestPostgres.CreateDatabaseAsync(withDemoData: true);
+        try
+        {
+            var stagingConnection = ConnectionStrings.WithDatabase(target.ServerConnectionString, staging);
+            await using (var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders,
+                             namedTargets: new Dictionary<string, string> { ["staging"] = stagingConnection }))
+            {
+                await bot.StartAsync();
+                await bot.SayAsync("/migrate start nt_add --target nosuch");
+                Assert.Contains("── #local · only for req ──\n⚠️ no target named 'nosuch'; known: staging", bot.Transcript);
+                Assert.Equal(0L, await state.ScalarAsync<long>("SELECT count(*) FROM chatops_state.deployments"));
+
+                await bot.SayAsync("/migrate start nt_add --target staging");
+                var card = (await bot.CardAsync(1))!;
+                Assert.Equal($"🗄️ D-1 · nt_add → {ConnectionStrings.Describe(stagingConnection)}", card.Title);
+                Assert.Contains($"/{staging}", card.Title);
+                Assert.DoesNotContain(target.Name, card.Title);
+                await bot.SayAsync(SignOffs);
+                await bot.SettleAsync();
+            }
+
+            Assert.Equal("Completed", await StateOfAsync(1));
+            Assert.Equal(ConnectionStrings.Describe(ConnectionStrings.WithDatabase(target.ServerConnectionString, staging)),
+                await state.ScalarAsync<string>("SELECT target FROM chatops_state.deployments WHERE id = 1"));
+            Assert.Equal(0L, await TablesAsync("nt_a"));   // the default target is untouched
+            await using var onStaging = new Npgsql.NpgsqlConnection(ConnectionStrings.WithDatabase(target.ServerConnectionString, staging));
+            await onStaging.OpenAsync();
+            await using var tables = new Npgsql.NpgsqlCommand(
+                "SELECT (SELECT count(*) FROM pg_class WHERE relname = 'nt_a') || ' ' || (SELECT string_agg(kind || ' ' || outcome, '|') FROM chatops.migration_history WHERE migration = 'nt_add')",
+                onStaging);
+            Assert.Equal("1 run succeeded", await tables.ExecuteScalarAsync());
+        }
+        finally
+        {
+            Npgsql.NpgsqlConnection.ClearAllPools();
+            await TestPostgres.DropDatabaseAsync(staging);
+        }
+    }
+
+    [Fact]
+    public async Task Status_and_history_are_audit_events_with_who_and_when_and_change_nothing_on_the_card_or_thread()
+    {
+        await ResetStateAsync();
+        using var folder = new MigrationFolder().With("sh_add", "CREATE TABLE sh_a (id int);\n");
+        await using var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders);
+        await bot.StartAsync();
+        await bot.SayAsync("/migrate start sh_add", "react dan ✅ D-1");
+        var shown = await state.ScalarAsync<long>("SELECT count(*) FROM chatops_state.outbox WHERE kind IN ('Edit', 'Reply')");
+        var before = DateTimeOffset.UtcNow;
+
+        await bot.SayAsync("as pete", "/migrate status D-1", "as olga", "/migrate history D-1");
+
+        var lines = await state.ScalarAsync<string>(
+            "SELECT string_agg(who || ': ' || what || ' ' || counted, E'\n' ORDER BY seq) FROM chatops_state.audit_events WHERE deployment = 1 AND at >= $1", before);
+        Assert.Equal("pete: status: the card posted on demand true\nolga: history: the audit trail posted true", lines);
+        // The history shows the status request that came before it.
+        var history = bot.Transcript[bot.Transcript.IndexOf("D-1 audit trail, most recent first:", StringComparison.Ordinal)..];
+        Assert.Matches(@"^D-1 audit trail, most recent first:\n  \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ pete: status: the card posted on demand\n", history);
+        // Looking is quiet: no card edit, no thread reply; the deployment is as it was.
+        Assert.Equal(shown, await state.ScalarAsync<long>("SELECT count(*) FROM chatops_state.outbox WHERE kind IN ('Edit', 'Reply')"));
+        Assert.Equal("AwaitingApproval", await StateOfAsync(1));
+        Assert.Equal("⏳ AWAITING SIGN-OFF (1/4)", (await bot.CardAsync(1))!.Status);
     }
 }

@@ -23,10 +23,11 @@ public sealed class LocalBot : IAsyncDisposable
 
     /// <param name="channel">The platform, when several replicas share one (as they share one Slack workspace); a new one when null.</param>
     /// <param name="time">The bot's clock (a <see cref="ShiftedClock"/> to jump past a deadline); the system's when null.</param>
+    /// <param name="signOffWatch">How often the <see cref="SignOffWatch"/> looks (expired sign-offs, changed files); its default, 5 s, when null.</param>
     public LocalBot(string state, string target, string migrations, RoleHolders holders, string user = "req", TimeSpan? sampleInterval = null,
         IReadOnlyDictionary<string, string>? namedTargets = null, LocalChannel? channel = null, StringWriter? output = null, IChatChannel? platform = null,
         bool fastRetries = false, BotMetrics? metrics = null, TimeProvider? time = null, ReportingPolicy? reporting = null, MaintenanceWindow? window = null,
-        IDeploymentSchedule? schedule = null)
+        IDeploymentSchedule? schedule = null, TimeSpan? signOffWatch = null)
     {
         Output = output ?? new StringWriter();
         Channel = channel ?? new LocalChannel(Output);
@@ -34,7 +35,7 @@ public sealed class LocalBot : IAsyncDisposable
         Bot = new ChatOpsBot(new BotParts(Connections, new MigrationCatalog(migrations), new Targets(target, namedTargets ?? new Dictionary<string, string>()), holders,
             new SignOffPolicy(), new DeploymentPermissions(holders), new ExecutionOptions(),
             new MonitoringOptions { SampleInterval = sampleInterval ?? TimeSpan.FromMilliseconds(500) }, time ?? TimeProvider.System, NullLoggerFactory.Instance,
-                reporting ?? NoMonitoring, window),
+                reporting ?? NoMonitoring, window, signOffWatch),
             new Dictionary<string, IChatChannel> { ["Local"] = platform ?? Channel }, fastRetries ? TimeSpan.FromMilliseconds(20) : null, metrics, schedule);
         _input = new LocalInput(Bot.Conductors["Local"].CardOf, initialUser: user);
     }

@@ -4,7 +4,10 @@ using ChatOps.Testing;
 
 namespace ChatOps.Bot.Tests;
 
-/// <summary>A pinned file changed on disk before execution voids every sign-off, nothing runs, and the card says why — at a sign-off and right before the run.</summary>
+/// <summary>
+/// A pinned file changed (or deleted) on disk before execution voids every sign-off, nothing runs, and the card says why — at a sign-off,
+/// while nobody signs (the sign-off watch) and right before the run.
+/// </summary>
 public class PinnedFileTests(PostgresDatabase target, EmptyPostgresDatabase state) : IClassFixture<PostgresDatabase>, IClassFixture<EmptyPostgresDatabase>
 {
     private static readonly RoleHolders Holders = new(new Dictionary<SignOffRole, IReadOnlySet<string>>
@@ -22,6 +25,19 @@ public class PinnedFileTests(PostgresDatabase target, EmptyPostgresDatabase stat
 
     private Task<string> AuditAsync() =>
         state.ScalarAsync<string>("SELECT string_agg(who || ': ' || what, E'\n' ORDER BY seq) FROM chatops_state.audit_events WHERE deployment = 1");
+
+    private Task<long> VoidsAsync() =>
+        state.ScalarAsync<long>("SELECT count(*) FROM chatops_state.audit_events WHERE deployment = 1 AND who = 'bot' AND what LIKE 'sign-offs void: %'");
+
+    private Task<long> SignOffsAsync() => state.ScalarAsync<long>("SELECT count(*) FROM chatops_state.sign_offs WHERE deployment = 1");
+
+    private static readonly TimeSpan Watch = TimeSpan.FromMilliseconds(100);
+
+    private static string Short(string text)
+    {
+        var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
+        return $"{sha256[..4]}…{sha256[^4..]}";
+    }
 
     private Task<string> StateAsync() => state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1");
 
@@ -88,5 +104,102 @@ public class PinnedFileTests(PostgresDatabase target, EmptyPostgresDatabase stat
         var audit = await AuditAsync();
         Assert.Contains("bot: sign-offs void: pf_gap.rollback.sql changed on disk", audit);
         Assert.DoesNotContain("execution started", audit);
+    }
+
+    [Fact]
+    public async Task A_file_changed_while_nobody_signs_is_noticed_and_the_card_and_thread_say_why()
+    {
+        await state.ExecuteAsync("DROP SCHEMA IF EXISTS chatops_state CASCADE");
+        using var folder = new MigrationFolder().With("pf_idle", "CREATE TABLE pf_idle_a (id int);\n");
+        await using var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, signOffWatch: Watch);
+        await bot.StartAsync();
+        await bot.SayAsync("/migrate start pf_idle", "react dan ✅ D-1", "react sam ✅ D-1");
+
+        const string changed = "CREATE TABLE pf_idle_b (id int, note text);\n";
+        await File.WriteAllTextAsync(Path.Combine(folder.Path, "pf_idle.sql"), changed);
+        // No reaction, no command: the watch notices.
+        await Poll.UntilAsync(async () => (await bot.CardAsync(1))!.Status == "⏳ AWAITING SIGN-OFF (0/4) · sign-offs voided", "the card to say the sign-offs are void",
+            lastSeen: async () => (await bot.CardAsync(1))!.Status ?? "");
+        await bot.Bot.SettleAsync(TimeSpan.FromMinutes(1), CancellationToken.None, runs: false);
+
+        var why = $"pf_idle.sql changed on disk after signing (sha256 now {Short(changed)}): sign again";
+        Assert.Equal(why, Assert.Single((await bot.CardAsync(1))!.Fields, f => f.Label == "sign-offs voided").Value);
+        Assert.Contains($"⚠️ D-1: sign-offs void: {why}", bot.Transcript);
+        Assert.Equal(1L, await VoidsAsync());
+        Assert.Equal(0L, await SignOffsAsync());
+        Assert.Equal("AwaitingApproval", await StateAsync());
+    }
+
+    [Fact]
+    public async Task A_deleted_rollback_file_voids_the_sign_offs_and_signing_again_runs_and_rolls_back_the_pinned_bytes()
+    {
+        await state.ExecuteAsync("DROP SCHEMA IF EXISTS chatops_state CASCADE");
+        using var folder = new MigrationFolder().With("pf_gone", "CREATE TABLE pf_gone_a (id int);\n", rollback: "DROP TABLE IF EXISTS pf_gone_a;");
+        await using var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, signOffWatch: Watch);
+        await bot.StartAsync();
+        await bot.SayAsync("/migrate start pf_gone", "react dan ✅ D-1", "react sam ✅ D-1", "react olga ✅ D-1");
+
+        File.Delete(Path.Combine(folder.Path, "pf_gone.rollback.sql"));
+        await Poll.UntilAsync(async () => await VoidsAsync() == 1, "the deleted file to void the sign-offs");
+        await bot.Bot.SettleAsync(TimeSpan.FromMinutes(1), CancellationToken.None, runs: false);
+
+        const string why = "pf_gone.rollback.sql is gone (deleted from the migrations directory after signing): sign again";
+        Assert.Equal(why, Assert.Single((await bot.CardAsync(1))!.Fields, f => f.Label == "sign-offs voided").Value);
+        Assert.Equal("⏳ AWAITING SIGN-OFF (0/4) · sign-offs voided", (await bot.CardAsync(1))!.Status);
+        Assert.Contains($"⚠️ D-1: sign-offs void: {why}", bot.Transcript);
+        Assert.Equal(0L, await SignOffsAsync());
+
+        // Seen and signed again: the pinned migration runs, and its pinned rollback undoes it though the file is gone.
+        await bot.SayAsync("react dan ✅ D-1", "react sam ✅ D-1", "react olga ✅ D-1", "react pete ✅ D-1");
+        await bot.SettleAsync();
+        Assert.Equal("Completed", await StateAsync());
+        Assert.Equal(1L, await TablesAsync("pf_gone_a"));
+        await bot.SayAsync("as dan", "/migrate rollback D-1 --confirm");
+        await bot.SettleAsync();
+        Assert.Equal("RolledBack", await StateAsync());
+        Assert.Equal(0L, await TablesAsync("pf_gone_a"));
+        Assert.Equal(1L, await VoidsAsync());
+    }
+
+    [Fact]
+    public async Task A_change_after_signing_again_voids_again_and_so_does_a_file_changed_back_and_then_again()
+    {
+        await state.ExecuteAsync("DROP SCHEMA IF EXISTS chatops_state CASCADE");
+        const string a = "CREATE TABLE pf_flip_a (id int);\n", b = "CREATE TABLE pf_flip_bb (id int);\n", c = "CREATE TABLE pf_flip_ccc (id int);\n";
+        using var folder = new MigrationFolder().With("pf_flip", a);
+        var sql = Path.Combine(folder.Path, "pf_flip.sql");
+        await using var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, signOffWatch: Watch);
+        await bot.StartAsync();
+        await bot.SayAsync("/migrate start pf_flip", "react dan ✅ D-1");
+
+        // A→B voids; people see it and sign again.
+        await File.WriteAllTextAsync(sql, b);
+        await Poll.UntilAsync(async () => await VoidsAsync() == 1, "A→B to void the sign-offs");
+        await bot.SayAsync("react dan ✅ D-1", "react sam ✅ D-1");
+        Assert.Equal(2L, await SignOffsAsync());
+
+        // B→C is a new change: it voids again.
+        await File.WriteAllTextAsync(sql, c);
+        await Poll.UntilAsync(async () => await VoidsAsync() == 2, "B→C to void the sign-offs again");
+        Assert.Equal(0L, await SignOffsAsync());
+        await bot.SayAsync("react dan ✅ D-1");
+
+        // Back to the pinned bytes: recorded, nothing voided; then B again is new again.
+        await File.WriteAllTextAsync(sql, a);
+        await Poll.UntilAsync(() => state.ScalarAsync<bool>(
+            "SELECT EXISTS (SELECT 1 FROM chatops_state.audit_events WHERE deployment = 1 AND what LIKE 'pf_flip.sql is back to its pinned bytes%')"),
+            "the file back to its pinned bytes to be recorded");
+        Assert.Equal(1L, await SignOffsAsync());
+        await File.WriteAllTextAsync(sql, b);
+        await Poll.UntilAsync(async () => await VoidsAsync() == 3, "B again to void the sign-offs again");
+        await bot.Bot.SettleAsync(TimeSpan.FromMinutes(1), CancellationToken.None, runs: false);
+
+        Assert.Equal(0L, await SignOffsAsync());
+        Assert.Equal($"pf_flip.sql changed on disk after signing (sha256 now {Short(b)}): sign again",
+            Assert.Single((await bot.CardAsync(1))!.Fields, f => f.Label == "sign-offs voided").Value);
+        var audit = await AuditAsync();
+        Assert.Equal(2, audit.Split('\n').Count(l => l == $"bot: sign-offs void: pf_flip.sql changed on disk after signing (sha256 now {Short(b)}): sign again"));
+        Assert.Single(audit.Split('\n'), l => l == $"bot: sign-offs void: pf_flip.sql changed on disk after signing (sha256 now {Short(c)}): sign again");
+        Assert.Equal("AwaitingApproval", await StateAsync());
     }
 }

@@ -82,6 +82,70 @@ public class DeploymentTests
     }
 
     [Fact]
+    public void A_file_gone_voids_and_a_change_back_and_forth_voids_each_time_it_differs_anew()
+    {
+        var d = Approved();
+        var sql = d.Migration.Sql;
+        var b = new string('c', 64);
+
+        Assert.False(d.FileOnDisk(sql, sql.Sha256, T0.AddMinutes(2)));   // as pinned: nothing to say
+        Assert.True(d.FileOnDisk(sql, b, T0.AddMinutes(2)));             // A→B
+        Assert.Equal(DeploymentState.AwaitingApproval, d.State);
+        Assert.False(d.FileOnDisk(sql, b, T0.AddMinutes(3)));            // B seen already: people sign again knowing it
+        foreach (var p in new[] { "dan", "sam", "olga", "pete" })
+            d.SignOff(p, [], T0.AddMinutes(4));
+        Assert.Equal(DeploymentState.Approved, d.State);
+        Assert.False(d.FileOnDisk(sql, b, T0.AddMinutes(5)));
+
+        Assert.False(d.FileOnDisk(sql, sql.Sha256, T0.AddMinutes(6)));   // back to A: recorded, voids nothing
+        Assert.Equal(DeploymentState.Approved, d.State);
+        Assert.Contains(d.Audit, a => a.What == "m1.sql is back to its pinned bytes (sha256 aaaa…aaaa): a new change voids the sign-offs again");
+        Assert.True(d.FileOnDisk(sql, b, T0.AddMinutes(7)));             // B again: new again
+        Assert.Empty(d.SignOffs.Signers);
+
+        foreach (var p in new[] { "dan", "sam", "olga", "pete" })
+            d.SignOff(p, [], T0.AddMinutes(8));
+        Assert.True(d.FileOnDisk(d.Migration.Rollback!, null, T0.AddMinutes(9)));   // deleted
+        Assert.Equal("m1.rollback.sql is gone (deleted from the migrations directory after signing): sign again", d.VoidedBecause);
+        Assert.False(d.FileOnDisk(d.Migration.Rollback!, null, T0.AddMinutes(10)));
+        Assert.Equal(3, d.Audit.Count(a => a.What.StartsWith("sign-offs void: ", StringComparison.Ordinal)));
+
+        // Once execution started, what runs is the pinned bytes: a change concerns the next deployment.
+        foreach (var p in new[] { "dan", "sam", "olga", "pete" })
+            d.SignOff(p, [], T0.AddMinutes(11));
+        d.Begin(T0.AddMinutes(12));
+        Assert.False(d.FileOnDisk(sql, new string('e', 64), T0.AddMinutes(13)));
+        Assert.Equal(4, d.SignOffs.Signers.Count);
+    }
+
+    [Fact]
+    public void An_expired_sign_off_is_said_once_naming_its_role_and_withdraws_an_approval_that_no_longer_holds()
+    {
+        var d = New();
+        d.AwaitApproval(T0, checksPass: true);
+        d.SignOff("dan", [], T0);
+        foreach (var p in new[] { "sam", "olga", "pete" })
+            d.SignOff(p, [], T0.AddHours(12));
+        Assert.Equal(DeploymentState.Approved, d.State);
+        Assert.Empty(d.SignOffsExpired(T0.AddHours(23)));
+
+        var day = T0.AddHours(24);
+        Assert.Equal(["dan's sign-off as Database Administrator (given 2026-11-28 02:00Z) expired at 2026-11-29 02:00Z (sign-offs are valid for 24h00m): " +
+                      "Database Administrator signs again"], d.SignOffsExpired(day));
+        Assert.Equal(DeploymentState.AwaitingApproval, d.State);
+        Assert.Equal("approval withdrawn: a sign-off expired", d.Audit[^1].What);
+        Assert.Empty(d.SignOffsExpired(day.AddMinutes(1)));   // said once
+
+        // dan signs again: his renewed sign-off counts, approves, and is said to expire in its turn, a day later.
+        Assert.True(d.SignOff("dan", [], day.AddMinutes(2)).Counted);
+        Assert.Equal(DeploymentState.Approved, d.State);
+        Assert.Equal(3, d.SignOffsExpired(day.AddHours(13)).Count);   // sam, olga and pete's, signed 12 hours after dan's first
+        Assert.Equal(DeploymentState.AwaitingApproval, d.State);
+        Assert.Empty(d.SignOffsExpired(day.AddHours(24)));
+        Assert.Single(d.SignOffsExpired(day.AddHours(24).AddMinutes(2)));
+    }
+
+    [Fact]
     public void Pause_and_resume_need_a_role_and_the_right_state()
     {
         var d = Approved();

@@ -136,6 +136,48 @@ public class SignOffTests
     }
 
     [Fact]
+    public void Signing_again_after_ones_own_sign_off_expired_renews_it_and_it_counts_again()
+    {
+        var book = Book(new SignOffPolicy(ValidFor: TimeSpan.FromHours(24)));
+        foreach (var p in new[] { "dan", "pete", "sam", "olga" })
+            book.Sign(p, [], T0);
+        Assert.True(book.IsApproved(T0.AddHours(23)));
+
+        // Still valid: a second sign-off is a duplicate, and keeps the first one's time.
+        var early = book.Sign("dan", [], T0.AddHours(23));
+        Assert.False(early.Counted);
+        Assert.Contains("signed already", early.Why);
+        Assert.Equal(T0, book.Signers["dan"].At);
+
+        // A day on, every sign-off has expired; dan signs again and his renewed one counts for DBA.
+        var day = T0.AddHours(24);
+        Assert.Empty(book.Assignment(day));
+        var renewed = book.Sign("dan", [], day, SignOffGivenBy.Command);
+        Assert.True(renewed.Counted, renewed.Why);
+        Assert.Equal("dan signed again (their sign-off of 2026-11-28 02:00Z had expired) (Database Administrator)", renewed.Why);
+        Assert.Equal((day, SignOffGivenBy.Command), (book.Signers["dan"].At, book.Signers["dan"].GivenBy));
+        Assert.Equal([SignOffRole.DatabaseAdministrator], book.Signers["dan"].Roles);
+        Assert.Equal("dan", Assert.Single(book.Assignment(day)).Value);
+
+        foreach (var p in new[] { "pete", "sam", "olga" })
+            Assert.True(book.Sign(p, [], day.AddMinutes(1)).Counted);
+        Assert.True(book.IsApproved(day.AddMinutes(2)));
+    }
+
+    [Fact]
+    public void An_expired_sign_off_restored_from_storage_does_not_block_signing_again()
+    {
+        var book = Book(new SignOffPolicy(ValidFor: TimeSpan.FromHours(1)));
+        book.Restore([new("dan", new SignOffRecord(T0, [SignOffRole.DatabaseAdministrator], SignOffGivenBy.Reaction))]);
+        Assert.False(book.Assignment(T0.AddHours(1)).ContainsKey(SignOffRole.DatabaseAdministrator));
+
+        Assert.True(book.Sign("dan", [], T0.AddHours(1)).Counted);
+        Assert.Equal(T0.AddHours(1), book.Signers["dan"].At);
+        Assert.Equal("dan", book.Assignment(T0.AddHours(1))[SignOffRole.DatabaseAdministrator]);
+        Assert.Equal(T0.AddHours(2), book.ExpiresAt(book.Signers["dan"]));
+    }
+
+    [Fact]
     public void Each_covering_role_attests_its_own_manual_items()
     {
         var book = Book();

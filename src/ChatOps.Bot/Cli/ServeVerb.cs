@@ -18,9 +18,12 @@ namespace ChatOps.Bot.Cli;
 /// </summary>
 public static class ServeVerb
 {
+    /// <summary>Where serve listens without <c>--urls</c>: the loopback only (a platform reaches it through a proxy or tunnel one sets up).</summary>
+    public const string DefaultUrls = "http://127.0.0.1:8080";
+
     public static Command Create()
     {
-        var urls = new Option<string>("--urls") { Description = "Where the HTTP endpoints listen (/healthz, /readyz, /metrics; Slack and Discord with their adapters).", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
+        var urls = new Option<string>("--urls") { Description = "Where the HTTP endpoints listen (/healthz, /readyz, /metrics; Slack and Discord with their adapters).", DefaultValueFactory = _ => DefaultUrls };
         var command = new Command("serve", "Run the bot: /migrate commands, the deployment card, four-role sign-off, the runbook with its events in the card's thread. " +
             "Needs ConnectionStrings:State (the bot's own database: deployments, sign-offs, audit, inbox, outbox; tables created at start-up), a target " +
             "(ConnectionStrings:Target or ChatOps:Targets:<name>) and the role holders (ChatOps:Roles:<DatabaseAdministrator|SeniorBackendEngineer|DevOpsLead|ProductOwner>, " +
@@ -72,7 +75,7 @@ public static class ServeVerb
                 new MigrationCatalog(app.Services.GetRequiredService<IOptions<MigrationsOptions>>().Value.ResolvedDirectory), settings.Targets, settings.Roles,
                 settings.Approvals, settings.Permissions, app.Services.GetRequiredService<IOptions<ExecutionOptions>>().Value,
                 app.Services.GetRequiredService<IOptions<MonitoringOptions>>().Value, TimeProvider.System, app.Services.GetRequiredService<ILoggerFactory>(),
-                reporting, settings.MaintenanceWindow), platforms.Channels, metrics: metrics, schedule: schedule);
+                reporting, settings.MaintenanceWindow, settings.SignOffWatchInterval), platforms.Channels, metrics: metrics, schedule: schedule);
             platforms.Connect(app, bot);
             var connections = new PlatformConnections(state, platforms.Connections, TimeProvider.System, app.Services.GetRequiredService<ILogger<PlatformConnections>>());
             app.MapBotHealth(bot, settings, connections.ProblemsAsync, connections.Degraded);

@@ -20,6 +20,12 @@ public sealed record BotSettings(RoleHolders Roles, Targets Targets, string Stat
     /// </summary>
     public MaintenanceWindow? MaintenanceWindow { get; init; }
 
+    /// <summary>
+    /// <c>ChatOps:Approvals:WatchInterval</c>: how often expired sign-offs and changed pinned files are looked for while deployments
+    /// take sign-offs (<see cref="SignOffWatch"/>); null: its default, 5 seconds.
+    /// </summary>
+    public TimeSpan? SignOffWatchInterval { get; init; }
+
     /// <summary>What <c>start --window</c> answers when no window is configured.</summary>
     public const string NoWindowConfigured = "no maintenance window is configured: set ChatOps:MaintenanceWindow:Start and End (local times as HH:mm, " +
         "e.g. 02:00 and 04:00) and ChatOps:MaintenanceWindow:TimeZone (an IANA id, e.g. Europe/Berlin) — env ChatOps__MaintenanceWindow__Start=02:00 …";
@@ -112,6 +118,14 @@ public sealed record BotSettings(RoleHolders Roles, Targets Targets, string Stat
             else
                 problems.Add($"ChatOps:Approvals:ValidFor is '{valid}', not a positive duration: write hh:mm:ss or d.hh:mm:ss (default 1.00:00:00)");
         }
+        TimeSpan? watchInterval = null;
+        if (configuration["ChatOps:Approvals:WatchInterval"] is { Length: > 0 } watch)
+        {
+            if (TimeSpan.TryParse(watch, System.Globalization.CultureInfo.InvariantCulture, out var span) && span > TimeSpan.Zero)
+                watchInterval = span;
+            else
+                problems.Add($"ChatOps:Approvals:WatchInterval is '{watch}', not a positive duration: write hh:mm:ss (default 00:00:05)");
+        }
 
         // ChatOps:Permissions:<Start|Pause|Resume|Rollback|Abort> = role keys.
         var allowed = new Dictionary<DeploymentAction, IReadOnlyList<SignOffRole>>();
@@ -146,7 +160,7 @@ public sealed record BotSettings(RoleHolders Roles, Targets Targets, string Stat
         return problems.Count > 0
             ? (null, problems)
             : (new BotSettings(roleHolders, new Targets(string.IsNullOrWhiteSpace(target) ? null : target, named), state!, platforms,
-                new SignOffPolicy(allowRequester, validFor), new DeploymentPermissions(roleHolders, allowed)) { MaintenanceWindow = window }, problems);
+                new SignOffPolicy(allowRequester, validFor), new DeploymentPermissions(roleHolders, allowed)) { MaintenanceWindow = window, SignOffWatchInterval = watchInterval }, problems);
     }
 
     /// <summary>

@@ -23,7 +23,8 @@ public sealed record BotParts(
     TimeProvider Time,
     ILoggerFactory Logging,
     ReportingPolicy? Reporting = null,
-    MaintenanceWindow? Window = null);
+    MaintenanceWindow? Window = null,
+    TimeSpan? SignOffWatchInterval = null);
 
 /// <summary>
 /// One replica of the bot: the inbox handler, a conductor and an outbox dispatcher per platform, and the deployments' owner,
@@ -54,12 +55,18 @@ public sealed class ChatOpsBot
         Reporting = schedule is null
             ? null
             : new ReportingWork(Store, Reporter, parts.Targets, schedule, parts.Time, parts.Logging.CreateLogger<ReportingWork>());
+        // One look at the files on disk for the owner and the watch: they share what was hashed already.
+        var files = new PinnedFileCheck(parts.Catalog);
         Owner = new DeploymentOwner(Store, Outbox, cards, Reporter, parts.Targets, parts.Execution, parts.Monitoring, parts.Time, parts.Logging.CreateLogger<DeploymentOwner>())
         {
             Metrics = metrics,
-            Files = new PinnedFileCheck(parts.Catalog),
+            Files = files,
             Reporting = Reporting,
             Schedule = schedule,
+        };
+        SignOffs = new SignOffWatch(Store, cards, files, parts.Time, parts.Logging.CreateLogger<SignOffWatch>())
+        {
+            Interval = parts.SignOffWatchInterval ?? SignOffWatch.DefaultInterval,
         };
         Conductors = platforms.ToDictionary(p => p.Key, p =>
         {
@@ -104,6 +111,9 @@ public sealed class ChatOpsBot
     public BotMetrics? Metrics { get; }
     public DeploymentCards Cards { get; }
 
+    /// <summary>Sign-offs expiring and pinned files changing while deployments take sign-offs: said on the card and in the thread.</summary>
+    public SignOffWatch SignOffs { get; }
+
     /// <summary>The scheduled jobs, or null when this replica runs none.</summary>
     public IDeploymentSchedule? Schedule { get; }
 
@@ -123,6 +133,7 @@ public sealed class ChatOpsBot
         _loops.Add(Task.Run(() => Handler.RunAsync(stopping), CancellationToken.None));
         _loops.AddRange(Dispatchers.Values.Select(d => Task.Run(() => d.RunAsync(stopping), CancellationToken.None)));
         _loops.Add(Task.Run(() => Owner.RunAsync(stopping), CancellationToken.None));
+        _loops.Add(Task.Run(() => SignOffs.RunAsync(stopping), CancellationToken.None));
         if (Metrics is { } metrics)
             _loops.Add(Task.Run(() => metrics.RunAsync(stopping), CancellationToken.None));
         if (Schedule is { } schedule)

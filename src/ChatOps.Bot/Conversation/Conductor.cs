@@ -275,10 +275,17 @@ public sealed class Conductor(
                 // While it runs, is paused or is monitored: the figures too, as the status posts show them.
                 if (Reporter is not null && await Reporter.StatusAsync(deployment, cancellationToken) is { } figures)
                     await outbox.PostAsync(h.Scope, platform, command.ChannelId, figures, cancellationToken);
+                // Every command is an audit event, a look too; only the trail is written (the card and thread show nothing of it).
+                deployment.Looked(user, "status: the card posted on demand", Now);
+                await store.SaveAsync(h.Scope, deployment, cancellationToken);
                 return $"{deployment.Id} status posted";
             case MigrateCommand.History:
-                return await SayAsync(h, command.ChannelId, $"{deployment.Id} audit trail, most recent first:\n" + string.Join("\n",
-                    deployment.Audit.Reverse().Select(a => $"  {a.At:yyyy-MM-dd HH:mm:ss}Z {a.Who}: {a.What}{(a.Counted ? "" : " (not counted)")}")), cancellationToken);
+                // The trail as it was asked for; the request itself is its next line.
+                var trail = $"{deployment.Id} audit trail, most recent first:\n" + string.Join("\n",
+                    deployment.Audit.Reverse().Select(a => $"  {a.At:yyyy-MM-dd HH:mm:ss}Z {a.Who}: {a.What}{(a.Counted ? "" : " (not counted)")}"));
+                deployment.Looked(user, "history: the audit trail posted", Now);
+                await store.SaveAsync(h.Scope, deployment, cancellationToken);
+                return await SayAsync(h, command.ChannelId, trail, cancellationToken);
             case MigrateCommand.Approve:
                 answer = await SignAsync(h, deployment, user, groups, SignOffGivenBy.Command, cancellationToken);
                 break;

@@ -82,6 +82,7 @@ public sealed class SignOffBook(string requester, RoleHolders holders, SignOffPo
     /// <summary>
     /// A sign-off by <paramref name="user"/> at <paramref name="at"/>, who is in the platform groups <paramref name="groups"/>: the
     /// roles they hold now (directly or through a group) are recorded with it, and how it was given; it counts for those roles from then on.
+    /// Signing again after one's own sign-off expired renews it (a new time, the roles held now).
     /// </summary>
     public SignOffOutcome Sign(string user, IReadOnlyCollection<string> groups, DateTimeOffset at, SignOffGivenBy givenBy = SignOffGivenBy.Unknown)
     {
@@ -90,11 +91,22 @@ public sealed class SignOffBook(string requester, RoleHolders holders, SignOffPo
             return new(false, $"{user} holds none of the four roles");
         if (user == requester && !policy.AllowRequester)
             return new(false, $"{user} requested this deployment and may not sign it (separation of duties; ChatOps:Approvals:AllowRequester)");
-        if (_signed.ContainsKey(user))
+        var renewed = _signed.TryGetValue(user, out var earlier);
+        if (renewed && IsValid(earlier!, at))
             return new(false, $"{user} has signed already");
         _signed[user] = new SignOffRecord(at, roles, givenBy);
-        return new(true, $"{user} signed ({string.Join(", ", roles.Select(r => r.Title()))})");
+        return new(true, $"{user} signed{(renewed ? $" again (their sign-off of {earlier!.At:yyyy-MM-dd HH:mm}Z had expired)" : "")} " +
+                         $"({string.Join(", ", roles.Select(r => r.Title()))})");
     }
+
+    /// <summary>How long a sign-off counts (<c>ChatOps:Approvals:ValidFor</c>).</summary>
+    public TimeSpan Validity => policy.Validity;
+
+    /// <summary>Whether <paramref name="record"/> still counts at <paramref name="now"/> (<c>ChatOps:Approvals:ValidFor</c>).</summary>
+    public bool IsValid(SignOffRecord record, DateTimeOffset now) => now - record.At < Validity;
+
+    /// <summary>When <paramref name="record"/> stops counting.</summary>
+    public DateTimeOffset ExpiresAt(SignOffRecord record) => record.At + Validity;
 
     /// <summary>
     /// A removed reaction (or <c>revoke</c>): revokes until execution starts; afterwards it is only recorded. No groups are needed:
@@ -115,7 +127,8 @@ public sealed class SignOffBook(string requester, RoleHolders holders, SignOffPo
 
     /// <summary>
     /// Puts back sign-offs read from storage (who, when, and the roles they held when signing), as they were recorded: a
-    /// configuration or group membership changed since does not change what a sign-off covers.
+    /// configuration or group membership changed since does not change what a sign-off covers. An expired one is put back too (the
+    /// trail and the card say it expired); it counts for nothing, and its signer may sign again.
     /// </summary>
     public void Restore(IEnumerable<KeyValuePair<string, SignOffRecord>> signed)
     {
@@ -141,7 +154,7 @@ public sealed class SignOffBook(string requester, RoleHolders holders, SignOffPo
     /// </summary>
     public IReadOnlyDictionary<SignOffRole, string> Assignment(DateTimeOffset now)
     {
-        var valid = _signed.Where(s => now - s.Value.At < policy.Validity).OrderBy(s => s.Value.At).ThenBy(s => s.Key, StringComparer.Ordinal)
+        var valid = _signed.Where(s => IsValid(s.Value, now)).OrderBy(s => s.Value.At).ThenBy(s => s.Key, StringComparer.Ordinal)
             .Select(s => (s.Key, s.Value.Roles)).ToList();
         return RoleAssignment.Maximum(valid);
     }

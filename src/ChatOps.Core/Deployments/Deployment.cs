@@ -1,5 +1,6 @@
 using ChatOps.Core.Approvals;
 using ChatOps.Core.Conversation;
+using ChatOps.Core.Execution;
 using ChatOps.Core.Runbooks;
 using ChatOps.Core.Scheduling;
 
@@ -312,16 +313,80 @@ public sealed class Deployment
     }
 
     /// <summary>A pinned file changed on disk before execution: every sign-off is void.</summary>
-    public void FileChanged(string file, string newSha256, DateTimeOffset at)
+    public void FileChanged(string file, string newSha256, DateTimeOffset at) =>
+        Void($"{file} changed on disk after signing (sha256 now {Short(newSha256)}): sign again", at);
+
+    /// <summary>
+    /// A pinned file as it is on disk now (<paramref name="sha256OnDisk"/> null: the file is gone). A difference from the pinned bytes
+    /// that the trail has not recorded as the file's latest state voids every sign-off; the same difference seen again voids nothing
+    /// (people saw it and signed again: what runs is still the pinned bytes). The file back to its pinned bytes is recorded, so that
+    /// a change after it is new again (A→B voids, back to A, B again voids again). True when it voided.
+    /// </summary>
+    public bool FileOnDisk(PinnedFile pinned, string? sha256OnDisk, DateTimeOffset at)
+    {
+        if (ExecutionStarted)
+            return false;   // what runs is the pinned bytes; a change afterwards concerns the next deployment
+        var seen = _audit.LastOrDefault(a => a.Who == "bot" && (a.What.StartsWith($"{VoidLine}{pinned.Name} ", StringComparison.Ordinal)
+                                                                || a.What.StartsWith($"{pinned.Name} {BackLine}", StringComparison.Ordinal)))?.What;
+        if (sha256OnDisk == pinned.Sha256)
+        {
+            // Back as pinned: said once, and only after a difference was (nothing to say of a file that never changed).
+            if (seen is not null && !seen.StartsWith($"{pinned.Name} {BackLine}", StringComparison.Ordinal))
+                Record(at, "bot", $"{pinned.Name} {BackLine} (sha256 {Short(pinned.Sha256)}): a new change voids the sign-offs again");
+            return false;
+        }
+        var why = sha256OnDisk is null
+            ? $"{pinned.Name} is gone (deleted from the migrations directory after signing): sign again"
+            : $"{pinned.Name} changed on disk after signing (sha256 now {Short(sha256OnDisk)}): sign again";
+        if (seen == VoidLine + why)
+            return false;
+        Void(why, at);
+        return true;
+    }
+
+    private const string VoidLine = "sign-offs void: ";
+    private const string BackLine = "is back to its pinned bytes";
+
+    private void Void(string why, DateTimeOffset at)
     {
         if (ExecutionStarted)
             return;   // what runs is the pinned bytes; a change afterwards concerns the next deployment
-        VoidedBecause = $"{file} changed on disk after signing (sha256 now {Short(newSha256)}): sign again";
+        VoidedBecause = why;
         SignOffs.VoidAll();
         if (State == DeploymentState.Approved)
             State = DeploymentState.AwaitingApproval;
-        Record(at, "bot", $"sign-offs void: {VoidedBecause}");
+        Record(at, "bot", VoidLine + why);
     }
+
+    /// <summary>
+    /// The sign-offs that expired by <paramref name="at"/> (<c>ChatOps:Approvals:ValidFor</c>) and that the trail has not said so of: each
+    /// is recorded once, naming the role it covered, and an approval (not started yet) that no longer holds is withdrawn. What to say
+    /// of each comes back; nothing once execution started (sign-offs no longer change anything then).
+    /// </summary>
+    public IReadOnlyList<string> SignOffsExpired(DateTimeOffset at)
+    {
+        if (ExecutionStarted || State is not (DeploymentState.AwaitingApproval or DeploymentState.Approved))
+            return [];
+        var said = new List<string>();
+        foreach (var (user, record) in SignOffs.Signers.OrderBy(s => s.Value.At).ThenBy(s => s.Key, StringComparer.Ordinal).ToList())
+        {
+            if (SignOffs.IsValid(record, at) || _audit.Any(a => a.At >= record.At && a.What.StartsWith($"{ExpiredLine}{user}'s ", StringComparison.Ordinal)))
+                continue;
+            var expiredAt = SignOffs.ExpiresAt(record);
+            // The role it covered just before it expired; one that covered none (a fifth signer) names the roles it was given for.
+            var covered = SignOffs.Assignment(expiredAt - TimeSpan.FromTicks(1)).Where(a => a.Value == user).Select(a => a.Key.Title()).FirstOrDefault();
+            var role = covered ?? $"{string.Join(" or ", record.Roles.Select(r => r.Title()))}, covering no role";
+            var line = $"{user}'s sign-off as {role} (given {record.At:yyyy-MM-dd HH:mm}Z) expired at {expiredAt:yyyy-MM-dd HH:mm}Z " +
+                       $"(sign-offs are valid for {Durations.Short(SignOffs.Validity)}): {(covered is null ? "nothing changes" : $"{covered} signs again")}";
+            Record(at, "bot", ExpiredLine + line);
+            said.Add(line);
+        }
+        if (said.Count > 0 && State == DeploymentState.Approved && !SignOffs.IsApproved(at))
+            Move(DeploymentState.Approved, DeploymentState.AwaitingApproval, at, "bot", "approval withdrawn: a sign-off expired");
+        return said;
+    }
+
+    private const string ExpiredLine = "sign-off expired: ";
 
     /// <summary><c>start --window</c>: the deployment waits for <paramref name="window"/>; approval before it does not start execution.</summary>
     /// <param name="described">The window as people read it (its zone and UTC), for the audit trail.</param>
@@ -478,6 +543,9 @@ public sealed class Deployment
         var said = text.Trim();
         Record(at, who, $"in the thread: {(said.Length > Longest ? said[..Longest] + "…" : said)}");
     }
+
+    /// <summary>A command that only looks (<c>status</c>, <c>history</c>): kept in the trail with who and when, as every command is.</summary>
+    public void Looked(string who, string what, DateTimeOffset at) => Record(at, who, what);
 
     /// <summary>Records a command or reaction that changed nothing (wrong emoji, another message, the bot's own reaction …).</summary>
     public void Ignored(string who, string what, DateTimeOffset at) => Record(at, who, what, counted: false);

@@ -324,6 +324,21 @@ public sealed class DeploymentStore(StateConnections state, RoleHolders holders,
         return ids;
     }
 
+    /// <summary>
+    /// Deployments still taking sign-offs: awaiting approval, or approved and not started (execution starting moves it on). What can
+    /// change there without anyone doing anything — a sign-off expiring, a pinned file on disk — is looked at for these.
+    /// </summary>
+    public async Task<IReadOnlyList<DeploymentId>> SigningAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await state.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT id FROM chatops_state.deployments WHERE state IN ('AwaitingApproval', 'Approved') ORDER BY id", connection);
+        await using var r = await command.ExecuteReaderAsync(cancellationToken);
+        var ids = new List<DeploymentId>();
+        while (await r.ReadAsync(cancellationToken))
+            ids.Add(new DeploymentId(r.GetInt32(0)));
+        return ids;
+    }
+
     // Approved, scheduled into a window that has not opened for it: not to be started yet.
     private const string WaitingForWindow = "(state = 'Approved' AND window_start IS NOT NULL AND NOT window_opened)";
 
