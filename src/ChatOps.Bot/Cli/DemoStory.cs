@@ -138,7 +138,7 @@ public sealed class DemoStory(ChatOpsBot bot, LocalChannel channel, ScriptedInpu
             if (await reached(deployment))
                 return;
             if (Ended(deployment.State) && deployment.State != ending)
-                throw new StoryStopped($"{id} ended {deployment.State} ({deployment.Audit.LastOrDefault()?.What ?? "no audit"}) while the demo waited for it {what}");
+                throw new StoryStopped($"{id} ended {deployment.State} ({deployment.Audit.LastOrDefault(a => a.Who == "bot")?.What ?? "no audit"}) while the demo waited for it {what}");
             if (time.GetElapsedTime(began) > limit)
                 throw new StoryStopped($"{id} did not get {what} within {limit.TotalSeconds:0} s: it is {deployment.State}" +
                                        $"{(deployment.Phase is { } p ? $", {p.Title()}" : "")}");
