@@ -438,8 +438,8 @@ public sealed class DeploymentOwner(
                 {
                     Fields = result.Reasons.Select(r => new MessageField("reason", r)).ToList(),
                     Footer = result.Succeeded
-                        ? deployment.State == DeploymentState.Monitoring ? $"Post-deployment monitoring until {monitorUntil:yyyy-MM-dd HH:mm}Z: status every " +
-                            $"{DeploymentCards.InWords(reporter.Policy.Cadence.Interval)}, the rollback triggers watched, then the performance report" : null
+                        ? deployment.State == DeploymentState.Monitoring ? $"Post-deployment monitoring until {monitorUntil:yyyy-MM-dd HH:mm}Z: " +
+                            $"{reporter.Policy.Cadence.PostDeploymentInWords()}, the rollback triggers watched, then the performance report" : null
                         : pinned.Rollback is null ? null : $"To roll back: /migrate rollback {id} --confirm",
                 }, CancellationToken.None);
             // A rollback trigger's prompt may be pending already (it answers itself when it lapses): no second prompt.
