@@ -566,7 +566,7 @@ public sealed class DeploymentOwner(
             foreach (var check in result.Checks)
                 steps.Enqueue($"{(check.Holds ? "✅" : "❌")} {check.What}");
             failedStep = result.Execution?.Failure;
-            // The failing step is named with PostgreSQL's words (the alert, the audit): which statement a person must look at.
+            // The failing step is named beside PostgreSQL's error (the alert, the audit): which statement a person must look at.
             detail = result.Succeeded ? $"{result.Checks.Count} effect(s) verified"
                 : failedStep is { } f ? $"step {Step(f.Statement)} failed: {f.Message}"
                 : string.Join("; ", result.Checks.Where(c => !c.Holds).Select(c => c.What));
