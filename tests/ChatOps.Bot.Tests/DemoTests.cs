@@ -44,9 +44,38 @@ public class DemoTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPostgresDa
         var statuses = Regex.Matches(transcript, $"📊 D-1 · status · {Migration}").Count;
         Assert.True(statuses >= 4, $"{statuses} status posts\n{transcript}");
         Assert.Matches(@"Application during the run: [1-9][\d,]* transactions, 0 failed", transcript);
+        AssertThePerformanceReport(transcript);
         Assert.True(Took(transcript) < TimeSpan.FromMinutes(3), $"the demo took {Took(transcript)}");
         await AssertScratchDatabasesDroppedAsync(transcript);
         Assert.DoesNotContain("Password", transcript + result.Error, StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>A measured duration as the bot writes one: 41 ms, 3.2 s, 1m05s.</summary>
+    private const string Duration = @"(?:\d+ ms|\d+\.\d s|\d+m\d\ds)";
+
+    /// <summary>The checklist's performance report, part by part: each with what was measured, and the limit where the checklist sets one.</summary>
+    private static void AssertThePerformanceReport(string transcript)
+    {
+        var at = transcript.IndexOf($"📈 D-1 · performance report · {Migration}", StringComparison.Ordinal);
+        Assert.True(at >= 0, transcript);
+        var report = transcript[at..transcript.IndexOf("lessons learned", at, StringComparison.Ordinal)];
+        Assert.Matches(@"✅ COMPLETED · 1m after deployment · (success criteria met ✅|❌ over the checklist's limits: )", report);
+        Assert.Matches($@"phase durations: pre-deployment {Duration} · 1 baseline {Duration} · 2 migration {Duration} · 3 index builds {Duration} · " +
+                       $@"4 validation {Duration} · verdict {Duration} · total {Duration}", report);
+        // The migration's ALTER TABLE takes ACCESS EXCLUSIVE: its hold, by statement, against the checklist's 500 ms.
+        Assert.Matches($@"ACCESS EXCLUSIVE holds: longest {Duration} [✅❌] \(limit ≤ 500 ms\): #\d+ line \d+ {Duration}", report);
+        Assert.Matches(@"blocked app sessions: peak \d+.* during the run · peak \d+.* during monitoring [✅❌] \(limit ≤ 2\)", report);
+        Assert.Matches(@"longest app lock wait: \d+ ms during the run · \d+ ms during monitoring", report);
+        // Each benchmark query with a baseline, before → after, and the judge's limit.
+        foreach (var query in new[] { "organization search", "point read", "recent contacts" })
+            Assert.Matches($@"queries vs baseline: .*{query} [\d.]+ → [\d.]+ ms \([+−]?[\d.]+ %", report);
+        Assert.Matches(@"queries vs baseline: .* [✅❌] \(limit ≤ 3 %\)", report);
+        Assert.Matches(@"RLS overhead: [\d.]+ ms \(was [\d.]+ ms\) [✅❌] \(limit ≤ 2 ms\)", report);
+        // The three indexes the migration builds, with how often they were scanned by the end of monitoring.
+        Assert.Matches(@"index usage: idx_contacts_analytics_date \d+ scans?[^·\n]* · idx_contacts_analytics_optimized \d+ scans?[^·\n]* · " +
+                       @"idx_contacts_org_analytics_optimized \d+ scans?", report);
+        Assert.Matches(@"monitoring: 1m · \d+ samples, 0 failed", report);
+        Assert.Contains("breaches: none", report);
     }
 
     [Fact]
@@ -63,16 +92,23 @@ public class DemoTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPostgresDa
             $"rita: /migrate start {Migration}", "⏳ AWAITING SIGN-OFF (0/4)",
             "✅ dana reacted on D-1", "✅ sam reacted on D-1", "✅ olga reacted on D-1", "✅ pete reacted on D-1", "🟢 APPROVED FOR DEPLOYMENT",
             "── phase 2 · execute migration ──",
-            "🎬 billing-worker (another application) takes ACCESS EXCLUSIVE on public.contacts",
+            "🎬 billing-worker (another application) takes ACCESS EXCLUSIVE on public.contacts in a transaction and keeps it — the deployment is in phase 2 · execute migration",
             // the alert in the channel, calling on the DBA and the DevOps/SRE Lead; it is the prompt (the bot's own ⏪ on it to click)
-            "🚨 D-1: rollback trigger application lock wait > 1000 ms for 10", "@Database Administrator", "@DevOps/SRE Lead",
-            "⏪ bot reacted on L", "rita: /migrate status D-1", "❌ breached: app-lock-wait",
+            "🚨 D-1: rollback trigger application lock wait > 1000 ms for 10", "@Database Administrator (dana)", "@DevOps/SRE Lead (olga)",
+            // the status asked for then: still phase 2, the trigger breached
+            "⏪ bot reacted on L", "rita: /migrate status D-1", "❌ breached: app-lock-wait", "phase: phase 2 · execute migration · step",
             // the DBA answers; the blocker goes; the rollback runs and is verified
             "⏪ dana reacted on D-1", "⏪ ROLLING BACK", "🎬 billing-worker commits",
             "⏪ D-1 rollback, step by step", "is absent", "⏪ D-1: rolled back and verified",
             "🎬 The story took");
         Assert.Contains("⏪ ROLLED BACK", transcript);
         Assert.DoesNotContain("COMPLETED", transcript);
+        // The alert came while the deployment was in phase 2: no later phase started before it (nor after: the rollback ended the run).
+        var phase2 = transcript.IndexOf("── phase 2 · execute migration ──", StringComparison.Ordinal);
+        var alert = transcript.IndexOf("🚨 D-1: rollback trigger", StringComparison.Ordinal);
+        Assert.True(phase2 >= 0 && alert > phase2, transcript);
+        Assert.DoesNotContain("── phase 3", transcript);
+        Assert.DoesNotContain("✓ phase 2 · execute migration in", transcript[..alert]);
         Assert.True(Took(transcript) < TimeSpan.FromMinutes(3), $"the demo took {Took(transcript)}");
         await AssertScratchDatabasesDroppedAsync(transcript);
     }

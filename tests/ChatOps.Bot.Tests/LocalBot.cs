@@ -30,7 +30,7 @@ public sealed class LocalBot : IAsyncDisposable
         IDeploymentSchedule? schedule = null, TimeSpan? signOffWatch = null)
     {
         Output = output ?? new StringWriter();
-        Channel = channel ?? new LocalChannel(Output);
+        Channel = channel ?? new LocalChannel(Output) { Holders = holders };
         Connections = new StateConnections(state);
         Bot = new ChatOpsBot(new BotParts(Connections, new MigrationCatalog(migrations), new Targets(target, namedTargets ?? new Dictionary<string, string>()), holders,
             new SignOffPolicy(), new DeploymentPermissions(holders), new ExecutionOptions(),

@@ -1,5 +1,6 @@
 using ChatOps.Bot.Local;
 using ChatOps.Core.Conversation;
+using ChatOps.Core.Runbooks;
 
 namespace ChatOps.Bot.Tests;
 
@@ -24,6 +25,28 @@ public class LocalChannelTests
 
         Assert.Equal("── #ops · only for ana ──\n⚠️ unknown sub-command\n── #ops · message L1 ──\nnext\n", writer.ToString());
         Assert.Equal("L1", posted.MessageId);
+    }
+
+    [Fact]
+    public async Task A_role_mention_names_the_role_s_holders_when_the_channel_knows_them()
+    {
+        var holders = new ChatOps.Core.Approvals.RoleHolders(new Dictionary<SignOffRole, IReadOnlySet<string>>
+        {
+            [SignOffRole.DatabaseAdministrator] = new HashSet<string> { "olga", "dana" },
+        });
+        var writer = new StringWriter();
+        var channel = new LocalChannel(writer) { Holders = holders };
+        var alert = new ChatMessage("🚨 D-3: rollback trigger")
+        {
+            Fields = [new("who", $"ask {InlineMention.Of(new Mention.RoleGroup(SignOffRole.DatabaseAdministrator))}")],
+            Mentions = [new Mention.RoleGroup(SignOffRole.DatabaseAdministrator), new Mention.RoleGroup(SignOffRole.DevOpsSreLead), new Mention.User("ana")],
+        };
+
+        await channel.PostAsync("ops", alert, None);
+
+        // Nobody holds DevOps/SRE Lead here: said as a role, as a channel without holders says every role.
+        Assert.Equal("── #ops · message L1 ──\n🚨 D-3: rollback trigger\nwho: ask @Database Administrator (dana, olga)\n" +
+                     "@Database Administrator (dana, olga) @DevOps/SRE Lead holders @ana\n", writer.ToString());
     }
 
     [Fact]

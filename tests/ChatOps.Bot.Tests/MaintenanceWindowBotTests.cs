@@ -90,7 +90,7 @@ public class MaintenanceWindowBotTests(PostgresDatabase target, EmptyPostgresDat
         Assert.Equal(start, await setup.Schedule.DueAsync(DeploymentJobKind.WindowStart, new DeploymentId(1), CancellationToken.None));
         await Poll.UntilAsync(() => Task.FromResult(setup.Bot.Transcript.Contains("⏰ Reminder: D-1 · win_sched", StringComparison.Ordinal)),
             "the reminder to fire and be posted");
-        Assert.Contains("@Product Owner holders", setup.Bot.Transcript[setup.Bot.Transcript.IndexOf("⏰ Reminder", StringComparison.Ordinal)..]);
+        Assert.Contains("@Product Owner (pete)", setup.Bot.Transcript[setup.Bot.Transcript.IndexOf("⏰ Reminder", StringComparison.Ordinal)..]);
 
         // Four sign-offs before the window: approved, and nothing runs.
         await setup.Bot.SayAsync("react dan ✅ D-1", "react sam ✅ D-1", "react olga ✅ D-1", "react pete ✅ D-1");
@@ -196,6 +196,105 @@ public class MaintenanceWindowBotTests(PostgresDatabase target, EmptyPostgresDat
         var order = new[] { "phase 2 · execute migration started", "paused: the maintenance window ended", "resumed", "phase 3 · index builds started",
             "phase 4 · validation started" }.Select(what => audit.FindIndex(a => a.StartsWith(what, StringComparison.Ordinal))).ToList();
         Assert.True(order[0] >= 0 && order.Zip(order.Skip(1)).All(p => p.First < p.Second), string.Join("\n", audit));
+    }
+
+    [Fact]
+    public async Task The_window_ending_during_the_pre_deployment_checks_pauses_the_run_before_phase_1_touches_the_target()
+    {
+        var clock = new ShiftedClock();
+        await target.ExecuteAsync("DROP TABLE IF EXISTS public.win_pre_t");
+        await target.ExecuteAsync("CREATE TABLE public.win_pre_t (id int)");
+        // The run reads the target's history before its checks: it exists here (an earlier run made it), so holding it holds the run.
+        await using (var history = await ChatOps.Postgres.History.TargetHistory.OpenAsync(target.ConnectionString, "test", CancellationToken.None))
+            await history.EnsureAsync(CancellationToken.None);
+        await using var setup = await StartAsync("win_pre", sql: "ALTER TABLE public.win_pre_t ADD COLUMN note text;\n", time: clock);
+        await setup.Bot.SayAsync("/migrate start win_pre --window", "react dan ✅ D-1", "react sam ✅ D-1", "react olga ✅ D-1", "react pete ✅ D-1");
+        var (start, end) = await WindowOfAsync(1);
+        Assert.Equal("Approved", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+
+        // Other sessions hold what the run reads: the history first (before the checks), then the table the migration alters (whose size
+        // the checks read). Letting go of the first lets the run into its checks, where the second holds it while the window ends.
+        await using var historyHolder = await target.OpenAsync("schema-tool");
+        await using var historyHold = await historyHolder.BeginTransactionAsync();
+        await ExecuteAsync(historyHolder, "LOCK TABLE chatops.migration_history IN ACCESS EXCLUSIVE MODE");
+        clock.Advance(start.AddSeconds(1) - clock.GetUtcNow());
+        await setup.At(start.AddSeconds(1)).RunAsync(DeploymentJobKind.WindowStart, new DeploymentId(1), start, CancellationToken.None);   // its checks read no history
+        await Poll.UntilAsync(() => RunWaitsForAsync("chatops.migration_history"), "the run to wait for the history", TimeSpan.FromMinutes(1));
+        await using var tableHolder = await target.OpenAsync("schema-tool");
+        await using var tableHold = await tableHolder.BeginTransactionAsync();
+        await ExecuteAsync(tableHolder, "LOCK TABLE public.win_pre_t IN ACCESS EXCLUSIVE MODE");
+        await historyHold.CommitAsync();
+        await Poll.UntilAsync(() => RunWaitsForAsync("public.win_pre_t"), "the pre-deployment checks to wait for the table", TimeSpan.FromMinutes(1));
+
+        // The window ends while the checks run (each query of theirs waits at most 5 s for a lock: well within that, the table goes).
+        clock.Advance(end - start + TimeSpan.FromMinutes(1));
+        await tableHold.CommitAsync();
+        await Poll.UntilAsync(async () => await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1") == "Paused"
+                && setup.Bot.Transcript.Contains($"⏸️ D-1 paused: the maintenance window ended at {end:HH:mm}Z", StringComparison.Ordinal)
+                && (await setup.Bot.CardAsync(1))?.Status?.Contains("⏸️ PAUSED", StringComparison.Ordinal) == true,
+            "the run to pause after the checks, say so and show it on the card", TimeSpan.FromMinutes(1),
+            async () => $"{await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1")}\n{setup.Bot.Transcript}");
+        var transcript = setup.Bot.Transcript;
+        Assert.Contains("✓ pre-deployment checks in", transcript);
+        Assert.Contains("phase 1 · setup & baseline does not start", transcript);
+        Assert.DoesNotContain("── phase 1 · setup & baseline ──", transcript);
+        Assert.Equal("PreDeployment", await state.ScalarAsync<string>("SELECT phase FROM chatops_state.deployments WHERE id = 1"));
+        // Phase 1 did not start: the run has not even begun its entry in the target's history, and the table is as it was.
+        Assert.Equal(0L, await target.ScalarAsync<long>("SELECT count(*) FROM chatops.migration_history WHERE migration = 'win_pre'"));
+        Assert.Equal(0L, await target.ScalarAsync<long>("SELECT count(*) FROM information_schema.columns WHERE table_name = 'win_pre_t' AND column_name = 'note'"));
+
+        // A person goes on outside the window: phase 1 starts only now, and the run completes.
+        await setup.Bot.SayAsync("as dan", "/migrate resume D-1");
+        await setup.Bot.SettleAsync();
+        Assert.Equal("Completed", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+        Assert.Equal(1L, await target.ScalarAsync<long>("SELECT count(*) FROM information_schema.columns WHERE table_name = 'win_pre_t' AND column_name = 'note'"));
+        var audit = (await AuditAsync()).Split('\n').ToList();
+        var order = new[] { "pre-deployment checks started", "paused: the maintenance window ended", "resumed", "phase 1 · setup & baseline started",
+            "phase 2 · execute migration started" }.Select(what => audit.FindIndex(a => a.StartsWith(what, StringComparison.Ordinal))).ToList();
+        Assert.True(order[0] >= 0 && order.Zip(order.Skip(1)).All(p => p.First < p.Second), string.Join("\n", audit));
+    }
+
+    [Fact]
+    public async Task Approved_but_failing_its_pre_deployment_checks_at_the_window_s_start_it_is_postponed_saying_which_check_fails()
+    {
+        await target.ExecuteAsync("DROP TABLE IF EXISTS public.win_chk_renamed");
+        await target.ExecuteAsync("DROP TABLE IF EXISTS public.win_chk_t");
+        await target.ExecuteAsync("CREATE TABLE public.win_chk_t (id int)");
+        await using var setup = await StartAsync("win_chk", sql: "ALTER TABLE public.win_chk_t ADD COLUMN note text;\n");
+        await setup.Bot.SayAsync("/migrate start win_chk --window", "react dan ✅ D-1", "react sam ✅ D-1", "react olga ✅ D-1", "react pete ✅ D-1");
+        var (start, _) = await WindowOfAsync(1);
+        Assert.Equal("Approved", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));   // the checks passed then
+
+        // Before the window, another team's release renames the table the migration alters: the checks run again at the window's start.
+        await target.ExecuteAsync("ALTER TABLE public.win_chk_t RENAME TO win_chk_renamed");
+        await setup.At(start.AddSeconds(1)).RunAsync(DeploymentJobKind.WindowStart, new DeploymentId(1), start, CancellationToken.None);
+        await setup.Bot.SettleAsync(TimeSpan.FromSeconds(30));
+
+        var next = Window.Next(start.AddSeconds(1));
+        Assert.True(next.Start > start);
+        Assert.Equal((next.Start, next.End), await WindowOfAsync(1));
+        Assert.Equal(next.Start, await setup.Schedule.DueAsync(DeploymentJobKind.WindowStart, new DeploymentId(1), CancellationToken.None));
+        var transcript = setup.Bot.Transcript;
+        Assert.Contains("⏸️ D-1 is postponed to the next maintenance window", transcript);
+        Assert.Contains("why: pre-deployment checks failing: tables exist (public.win_chk_t does not exist in database", transcript);
+        Assert.Contains(Window.Describe(next.Start), transcript);
+        Assert.DoesNotContain("🪟 The maintenance window is open", transcript);
+        Assert.Contains("postponed to the maintenance window", await AuditAsync());
+        Assert.Equal("Approved", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));   // signed, waiting for the next window
+        Assert.Empty(setup.Bot.Bot.Owner.Owned);
+        Assert.Equal(0L, await target.ScalarAsync<long>("SELECT count(*) FROM information_schema.columns WHERE table_name LIKE 'win_chk%' AND column_name = 'note'"));
+    }
+
+    /// <summary>Whether a session of the run on D-1 waits for a lock on <paramref name="table"/>.</summary>
+    private Task<bool> RunWaitsForAsync(string table) => target.ScalarAsync<bool>("""
+        SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                       WHERE NOT l.granted AND l.relation = to_regclass($1) AND a.application_name LIKE 'chatops:D-1-%')
+        """, table);
+
+    private static async Task ExecuteAsync(Npgsql.NpgsqlConnection connection, string sql)
+    {
+        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
     }
 
     private Task<string> AuditAsync() => state.ScalarAsync<string>(

@@ -29,15 +29,19 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
 
     public void Dispose() => Directory.Delete(_migrations, recursive: true);
 
-    /// <summary>A migration whose phase 2 takes a few seconds before it alters the table (time for a blocker to arrive), with short trigger windows.</summary>
-    private string Migrations(double sleepSeconds = 3)
+    /// <summary>The lock-wait trigger on a short window: what a blocker on the target fires within seconds.</summary>
+    private const string ShortLockWait = """{ "thresholds": { "app-lock-wait": { "value": 300, "for": "00:00:02" } } }""";
+
+    /// <summary>
+    /// A migration whose phase 2 takes a few seconds before it alters the table (time for a blocker to arrive), with short trigger windows
+    /// (<paramref name="runbook"/>; <see cref="ShortLockWait"/> when null).
+    /// </summary>
+    private string Migrations(double sleepSeconds = 3, string? runbook = null)
     {
         File.WriteAllText(Path.Combine(_migrations, $"{Migration}.sql"),
             $"SELECT pg_sleep({sleepSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)});\nALTER TABLE public.contacts ADD COLUMN note text;\n");
         File.WriteAllText(Path.Combine(_migrations, $"{Migration}.rollback.sql"), "ALTER TABLE public.contacts DROP COLUMN IF EXISTS note;\n");
-        File.WriteAllText(Path.Combine(_migrations, $"{Migration}.runbook.json"), """
-            { "thresholds": { "app-lock-wait": { "value": 300, "for": "00:00:02" } } }
-            """);
+        File.WriteAllText(Path.Combine(_migrations, $"{Migration}.runbook.json"), runbook ?? ShortLockWait);
         return _migrations;
     }
 
@@ -45,7 +49,8 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
         new(new StatusCadence { Interval = status ?? TimeSpan.FromHours(1), Immediate = monitorFor / 2 ?? TimeSpan.Zero, Extended = monitorFor ?? TimeSpan.Zero },
             onBreach, askTimeout ?? TimeSpan.FromMinutes(5));
 
-    private async Task<LocalBot> StartedAsync(ReportingPolicy policy)
+    /// <param name="time">The bot's clock (a <see cref="ShiftedClock"/> to jump far ahead); the system's when null.</param>
+    private async Task<LocalBot> StartedAsync(ReportingPolicy policy, TimeProvider? time = null, TimeSpan? sampleInterval = null, string? runbook = null)
     {
         // The tests share a state database, each with its own console: what an earlier test's channel never got (a status post
         // written as its bot stopped) is not this console's to send.
@@ -63,8 +68,9 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
         }
         // Its console numbers messages on from the earlier tests' (as serve does from the outbox): a reaction on "L7" is on this test's L7.
         var output = new StringWriter();
-        var bot = new LocalBot(state.ConnectionString, target.ConnectionString, Migrations(), Holders, sampleInterval: TimeSpan.FromMilliseconds(250), reporting: policy,
-            output: output, channel: new LocalChannel(output, Interlocked.Add(ref _nextMessage, 1000)));
+        var bot = new LocalBot(state.ConnectionString, target.ConnectionString, Migrations(runbook: runbook), Holders,
+            sampleInterval: sampleInterval ?? TimeSpan.FromMilliseconds(250), reporting: policy, time: time,
+            output: output, channel: new LocalChannel(output, Interlocked.Add(ref _nextMessage, 1000)) { Holders = Holders });
         await bot.StartAsync();
         return bot;
     }
@@ -142,30 +148,52 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
         return await Blocker.StartAsync(target);
     }
 
+    /// <summary>Post-deployment monitoring samples the target: its sampler's session is there.</summary>
+    private Task MonitoringSamplesAsync(int id) =>
+        Poll.UntilAsync(async () => await target.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", MonitoringSampler(id)) > 0,
+            $"D-{id}'s post-deployment monitoring to sample the target", TimeSpan.FromMinutes(1));
+
+    private static string MonitoringSampler(int id) => $"chatops:D-{id}-monitor:sampler";
+
+    /// <summary>
+    /// The message in the transcript that begins with <paramref name="title"/>, once printed: its id (<c>L1003</c>) and its text; it was
+    /// posted in the channel, not in a thread.
+    /// </summary>
+    private static async Task<(string Id, string Text)> InChannelAsync(LocalBot bot, string title)
+    {
+        await bot.Bot.SettleAsync(TimeSpan.FromMinutes(1), CancellationToken.None, runs: false);
+        var transcript = bot.Transcript;
+        var at = transcript.IndexOf(title, StringComparison.Ordinal);
+        Assert.True(at >= 0, $"“{title}” is not in the transcript:\n{transcript}");
+        var header = transcript.LastIndexOf("── #local · message ", at, StringComparison.Ordinal);
+        Assert.True(header >= 0 && !transcript[header..at].Contains("in thread", StringComparison.Ordinal), transcript[header..at]);
+        var id = System.Text.RegularExpressions.Regex.Match(transcript[header..], @"message (L\d+)").Groups[1].Value;
+        var end = transcript.IndexOf("\n──", at, StringComparison.Ordinal);
+        var next = transcript.IndexOf("\n  ↳", at, StringComparison.Ordinal);
+        end = new[] { end, next, transcript.Length }.Where(i => i >= 0).Min();
+        return (id, transcript[at..end]);
+    }
+
     private async Task<bool> ColumnExistsAsync() =>
         await target.ScalarAsync<long>("SELECT count(*) FROM information_schema.columns WHERE table_name = 'contacts' AND column_name = 'note'") == 1;
 
-    [LocalPostgresFact]
+    [Fact]
     public async Task Ask_a_breach_alerts_the_channel_mentioning_the_on_call_roles_and_the_rollback_emoji_rolls_back()
     {
         await using var bot = await StartedAsync(Policy(BreachPolicy.Ask));
         var id = await StartAndSignAsync(bot);
         await using var blocker = await BlockDuringPhase2Async(bot, id);
         await Poll.UntilAsync(() => PostedAsync($"🚨 D-{id}"), "the alert", TimeSpan.FromMinutes(1), async () => $"{await StateOfAsync(id)}");
-        await bot.Bot.SettleAsync(TimeSpan.FromMinutes(1), CancellationToken.None, runs: false);
-        var transcript = bot.Transcript;
         // In the channel (not the thread), calling on the DBA and the DevOps/SRE Lead, with the readings over the window; the alert is the
         // prompt: the bot's own ⏪ on it is there to click.
-        var at = transcript.IndexOf($"🚨 D-{id}", StringComparison.Ordinal);
-        var header = transcript.LastIndexOf("── #local · message ", at, StringComparison.Ordinal);
-        Assert.True(header >= 0 && !transcript[header..at].Contains("in thread", StringComparison.Ordinal), transcript[header..at]);
-        var message = System.Text.RegularExpressions.Regex.Match(transcript[header..], @"message (L\d+)").Groups[1].Value;
-        var alert = transcript[at..];
-        Assert.Contains("application lock wait", alert);
-        Assert.Contains("300 ms", alert);
-        Assert.Contains("@Database Administrator", alert);
-        Assert.Contains("@DevOps/SRE Lead", alert);
-        Assert.Contains($"⏪ bot reacted on {message}", transcript);
+        var (message, alert) = await InChannelAsync(bot, $"🚨 D-{id}");
+        Assert.Contains("application lock wait > 300 ms for 2 s", alert);
+        Assert.Contains("@Database Administrator (dan) @DevOps/SRE Lead (olga)", alert);
+        // Every reading of the window, in order, each over the trigger's 300 ms (one sample every 250 ms over 2 s: several).
+        var readings = System.Text.RegularExpressions.Regex.Match(alert, @"readings: (.+) over \S+ s").Groups[1].Value;
+        var values = System.Text.RegularExpressions.Regex.Matches(readings, @"(\d+) ms").Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.True(values.Count >= 3 && values.All(v => v > 300), alert);
+        Assert.Contains($"⏪ bot reacted on {message}", bot.Transcript);
         Assert.Equal("Running", await StateOfAsync(id));   // asking is not rolling back
 
         await bot.SayAsync("as olga", $"react olga ⏪ {message}");   // the DevOps/SRE Lead answers, on the alert
@@ -176,7 +204,7 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
         Assert.DoesNotContain("rolling back by itself", await AuditAsync(id));
     }
 
-    [LocalPostgresFact]
+    [Fact]
     public async Task Ask_unanswered_the_bot_rolls_back_by_itself_when_the_ask_timeout_lapses_and_says_so()
     {
         await using var bot = await StartedAsync(Policy(BreachPolicy.Ask, askTimeout: TimeSpan.FromSeconds(3)));
@@ -191,7 +219,7 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
         Assert.True(await PostedAsync("nobody answered"));
     }
 
-    [LocalPostgresFact]
+    [Fact]
     public async Task Alert_only_tells_nothing_is_rolled_back_and_a_recovered_trigger_is_announced()
     {
         await using var bot = await StartedAsync(Policy(BreachPolicy.Alert));
@@ -210,7 +238,7 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
         await WaitForStateAsync(bot, id, "RolledBack");
     }
 
-    [LocalPostgresFact]
+    [Fact]
     public async Task Rollback_policy_rolls_back_at_once_when_the_trigger_fires()
     {
         await using var bot = await StartedAsync(Policy(BreachPolicy.Rollback));
@@ -224,7 +252,7 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
         Assert.Contains("rolling back by itself: rollback trigger: application lock wait > 300 ms", await AuditAsync(id));
     }
 
-    [LocalPostgresFact]
+    [Fact]
     public async Task Status_is_posted_in_the_thread_while_running_then_post_deployment_monitoring_ends_with_the_performance_report()
     {
         await using var bot = await StartedAsync(Policy(BreachPolicy.Ask, status: TimeSpan.FromSeconds(1), monitorFor: TimeSpan.FromSeconds(6)));
@@ -236,9 +264,14 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
         await WaitForStateAsync(bot, id, "Completed", TimeSpan.FromSeconds(60));
         await bot.SettleAsync();
         var transcript = bot.Transcript;
-        // Status posts in the thread during the run (phase 2's sleep alone is 3 s) and during monitoring.
-        var statuses = transcript.Split('\n').Count(l => l.Contains($"📊 D-{id}", StringComparison.Ordinal));
-        Assert.True(statuses >= 3, $"{statuses} status posts\n{transcript}");
+        // Status posts in the thread during the run (phase 2's sleep alone is 3 s) and during monitoring, each saying which it is.
+        var statuses = transcript.Split('\n').Where(l => l.Contains($"📊 D-{id}", StringComparison.Ordinal)).ToList();
+        Assert.True(statuses.Count >= 3, $"{statuses.Count} status posts\n{transcript}");
+        Assert.Contains(statuses, l => l.Contains("▶️ RUNNING", StringComparison.Ordinal));
+        Assert.Contains(statuses, l => l.Contains("👀 POST-DEPLOYMENT MONITORING", StringComparison.Ordinal));
+        Assert.Contains("post-deployment monitoring · ", transcript);   // the monitoring post's phase line: how far it is, and until when
+        // The cadence as it is: every second for the first 3 s, then hourly — and no hour fits in the 6 s before the report.
+        Assert.Contains("status every 1 s for 3 s, then none until the report at 6 s", transcript);
         Assert.Contains("longest app lock wait", transcript);
         Assert.Contains($"📈 D-{id}", transcript);
         Assert.Contains("lessons learned", transcript);
@@ -254,7 +287,7 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
         await WaitForStateAsync(bot, id, "RolledBack");
     }
 
-    [LocalPostgresFact]
+    [Fact]
     public async Task A_rollback_that_fails_on_a_dependent_object_is_rollback_failed_with_an_alert_saying_what_to_do_and_can_be_asked_again()
     {
         await using var bot = await StartedAsync(Policy(BreachPolicy.Ask));
@@ -268,10 +301,13 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
         await bot.SayAsync("as dan", $"/migrate rollback D-{id} --confirm");
         await WaitForStateAsync(bot, id, "RollbackFailed");
         await bot.Bot.SettleAsync(TimeSpan.FromMinutes(1), CancellationToken.None, runs: false);
-        var transcript = bot.Transcript;
-        var alert = transcript[transcript.IndexOf($"🚨 D-{id}: ROLLBACK FAILED", StringComparison.Ordinal)..];
-        Assert.Contains("cannot drop column note of table contacts because other objects depend on it", alert);   // the failing step's error
-        Assert.Contains("@Database Administrator holders @DevOps/SRE Lead holders", alert);
+        var (_, alert) = await InChannelAsync(bot, $"🚨 D-{id}: ROLLBACK FAILED");
+        // The failing step — which statement of the rollback, where, what — and PostgreSQL's error, in the alert and in the audit.
+        const string step = "#1 line 1 (ALTER TABLE public.contacts DROP COLUMN IF EXISTS note)";
+        Assert.Contains($"the rollback failed: step {step} failed: cannot drop column note of table contacts because other objects depend on it", alert);
+        Assert.Contains($"failing step: {step} of {Migration}.rollback.sql", alert);
+        Assert.Contains($"rollback failed: step {step} failed: cannot drop column note of table contacts because other objects depend on it", await AuditAsync(id));
+        Assert.Contains("@Database Administrator (dan) @DevOps/SRE Lead (olga)", alert);
         Assert.Contains("What to do: read the failing step", alert);
         Assert.Contains("ROLLBACK FAILED", (await bot.CardAsync(id))!.Status);
         Assert.True(await ColumnExistsAsync());
@@ -284,6 +320,174 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
         await WaitForStateAsync(bot, id, "RolledBack");
         Assert.False(await ColumnExistsAsync());
     }
+
+    [Fact]
+    public async Task Status_posts_go_on_while_the_deployment_is_paused_and_say_so()
+    {
+        await using var bot = await StartedAsync(Policy(BreachPolicy.Alert, status: TimeSpan.FromSeconds(1)));
+        var id = await StartAndSignAsync(bot);
+        await Poll.UntilAsync(async () => await state.ScalarAsync<string?>("SELECT coalesce(phase, '') FROM chatops_state.deployments WHERE id = $1", id) == nameof(RunbookPhase.Migration),
+            $"D-{id} to reach phase 2", TimeSpan.FromMinutes(2), async () => $"{await StateOfAsync(id)}");
+        await bot.SayAsync("as dan", $"/migrate pause D-{id}");   // during phase 2's sleep: the ALTER after it does not start
+        Assert.Equal("Paused", await StateOfAsync(id));
+
+        // Every second a post, each saying it is paused and how to go on.
+        bool PausedStatus(string line) => line.Contains($"📊 D-{id} · status", StringComparison.Ordinal) && line.Contains("⏸️ PAUSED", StringComparison.Ordinal);
+        await Poll.UntilAsync(() => Task.FromResult(bot.Transcript.Split('\n').Count(PausedStatus) >= 3), "three status posts while paused", TimeSpan.FromMinutes(1));
+        Assert.Contains($"next: paused: /migrate resume D-{id} to continue, /migrate rollback D-{id} to roll back", bot.Transcript);
+        Assert.Equal("Paused", await StateOfAsync(id));
+        Assert.False(await ColumnExistsAsync());
+
+        await bot.SayAsync("as dan", $"/migrate resume D-{id}");
+        await WaitForStateAsync(bot, id, "Completed");
+        await bot.SayAsync("as dan", $"/migrate rollback D-{id} --confirm");
+        await WaitForStateAsync(bot, id, "RolledBack");
+    }
+
+    [Fact]
+    public async Task Ask_with_a_zero_timeout_waits_for_a_person_however_long_it_takes()
+    {
+        // The bot's wall clock jumps two days past the alert; its timers stay real.
+        var clock = new ShiftedClock();
+        await using var bot = await StartedAsync(Policy(BreachPolicy.Ask, askTimeout: TimeSpan.Zero), clock);
+        var id = await StartAndSignAsync(bot);
+        await using var blocker = await BlockDuringPhase2Async(bot, id);
+        await Poll.UntilAsync(async () => await PostedAsync($"🚨 D-{id}") && await PromptOpenAsync(id), "the alert and its prompt", TimeSpan.FromMinutes(1),
+            async () => $"{await StateOfAsync(id)}");
+        var (message, alert) = await InChannelAsync(bot, $"🚨 D-{id}");
+        Assert.Contains("the bot waits for a person (ChatOps:Thresholds:AskTimeout is 0)", alert);
+
+        var jumped = clock.GetUtcNow() + TimeSpan.FromDays(2);
+        clock.Advance(TimeSpan.FromDays(2));
+        // What the owner's sweep does every second — roll back where a prompt lapsed — finds nothing lapsed two days on …
+        Assert.False(await bot.Bot.Reporter.RollBackLapsedAsync(CancellationToken.None));
+        // … and the bot's own loops, on the new clock (the hourly status post is overdue: it is posted), leave it running, asking.
+        await Poll.UntilAsync(() => state.ScalarAsync<bool>("SELECT coalesce(status_posted_at >= $2, false) FROM chatops_state.deployments WHERE id = $1", id, jumped),
+            "a status post on the jumped clock", TimeSpan.FromMinutes(1));
+        Assert.False(await bot.Bot.Reporter.RollBackLapsedAsync(CancellationToken.None));
+        Assert.Equal("Running", await StateOfAsync(id));
+        Assert.True(await PromptOpenAsync(id));
+        Assert.DoesNotContain("nobody answered", await AuditAsync(id));
+        Assert.Equal(0L, await state.ScalarAsync<long>(
+            "SELECT count(*) FROM chatops_state.outbox WHERE deployment = $1 AND message::text LIKE '%nobody answered%'", id));
+
+        // The prompt still answers: the DevOps/SRE Lead's ⏪ rolls back.
+        await bot.SayAsync("as olga", $"react olga ⏪ {message}");
+        await Poll.UntilAsync(async () => await StateOfAsync(id) is "RollingBack" or "RolledBack", "the rollback", TimeSpan.FromMinutes(1));
+        await blocker.DisposeAsync();
+        await WaitForStateAsync(bot, id, "RolledBack");
+        Assert.False(await ColumnExistsAsync());
+    }
+
+    [Fact]
+    public async Task A_breach_during_post_deployment_monitoring_alerts_the_channel_and_rolls_back_counting_every_blocked_application_session()
+    {
+        // The blocked-sessions trigger on a short window, the lock-wait one out of reach: after the deployment no session of the migration
+        // is left, so only sessions blocked by anything can fire it.
+        await using var bot = await StartedAsync(Policy(BreachPolicy.Rollback, monitorFor: TimeSpan.FromMinutes(10)),
+            runbook: """{ "thresholds": { "blocked-sessions": { "value": 2, "for": "00:00:02" }, "app-lock-wait": { "value": 600000, "for": "01:00:00" } } }""");
+        var id = await StartAndSignAsync(bot);
+        await WaitForStateAsync(bot, id, "Monitoring");
+        await MonitoringSamplesAsync(id);
+        Assert.True(await ColumnExistsAsync());
+
+        // Another application holds the table; three of its sessions queue behind it.
+        await using (await Blocker.StartAsync(target))
+        {
+            await Poll.UntilAsync(async () => await StateOfAsync(id) is "RollingBack" or "RolledBack", "the trigger to fire and the bot to roll back",
+                TimeSpan.FromMinutes(1), async () => $"{await StateOfAsync(id)}");
+        }
+        await WaitForStateAsync(bot, id, "RolledBack");
+        Assert.False(await ColumnExistsAsync());
+
+        var (_, alert) = await InChannelAsync(bot, $"🚨 D-{id}: rollback trigger application sessions blocked by the migration > 2 for 2 s");
+        Assert.Contains("counted: after the deployment every blocked application session counts", alert);
+        Assert.Contains("@Database Administrator (dan) @DevOps/SRE Lead (olga)", alert);
+        Assert.Contains("rolling back now (ChatOps:Thresholds:OnBreach = rollback)", alert);
+        var transcript = bot.Transcript;
+        Assert.True(transcript.IndexOf("Post-deployment monitoring until", StringComparison.Ordinal) < transcript.IndexOf($"🚨 D-{id}", StringComparison.Ordinal), transcript);
+        var audit = (await AuditAsync(id)).Split('\n').ToList();
+        var monitoring = audit.FindIndex(a => a.Contains("verdict: success (Running → Monitoring)", StringComparison.Ordinal));
+        var rolling = audit.FindIndex(a => a.Contains("rolling back by itself: rollback trigger: application sessions blocked by the migration > 2", StringComparison.Ordinal));
+        Assert.True(monitoring >= 0 && rolling > monitoring, string.Join("\n", audit));
+    }
+
+    [Fact]
+    public async Task After_the_deployment_the_error_rate_trigger_compares_the_application_s_rollbacks_with_the_baseline()
+    {
+        // Samples 1.5 s apart: each interval sees the failing application's statistics (a busy backend reports them about once a second).
+        await using var bot = await StartedAsync(Policy(BreachPolicy.Alert, monitorFor: TimeSpan.FromMinutes(10)), sampleInterval: TimeSpan.FromSeconds(1.5),
+            runbook: """{ "thresholds": { "error-rate": { "value": 5, "for": "00:00:02" } } }""");
+        var id = await StartAndSignAsync(bot);
+        await WaitForStateAsync(bot, id, "Monitoring");
+        await MonitoringSamplesAsync(id);
+
+        // The application starts failing: every transaction it tries reads a table and rolls back (a backend reports its transaction counts
+        // with its table statistics: one that touched no table would not show in pg_stat_database for a while).
+        using var stop = new CancellationTokenSource();
+        var failing = Task.Run(async () =>
+        {
+            await using var app = await target.OpenAsync("crm-web");
+            while (!stop.IsCancellationRequested)
+            {
+                await using var command = new NpgsqlCommand("SELECT count(*) / (count(*) - count(*)) FROM public.organizations", app);
+                try
+                {
+                    await command.ExecuteScalarAsync(CancellationToken.None);
+                }
+                catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.DivisionByZero)
+                {
+                }
+            }
+        });
+        try
+        {
+            await Poll.UntilAsync(() => PostedAsync($"🚨 D-{id}: rollback trigger rollback-ratio increase > 5 pts for 2 s"), "the error-rate trigger to fire",
+                TimeSpan.FromMinutes(1), async () => $"{await StateOfAsync(id)}");
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await failing;
+        }
+        var (_, alert) = await InChannelAsync(bot, $"🚨 D-{id}: rollback trigger rollback-ratio increase");
+        Assert.Contains("no automatic action (ChatOps:Thresholds:OnBreach = alert)", alert);
+        Assert.Equal("Monitoring", await StateOfAsync(id));
+        await bot.SayAsync("as dan", $"/migrate rollback D-{id} --confirm");
+        await WaitForStateAsync(bot, id, "RolledBack");
+    }
+
+    [Fact]
+    public async Task Monitoring_that_cannot_sample_the_target_is_alerted_as_degraded_in_the_channel()
+    {
+        await using var bot = await StartedAsync(Policy(BreachPolicy.Ask, monitorFor: TimeSpan.FromMinutes(10)));
+        var id = await StartAndSignAsync(bot);
+        await WaitForStateAsync(bot, id, "Monitoring");
+        await MonitoringSamplesAsync(id);
+
+        // A DBA closes the target database to new sessions and ends the bot's monitoring session: every sample from then on fails.
+        await state.ExecuteAsync($"ALTER DATABASE {target.Name} ALLOW_CONNECTIONS false");
+        try
+        {
+            await state.ScalarAsync<bool>("SELECT bool_and(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", MonitoringSampler(id));
+            await Poll.UntilAsync(() => PostedAsync($"⚠️ D-{id}: monitoring degraded"), "the degraded alert", TimeSpan.FromMinutes(1),
+                async () => $"{await StateOfAsync(id)}");
+        }
+        finally
+        {
+            await state.ExecuteAsync($"ALTER DATABASE {target.Name} ALLOW_CONNECTIONS true");
+        }
+        var (_, alert) = await InChannelAsync(bot, $"⚠️ D-{id}: monitoring degraded — no samples for");
+        Assert.Contains("the rollback triggers cannot see", alert);
+        Assert.Contains("not currently accepting connections", alert);   // why: what the target said
+        Assert.Contains("@Database Administrator (dan) @DevOps/SRE Lead (olga)", alert);
+        Assert.Equal("Monitoring", await StateOfAsync(id));
+        await bot.SayAsync("as dan", $"/migrate rollback D-{id} --confirm");
+        await WaitForStateAsync(bot, id, "RolledBack");
+    }
+
+    private async Task<bool> PromptOpenAsync(int id) =>
+        await state.ScalarAsync<long>("SELECT count(*) FROM chatops_state.deployments WHERE id = $1 AND rollback_prompt IS NOT NULL", id) == 1;
 
     private Task<string> AuditAsync(int id) => state.ScalarAsync<string>(
         "SELECT string_agg(who || ': ' || what, E'\\n' ORDER BY seq) FROM chatops_state.audit_events WHERE deployment = $1", id);

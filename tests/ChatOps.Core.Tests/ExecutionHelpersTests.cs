@@ -53,4 +53,22 @@ public class ExecutionControlTests
         Assert.True(control.IsCancelRequested);
         Assert.True(control.Cancellation.IsCancellationRequested);
     }
+
+    [Fact]
+    public void A_hold_before_the_next_phase_is_a_pause_that_says_so_until_resumed()
+    {
+        var control = new ExecutionControl();
+        control.Pause();
+        Assert.False(control.HoldsBeforeAnyPhase);   // a plain pause: the read-only phases before the statements go on
+
+        control.PauseBeforeNextPhase();               // on top of a plain pause, it moves the hold to before the next phase
+        Assert.True(control.HoldsBeforeAnyPhase);
+        Assert.True(control.IsPaused);
+
+        control.Resume();
+        Assert.False(control.HoldsBeforeAnyPhase);
+        Assert.False(control.IsPaused);
+        control.Pause();
+        Assert.False(control.HoldsBeforeAnyPhase);   // resumed once, a later plain pause is plain again
+    }
 }

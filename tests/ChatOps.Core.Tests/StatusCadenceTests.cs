@@ -127,4 +127,16 @@ public class StatusCadenceTests
         var problem = Assert.Single(new StatusCadence { Extended = extended }.Problems());
         Assert.Equal("ChatOps:PostDeployment:Extended is 24 days (\"24:00:00\" reads as days:hours:minutes): for 24 hours write \"1.00:00:00\"", problem);
     }
+
+    [Fact]
+    public void The_post_deployment_cadence_in_words_says_what_the_posts_do_including_the_hourly_phase()
+    {
+        Assert.Equal("status every 15m for 2h, then hourly until 24h", Defaults.PostDeploymentInWords());
+        // The demo's compressed clock: no hour fits before the report, so no hourly post comes (PostsOverTheWholePeriod agrees).
+        var demo = new StatusCadence { Interval = TimeSpan.FromSeconds(10), Immediate = TimeSpan.FromSeconds(30), Extended = TimeSpan.FromMinutes(1) };
+        Assert.Equal("status every 10 s for 30 s, then none until the report at 1m", demo.PostDeploymentInWords());
+        Assert.Equal(3, PostsOverTheWholePeriod(demo).Count);
+        var flat = new StatusCadence { Interval = TimeSpan.FromMinutes(5), Immediate = TimeSpan.FromHours(1), Extended = TimeSpan.FromHours(1) };
+        Assert.Equal("status every 5m for 1h", flat.PostDeploymentInWords());
+    }
 }

@@ -43,14 +43,45 @@ public class StatusReportTests
                 new MessageField("index builds", "idx_contacts_org on public.contacts: building index: loading tuples in tree 62 %"),
                 new MessageField("longest app lock wait", "412 ms ✅ (trigger > 1000 ms for 1m)"),
                 new MessageField("blocked app sessions", "0 ✅ (trigger > 5 for 30 s)"),
-                new MessageField("connections", "44/300 (15 %)"),
-                new MessageField("replication lag", "600 ms"),
+                new MessageField("connections", "44/300 (15 %) ✅ (warn > 80 %)"),
+                new MessageField("replication lag", "600 ms ✅ (limit 10 s)"),
                 new MessageField("benchmark delta", "+1.8 % ✅ (trigger > 10 % for 3 readings)"),
                 new MessageField("RLS overhead", "1.1 ms ✅ (trigger > 5 ms for 3 readings)"),
             ],
             message.Fields);
         Assert.Equal("next: phase 3 after the migration's statements (4 to go), next status 09:15Z · /migrate pause D-3 | /migrate rollback D-3",
             message.Footer);
+    }
+
+    [Fact]
+    public void Connections_over_80_percent_warn_and_replication_lag_at_10_s_fails_as_the_pre_deployment_checks_judge_them()
+    {
+        var crowded = StatusReport.Render(Snapshot(Sample(Now, connections: 241, lag: TimeSpan.FromSeconds(9.5))));
+
+        Assert.Equal("241/300 (80 %) ⚠️ (warn > 80 %)", Field(crowded, "connections"));
+        Assert.Equal("9.5 s ✅ (limit 10 s)", Field(crowded, "replication lag"));
+        Assert.Equal("▶️ RUNNING · ⚠️ watch: connections", crowded.Status);
+
+        var lagging = StatusReport.Render(Snapshot(Sample(Now, connections: 240, lag: TimeSpan.FromSeconds(10))));
+
+        Assert.Equal("240/300 (80 %) ✅ (warn > 80 %)", Field(lagging, "connections"));   // 80 % exactly is not above it
+        Assert.Equal("10.0 s ❌ (limit 10 s)", Field(lagging, "replication lag"));
+        Assert.Equal("▶️ RUNNING · ❌ over the limit: replication lag", lagging.Status);
+    }
+
+    [Fact]
+    public void After_the_deployment_every_blocked_application_session_counts_against_the_rule()
+    {
+        var snapshot = Snapshot(Sample(Now, byMigration: 0, byOthers: 7), stage: StatusStage.PostDeploymentMonitoring, phase: null) with
+        {
+            MonitoringStartedAt = Now.AddMinutes(-10),
+            MonitoringEndsAt = Now.AddHours(23),
+        };
+
+        var message = StatusReport.Render(snapshot);
+
+        Assert.Equal("7 ⚠️ (trigger > 5 for 30 s)", Field(message, "blocked app sessions"));
+        Assert.Equal("👀 POST-DEPLOYMENT MONITORING · ⚠️ watch: blocked app sessions", message.Status);
     }
 
     [Fact]
@@ -97,8 +128,8 @@ public class StatusReportTests
         Assert.Equal(missing, Field(message, "index builds"));
         Assert.Equal(missing + " ⚠️ (trigger > 1000 ms for 1m)", Field(message, "longest app lock wait"));
         Assert.Equal(missing + " ⚠️ (trigger > 5 for 30 s)", Field(message, "blocked app sessions"));
-        Assert.Equal(missing, Field(message, "connections"));
-        Assert.Equal(missing, Field(message, "replication lag"));
+        Assert.Equal(missing + " ⚠️ (warn > 80 %)", Field(message, "connections"));
+        Assert.Equal(missing + " ⚠️ (limit 10 s)", Field(message, "replication lag"));
         Assert.DoesNotContain(message.Fields, f => f.Value.StartsWith("0 ", StringComparison.Ordinal) || f.Value.StartsWith("0/", StringComparison.Ordinal));
     }
 
@@ -108,11 +139,11 @@ public class StatusReportTests
         var message = StatusReport.Render(Snapshot(Sample(Now.AddSeconds(-16))));
 
         Assert.Equal("no sample since 08:59:44Z", Field(message, "sampling"));
-        Assert.Equal("no sample since 08:59:44Z", Field(message, "connections"));
+        Assert.Equal("no sample since 08:59:44Z ⚠️ (warn > 80 %)", Field(message, "connections"));
 
         var fresh = StatusReport.Render(Snapshot(Sample(Now.AddSeconds(-15))));
         Assert.DoesNotContain(fresh.Fields, f => f.Label == "sampling");
-        Assert.Equal("44/300 (15 %)", Field(fresh, "connections"));
+        Assert.Equal("44/300 (15 %) ✅ (warn > 80 %)", Field(fresh, "connections"));
     }
 
     [Fact]

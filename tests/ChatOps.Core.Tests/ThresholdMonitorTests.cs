@@ -36,6 +36,27 @@ public class ThresholdMonitorTests
     }
 
     [Fact]
+    public void After_the_deployment_sessions_blocked_by_anything_count_during_the_run_only_those_the_migration_blocks()
+    {
+        var clock = new FakeTimeProvider();
+        var during = new ThresholdMonitor([Blocked], Interval, clock);
+        var after = new ThresholdMonitor([Blocked], Interval, clock) { AfterDeployment = true };
+        var (duringEvents, afterEvents) = (new List<ThresholdEvent>(), new List<ThresholdEvent>());
+
+        // Seven application sessions wait on each other (no session of the migration involved) for 30 s.
+        for (var i = 0; i <= 6; i++)
+        {
+            var sample = new MetricSample(clock.Start.AddSeconds(5 * i), "app", TimeSpan.FromSeconds(2), 0, 7, 10, 300, null, [], 100, 0, 0, null,
+                TimeSpan.Zero, null, TimeSpan.Zero);
+            duringEvents.AddRange(during.Observe(sample));
+            afterEvents.AddRange(after.Observe(sample));
+        }
+
+        Assert.Empty(duringEvents);
+        Assert.Equal(7, Assert.IsType<ThresholdBreached>(Assert.Single(afterEvents)).Value);
+    }
+
+    [Fact]
     public void One_healthy_sample_restarts_the_window_and_recovery_clears_a_fired_rule()
     {
         var clock = new FakeTimeProvider();

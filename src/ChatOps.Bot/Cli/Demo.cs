@@ -120,7 +120,7 @@ public sealed class Demo(TextWriter output, TextWriter error, TextReader console
     private async Task<int> ConverseAsync(DemoRequest request, MigrationCatalog catalog, string target, string state, ReportingPolicy reporting,
         CancellationToken cancellationToken)
     {
-        var channel = new LocalChannel(output);
+        var channel = new LocalChannel(output) { Holders = DemoCast.Holders };
         await using var connections = new StateConnections(state);
         var bot = new ChatOpsBot(new BotParts(connections, catalog, new Targets(target, new Dictionary<string, string>()), DemoCast.Holders, new SignOffPolicy(),
                 new DeploymentPermissions(DemoCast.Holders), execution.Value, monitoring.Value, time, logging, reporting),

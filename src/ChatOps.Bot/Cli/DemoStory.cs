@@ -91,14 +91,17 @@ public sealed class DemoStory(ChatOpsBot bot, LocalChannel channel, ScriptedInpu
     /// <summary>Another application locks the table during phase 2; the trigger fires, the bot alerts and asks; the DBA answers ⏪.</summary>
     private async Task BreachAsync(DeploymentId id, BlockingSession blocker, CancellationToken cancellationToken)
     {
-        await UntilAsync(id, d => d.State != DeploymentState.Running || d.Phase is not (null or RunbookPhase.PreDeployment or RunbookPhase.Baseline),
+        // Phase 2 and no other: the migration's statements are what the blocking session holds up.
+        await UntilAsync(id, d => d.State != DeploymentState.Running || d.Phase >= RunbookPhase.Migration,
             DeploymentState.RolledBack, "to reach phase 2", TimeSpan.FromMinutes(2), PhasePoll, cancellationToken);
+        InPhase2(await bot.Store.LoadAsync(id, cancellationToken), id, "before the blocking session could lock the table");
         await blocker.HoldAsync(BlockedTable, cancellationToken);
-        // Told once what the channel was sent so far is printed: the phase's start comes before the narrator's line about it.
+        // Told once what the channel was sent so far is printed: the phase's start comes before the narrator's line about it. Once the
+        // table is held, the migration's next statement waits for it: phase 2 goes on until the story lets go.
         await bot.SettleAsync(TimeSpan.FromSeconds(30), cancellationToken, runs: false);
-        var now = await bot.Store.LoadAsync(id, cancellationToken);
+        var now = InPhase2(await bot.Store.LoadAsync(id, cancellationToken), id, "before the blocking session got its lock (the migration's last statement ran first)");
         channel.Print($"🎬 {BlockingSession.HolderName} (another application) takes ACCESS EXCLUSIVE on {BlockedTable} in a transaction and keeps it" +
-                      $"{(now?.Phase is { } phase ? $" — the deployment is in {phase.Title()}" : "")}; {blocker.Queued} application reads queue behind it, " +
+                      $" — the deployment is in {now.Phase!.Value.Title()}; {blocker.Queued} application reads queue behind it, " +
                       "and the application's own sessions with them. The migration waits too: it does not knock while someone is inside.");
         await UntilAsync(id, async _ => await bot.Store.RollbackPromptUntilAsync(id, cancellationToken) is not null, DeploymentState.RolledBack,
             "to alert and ask whether to roll back", TimeSpan.FromMinutes(2), StatePoll, cancellationToken);
@@ -113,6 +116,13 @@ public sealed class DemoStory(ChatOpsBot bot, LocalChannel channel, ScriptedInpu
             cancellationToken);
         await bot.SettleAsync(TimeSpan.FromMinutes(1), cancellationToken);
     }
+
+    /// <summary>The deployment, running phase 2; otherwise the story stops, saying it missed phase 2 <paramref name="when"/>.</summary>
+    private static Deployment InPhase2(Deployment? deployment, DeploymentId id, string when) =>
+        deployment is { State: DeploymentState.Running, Phase: RunbookPhase.Migration }
+            ? deployment
+            : throw new StoryStopped($"{id} was past phase 2 ({deployment?.State}{(deployment?.Phase is { } p ? $", {p.Title()}" : "")}) {when}: " +
+                                     "the breach is for phase 2; run the demo again");
 
     private async Task TypeAsync(string line, CancellationToken cancellationToken)
     {

@@ -20,8 +20,9 @@ public sealed class RunbookTimeline(TextWriter output, TimeProvider timeProvider
 
     public void Render(RunbookEvent e)
     {
-        // A checkpoint is for a caller that stores it to resume from (the bot); the command line resumes from the target's journal.
-        if (e is CheckpointReached)
+        // A checkpoint is for a caller that stores it to resume from (the bot); the command line resumes from the target's journal. A
+        // phase being due is for a caller that may hold the run there (the bot, at the maintenance window's end); the next line is its start.
+        if (e is CheckpointReached or PhaseDue)
             return;
         if (json)
         {

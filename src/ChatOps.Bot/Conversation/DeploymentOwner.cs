@@ -475,13 +475,15 @@ public sealed class DeploymentOwner(
                     {
                         Metrics?.Record(e);
                         // A phase does not start after the maintenance window's end: held here, on the runner's thread, before the next
-                        // phase can start; the event writer stores the pause after the phase's own line (the sweep leaves the hold alone
-                        // meanwhile). Once: a person who resumes after it goes on outside the window.
-                        if (e is PhaseFinished && !pausedForWindow && running.Window is not null && !running.MayStartPhase(time.GetUtcNow()) && !control.IsPaused)
+                        // phase — any of 1 to 4; the verdict is no phase — can start; the event writer stores the pause after the last
+                        // phase's lines (the sweep leaves the hold alone meanwhile). Already paused by a person, the hold only moves to
+                        // before the phase. Once: a person who resumes after it goes on outside the window.
+                        if (e is PhaseDue && !pausedForWindow && running.Window is not null && !running.MayStartPhase(time.GetUtcNow()))
                         {
                             pausedForWindow = true;
-                            _heldForWindow[id.Number] = true;
-                            control.Pause();
+                            if (!control.IsPaused)
+                                _heldForWindow[id.Number] = true;
+                            control.PauseBeforeNextPhase();
                         }
                         thread.Writer.TryWrite(e);
                     },
@@ -513,8 +515,8 @@ public sealed class DeploymentOwner(
                 {
                     Fields = result.Reasons.Select(r => new MessageField("reason", r)).ToList(),
                     Footer = result.Succeeded
-                        ? deployment.State == DeploymentState.Monitoring ? $"Post-deployment monitoring until {monitorUntil:yyyy-MM-dd HH:mm}Z: status every " +
-                            $"{DeploymentCards.InWords(reporter.Policy.Cadence.Interval)}, the rollback triggers watched, then the performance report" : null
+                        ? deployment.State == DeploymentState.Monitoring ? $"Post-deployment monitoring until {monitorUntil:yyyy-MM-dd HH:mm}Z: " +
+                            $"{reporter.Policy.Cadence.PostDeploymentInWords()}, the rollback triggers watched, then the performance report" : null
                         : pinned.Rollback is null ? null : $"To roll back: /migrate rollback {id} --confirm",
                 }, CancellationToken.None);
             // A rollback trigger's prompt may be pending already (it answers itself when it lapses): no second prompt.
@@ -544,6 +546,21 @@ public sealed class DeploymentOwner(
             await store.SetCheckpointAsync(id, checkpoint.Checkpoint.ToJson(), cancellationToken);
             return;
         }
+        if (e is PhaseDue due)
+        {
+            if (_heldForWindow.ContainsKey(id.Number))
+            {
+                try
+                {
+                    await PauseAtWindowEndAsync(id, due.Phase, cancellationToken);
+                }
+                finally
+                {
+                    _heldForWindow.TryRemove(id.Number, out _);   // stored (or the deployment moved on): the sweep follows the state database again
+                }
+            }
+            return;
+        }
         var line = ThreadLine(e);
         if (line is null)
             return;
@@ -557,20 +574,10 @@ public sealed class DeploymentOwner(
         }
         await cards.ThreadAsync(scope, running, new ChatMessage(line), cancellationToken);
         await scope.CommitAsync(cancellationToken);
-        if (e is PhaseFinished && _heldForWindow.ContainsKey(id.Number))
-        {
-            try
-            {
-                await PauseAtWindowEndAsync(id, cancellationToken);
-            }
-            finally
-            {
-                _heldForWindow.TryRemove(id.Number, out _);   // stored (or the deployment moved on): the sweep follows the state database again
-            }
-        }
     }
 
-    private async Task<bool> PauseAtWindowEndAsync(DeploymentId id, CancellationToken cancellationToken)
+    /// <param name="next">The phase that does not start.</param>
+    private async Task<bool> PauseAtWindowEndAsync(DeploymentId id, RunbookPhase next, CancellationToken cancellationToken)
     {
         await using var scope = await store.BeginAsync(cancellationToken);
         if (await store.LoadForUpdateAsync(scope, id, cancellationToken) is not { } deployment || !deployment.PauseAtWindowEnd(time.GetUtcNow()))
@@ -578,7 +585,7 @@ public sealed class DeploymentOwner(
         await store.SaveAsync(scope, deployment, cancellationToken);
         await cards.EditAsync(scope, deployment, cancellationToken);
         await cards.ThreadAsync(scope, deployment, new ChatMessage($"⏸️ {id} paused: the maintenance window ended at {deployment.WindowEnd:HH:mm}Z",
-            "the phase that was running finished; the next one does not start")
+            $"the phase that was running finished; {next.Title()} does not start")
         {
             Footer = $"/migrate resume {id} continues outside the window · /migrate rollback {id} --confirm undoes what ran",
         }, cancellationToken);
@@ -618,6 +625,7 @@ public sealed class DeploymentOwner(
         var rollback = deployment.Migration.Rollback!;
         bool verified;
         string detail, said;
+        StatementFailed? failedStep = null;
         var steps = new System.Collections.Concurrent.ConcurrentQueue<string>();
         var began = time.GetTimestamp();
         try
@@ -632,8 +640,11 @@ public sealed class DeploymentOwner(
             verified = result.Succeeded;
             foreach (var check in result.Checks)
                 steps.Enqueue($"{(check.Holds ? "✅" : "❌")} {check.What}");
+            failedStep = result.Execution?.Failure;
+            // The failing step is named beside PostgreSQL's error (the alert, the audit): which statement a person must look at.
             detail = result.Succeeded ? $"{result.Checks.Count} effect(s) verified"
-                : result.Execution?.Failure?.Message ?? string.Join("; ", result.Checks.Where(c => !c.Holds).Select(c => c.What));
+                : failedStep is { } f ? $"step {Step(f.Statement)} failed: {f.Message}"
+                : string.Join("; ", result.Checks.Where(c => !c.Holds).Select(c => c.What));
             said = result.Succeeded ? $"rolled back and verified in {Durations.Short(time.GetElapsedTime(began))}" : $"the rollback failed: {detail}";
         }
         catch (Exception ex) when (ex is TargetBusyException or NpgsqlException && !cancellationToken.IsCancellationRequested)
@@ -659,9 +670,13 @@ public sealed class DeploymentOwner(
                 // A person must act: the database holds part of the migration and part of its rollback (or all of the migration, when the
                 // rollback never started).
                 Mentions = [new Mention.RoleGroup(SignOffRole.DatabaseAdministrator), new Mention.RoleGroup(SignOffRole.DevOpsSreLead)],
-                Fields = [new MessageField("what holds now", steps.IsEmpty
-                    ? "the rollback did not start: the database is as the migration left it"
-                    : "the database has the migration partly undone: the steps in the thread show what ran")],
+                Fields =
+                [
+                    .. failedStep is { } step ? [new MessageField("failing step", $"{Step(step.Statement)} of {rollback.Name}")] : Array.Empty<MessageField>(),
+                    new MessageField("what holds now", steps.IsEmpty
+                        ? "the rollback did not start: the database is as the migration left it"
+                        : "the database has the migration partly undone: the steps in the thread show what ran"),
+                ],
                 Footer = steps.IsEmpty
                     ? $"What to do: make the target available (see why above), then /migrate rollback {id} --confirm again"
                     : $"What to do: read the failing step and fix its cause on the target (a dependent object, a lock, a permission), then " +
@@ -670,6 +685,9 @@ public sealed class DeploymentOwner(
         await scope.CommitAsync(CancellationToken.None);
         await reporter.RolledBackAsync(deployment, CancellationToken.None);
     }
+
+    /// <summary>A statement as people find it in its file: <c>#2 line 14 (ALTER TABLE public.contacts DROP COLUMN note)</c>.</summary>
+    private static string Step(SqlStatement statement) => $"#{statement.Number} line {statement.Line} ({statement.Summary(60)})";
 
     /// <summary>The deployment's pinned runbook file, or the seed's defaults.</summary>
     public static MigrationRunbook Runbook(PinnedMigration pinned) => pinned.Runbook is { } runbook

@@ -79,12 +79,16 @@ public sealed partial class DeploymentReporter(
     /// <summary>One event of the run (or of post-deployment monitoring): kept, and a threshold event is told and acted on.</summary>
     public async Task ObserveAsync(Deployment running, RunbookEvent e, CancellationToken cancellationToken)
     {
-        if (e is not (Sampled or ThresholdReported or PhaseFinished or ExecutionReported { Execution: StatementFinished or StatementSkipped } or Measured))
+        if (e is not (Sampled or ThresholdReported or PhaseFinished or ExecutionReported { Execution: StatementFinished or StatementSkipped } or Measured
+            or CheckpointReached))
             return;
         var record = await RecordAsync(running, cancellationToken, keep: true);
         string json;
         lock (record)
         {
+            // A checkpoint comes with every statement; only its rollback-ratio baseline is kept, stored when it changes.
+            if (e is CheckpointReached c && c.Checkpoint.RollbackBaselinePercent == record.RollbackRatioBaselinePercent)
+                return;
             record.Observe(e);
             json = record.ToJson();
         }
@@ -118,6 +122,8 @@ public sealed partial class DeploymentReporter(
                             : $"a rollback prompt is pending until {until:HH:mm:ss}Z: ⏪ on it rolls back",
                     };
                 }
+                if (breach.Rule.Metric == Metric.BlockedAppSessions && deployment.State == DeploymentState.Monitoring)
+                    message = message with { Fields = [.. message.Fields, new MessageField("counted", AfterDeploymentBlocked)] };
                 var alert = await outbox.PostAsync(scope, deployment.Platform, deployment.Channel, message, cancellationToken, deployment.Id.Number);
                 var why = $"rollback trigger: {breach.Rule.Describe()}";
                 if (action == BreachPolicy.Rollback && deployment.RollBackByItself(why, Now))
@@ -139,9 +145,13 @@ public sealed partial class DeploymentReporter(
                 break;
             }
             case ThresholdBreached breach:
-                await outbox.PostAsync(scope, deployment.Platform, deployment.Channel,
-                    Alerts.Breached(deployment.Id, deployment.Migration.Id, breach, BreachPolicy.Alert, policy.AskTimeout, canRollBack), cancellationToken, deployment.Id.Number);
+            {
+                var message = Alerts.Breached(deployment.Id, deployment.Migration.Id, breach, BreachPolicy.Alert, policy.AskTimeout, canRollBack);
+                if (breach.Rule.Metric == Metric.BlockedAppSessions && deployment.State == DeploymentState.Monitoring)
+                    message = message with { Fields = [.. message.Fields, new MessageField("counted", AfterDeploymentBlocked)] };
+                await outbox.PostAsync(scope, deployment.Platform, deployment.Channel, message, cancellationToken, deployment.Id.Number);
                 break;
+            }
             case ThresholdCleared cleared:
                 await outbox.PostAsync(scope, deployment.Platform, deployment.Channel, Alerts.Cleared(deployment.Id, deployment.Migration.Id, cleared),
                     cancellationToken, deployment.Id.Number);
@@ -153,6 +163,10 @@ public sealed partial class DeploymentReporter(
         }
         await scope.CommitAsync(cancellationToken);
     }
+
+    /// <summary>What the blocked-sessions rule counts after the deployment (<see cref="ThresholdMonitor.AfterDeployment"/>), said in its alert.</summary>
+    private const string AfterDeploymentBlocked =
+        "after the deployment every blocked application session counts: no session of the migration is left to block anyone";
 
     /// <summary>
     /// Rollback-trigger prompts nobody answered in time (<c>AskTimeout</c>): the bot rolls back itself and says so. Any replica may do it:
@@ -298,9 +312,17 @@ public sealed partial class DeploymentReporter(
     {
         if (await store.LoadAsync(id, cancellationToken) is not { } deployment || deployment.State != state)
             return false;
+        // The sampled triggers only: query degradation and RLS overhead come from phase 4's benchmark rounds and probes, which are not
+        // run again after the deployment (their last readings stand in the status posts and the report).
         var rules = DeploymentOwner.Runbook(deployment.Migration).Rules()
             .Where(r => r.Metric is Metric.AppLockWaitMs or Metric.BlockedAppSessions or Metric.RollbackRatioIncreasePoints).ToList();
-        var thresholds = new ThresholdMonitor(rules, monitoring.SampleInterval, time);
+        // The error-rate trigger compares with the ratio phase 1 read, as during the run; while paused the run is not over, and the
+        // blocked-sessions trigger keeps its meaning of the run.
+        var record = await RecordAsync(deployment, cancellationToken, keep: true);
+        double? rollbackBaseline;
+        lock (record)
+            rollbackBaseline = record.RollbackRatioBaselinePercent;
+        var thresholds = new ThresholdMonitor(rules, monitoring.SampleInterval, time) { AfterDeployment = state == DeploymentState.Monitoring };
         var readings = System.Threading.Channels.Channel.CreateUnbounded<RunbookEvent>(new() { SingleReader = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var sampling = Task.Run(async () =>
@@ -316,7 +338,7 @@ public sealed partial class DeploymentReporter(
                         readings.Writer.TryWrite(new Sampled(reading.At, reading));
                         var events = reading switch
                         {
-                            MetricSample sample => thresholds.Observe(sample),
+                            MetricSample sample => thresholds.Observe(sample, rollbackBaseline),
                             SampleGap gap => thresholds.ObserveGap(gap),
                             _ => [],
                         };

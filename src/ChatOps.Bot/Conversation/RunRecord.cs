@@ -32,6 +32,12 @@ public sealed class RunRecord
     public Dictionary<string, bool> Regressed { get; set; } = [];
     public double? RlsBeforeMs { get; set; }
     public double? RlsAfterMs { get; set; }
+    /// <summary>
+    /// The target's rollback ratio before the migration (phase 1, from the run's checkpoint): what the error-rate trigger compares with,
+    /// during the run and during post-deployment monitoring.
+    /// </summary>
+    public double? RollbackRatioBaselinePercent { get; set; }
+
     public double? IndexUsagePercent { get; set; }
     public string? IndexUsageDetail { get; set; }
 
@@ -48,6 +54,9 @@ public sealed class RunRecord
                 break;
             case PhaseFinished p:
                 PhaseDurations[p.Phase.ToString()] = p.Duration;
+                break;
+            case CheckpointReached c:
+                RollbackRatioBaselinePercent = c.Checkpoint.RollbackBaselinePercent;
                 break;
             case ExecutionReported { Execution: StatementFinished f }:
                 StatementsDone.Add(f.Statement.Number);

@@ -54,7 +54,7 @@ public sealed class ChatPlatforms
             switch (platform)
             {
                 case "Local":
-                    built.Local = new LocalChannel(Console.Out, localFirstId);
+                    built.Local = new LocalChannel(Console.Out, localFirstId) { Holders = roles };
                     built.Channels[platform] = built.Local;
                     break;
                 case "Slack":

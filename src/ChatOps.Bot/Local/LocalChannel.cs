@@ -1,4 +1,6 @@
+using ChatOps.Core.Approvals;
 using ChatOps.Core.Conversation;
+using ChatOps.Core.Runbooks;
 
 namespace ChatOps.Bot.Local;
 
@@ -41,6 +43,12 @@ public sealed class LocalChannel : IChatChannel
         _lastId = firstId - 1;
     }
 
+    /// <summary>
+    /// Who holds each role: a role's mention then names them (<c>@Database Administrator (dana, olga)</c>), as a platform's mention
+    /// would notify them; without it, or for a role nobody holds, <c>@Database Administrator holders</c>.
+    /// </summary>
+    public RoleHolders? Holders { get; init; }
+
     /// <summary>Everything printed so far, one entry per print (a whole message, a reaction line, a notice), in order.</summary>
     public IReadOnlyList<string> Printed
     {
@@ -70,7 +78,7 @@ public sealed class LocalChannel : IChatChannel
         {
             var posted = new MessageReference(channelId, $"L{++_lastId}");
             _messages[posted] = new Posted(message, Parent: null);
-            PrintLocked(Header(posted, edited: false) + "\n" + PlainTextRenderer.Render(message));
+            PrintLocked(Header(posted, edited: false) + "\n" + PlainTextRenderer.Render(message, AsText));
             return Task.FromResult(posted);
         }
     }
@@ -83,7 +91,7 @@ public sealed class LocalChannel : IChatChannel
         ArgumentNullException.ThrowIfNull(message);
         cancellationToken.ThrowIfCancellationRequested();
         lock (_gate)
-            PrintLocked($"── #{caller.ChannelId} · only for {caller.UserId} ──\n" + PlainTextRenderer.Render(message));
+            PrintLocked($"── #{caller.ChannelId} · only for {caller.UserId} ──\n" + PlainTextRenderer.Render(message, AsText));
         return Task.CompletedTask;
     }
 
@@ -105,8 +113,8 @@ public sealed class LocalChannel : IChatChannel
             var previous = Find(posted);
             _messages[posted] = previous with { Message = message };
             PrintLocked(previous.Parent is { } parent
-                ? ThreadLine(parent, edited: true) + "\n" + PlainTextRenderer.IndentReply(PlainTextRenderer.Render(message))
-                : Header(posted, edited: true) + "\n" + PlainTextRenderer.Render(message));
+                ? ThreadLine(parent, edited: true) + "\n" + PlainTextRenderer.IndentReply(PlainTextRenderer.Render(message, AsText))
+                : Header(posted, edited: true) + "\n" + PlainTextRenderer.Render(message, AsText));
         }
         return Task.CompletedTask;
     }
@@ -123,7 +131,7 @@ public sealed class LocalChannel : IChatChannel
             Find(parent);
             var reply = new MessageReference(parent.ChannelId, $"L{++_lastId}");
             _messages[reply] = new Posted(message, parent);
-            PrintLocked(ThreadLine(parent, edited: false) + "\n" + PlainTextRenderer.IndentReply(PlainTextRenderer.Render(message)));
+            PrintLocked(ThreadLine(parent, edited: false) + "\n" + PlainTextRenderer.IndentReply(PlainTextRenderer.Render(message, AsText)));
             return Task.FromResult(reply);
         }
     }
@@ -153,6 +161,11 @@ public sealed class LocalChannel : IChatChannel
         lock (_gate)
             PrintLocked(text);
     }
+
+    private string AsText(Mention mention) =>
+        mention is Mention.RoleGroup { Role: var role } && Holders?.HoldersOf(role) is { Count: > 0 } holders
+            ? $"@{role.Title()} ({string.Join(", ", holders.Order(StringComparer.Ordinal))})"
+            : InlineMention.AsPlainText(mention);
 
     private static string Header(MessageReference posted, bool edited) =>
         $"── #{posted.ChannelId} · message {posted.MessageId}{(edited ? " (edited)" : "")} ──";

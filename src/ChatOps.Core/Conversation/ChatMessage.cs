@@ -131,8 +131,8 @@ public static class InlineMention
         return rendered.ToString();
     }
 
-    /// <summary>The text as the console shows it: <c>@id</c> for a person, <c>@Role holders</c> for a role.</summary>
-    public static string Plain(string text) => Render(text, t => t, AsPlainText);
+    /// <summary>The text as the console shows it: <c>@id</c> for a person, <c>@Role holders</c> for a role (or as <paramref name="mention"/> says).</summary>
+    public static string Plain(string text, Func<Mention, string>? mention = null) => Render(text, t => t, mention ?? AsPlainText);
 
     /// <summary>A mention as plain text: <c>@id</c>, or <c>@Role holders</c>.</summary>
     public static string AsPlainText(Mention mention) => mention switch

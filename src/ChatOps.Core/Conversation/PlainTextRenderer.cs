@@ -13,8 +13,10 @@ public static class PlainTextRenderer
     /// under their heading with their mark and, for a manual item, its role; mentions (the message's, and those inside a field's
     /// value or a checklist line) as <c>@user</c> and <c>@Role holders</c>; an image as <c>[image: alt (file)]</c>; the footer last.
     /// </summary>
-    public static string Render(ChatMessage message)
+    /// <param name="mention">How a mention reads (the local channel names a role's holders); <see cref="InlineMention.AsPlainText"/> when null.</param>
+    public static string Render(ChatMessage message, Func<Mention, string>? mention = null)
     {
+        mention ??= InlineMention.AsPlainText;
         var lines = new List<string> { message.Status is { } status ? $"{message.Title}   {status}" : message.Title };
 
         var inline = new List<string>();
@@ -22,21 +24,21 @@ public static class PlainTextRenderer
         {
             if (field.Inline)
             {
-                inline.Add($"{field.Label}: {InlineMention.Plain(field.Value)}");
+                inline.Add($"{field.Label}: {InlineMention.Plain(field.Value, mention)}");
                 continue;
             }
             FlushInline();
-            lines.Add($"{field.Label}: {InlineMention.Plain(field.Value)}");
+            lines.Add($"{field.Label}: {InlineMention.Plain(field.Value, mention)}");
         }
         FlushInline();
 
         foreach (var section in message.Checklists)
         {
             lines.Add(section.Heading);
-            lines.AddRange(section.Lines.Select(l => $"  {l.State.Mark()} {InlineMention.Plain(l.Text)}{(l.Role is { } role ? $" ({role.Title()})" : "")}"));
+            lines.AddRange(section.Lines.Select(l => $"  {l.State.Mark()} {InlineMention.Plain(l.Text, mention)}{(l.Role is { } role ? $" ({role.Title()})" : "")}"));
         }
         if (message.Mentions.Count > 0)
-            lines.Add(string.Join(" ", message.Mentions.Select(InlineMention.AsPlainText)));
+            lines.Add(string.Join(" ", message.Mentions.Select(mention)));
         if (message.Image is { } image)
             lines.Add($"[image: {image.AltText} ({image.FileName})]");
         if (message.Footer is { } footer)

@@ -2,7 +2,8 @@ namespace ChatOps.Core.Execution;
 
 /// <summary>
 /// Pause, resume, stop and cancel for a running script — what <c>/migrate pause|resume|abort|rollback</c> press.
-/// A pause takes effect at the next statement boundary (never inside a transaction block) or before the next phase; a stop
+/// A pause takes effect at the next statement boundary (never inside a transaction block) or before the next phase after the
+/// migration's statements started (<see cref="PauseBeforeNextPhase"/>: before any phase); a stop
 /// (<c>abort</c>) at the next statement boundary or phase, letting the running statement finish; a cancel (<c>rollback</c>,
 /// Ctrl-C) at once, cancelling the running statement.
 /// </summary>
@@ -45,6 +46,31 @@ public sealed class ExecutionControl
     /// <summary>Signalled when <see cref="Cancel"/> is called.</summary>
     public CancellationToken Cancellation => _cancel.Token;
 
+    private bool _beforeAnyPhase;
+
+    /// <summary>
+    /// True while a <see cref="PauseBeforeNextPhase"/> holds: the run waits before whichever phase comes next, not only before the
+    /// migration's statements.
+    /// </summary>
+    public bool HoldsBeforeAnyPhase
+    {
+        get { lock (_gate) return _beforeAnyPhase && !_resumed.Task.IsCompleted; }
+    }
+
+    /// <summary>
+    /// Pauses where a plain <see cref="Pause"/> would, and also before the read-only phases that come before the migration's statements
+    /// (phase 1, and phase 2 itself): no phase starts until <see cref="Resume"/>. A plain pause lets the checks and the baseline go on and
+    /// holds the first statement; this one is for "no phase starts after the maintenance window's end".
+    /// </summary>
+    public void PauseBeforeNextPhase()
+    {
+        lock (_gate)
+        {
+            _beforeAnyPhase = true;
+            if (_resumed.Task.IsCompleted) _resumed = NewResumed(completed: false);
+        }
+    }
+
     public void Pause()
     {
         lock (_gate)
@@ -53,7 +79,11 @@ public sealed class ExecutionControl
 
     public void Resume()
     {
-        lock (_gate) _resumed.TrySetResult();
+        lock (_gate)
+        {
+            _beforeAnyPhase = false;
+            _resumed.TrySetResult();
+        }
     }
 
     public void Cancel()

@@ -103,6 +103,14 @@ public sealed class ThresholdMonitor(IEnumerable<ThresholdRule> rules, TimeSpan 
 
     public IReadOnlyCollection<ThresholdRule> Rules => _states.Keys;
 
+    /// <summary>
+    /// The deployment is over (post-deployment monitoring): <see cref="Metric.BlockedAppSessions"/> then counts every blocked application
+    /// session. During the run it counts only those the migration blocks (<see cref="MetricSample.BlockedByMigration"/>); after it no
+    /// session of the migration is left to block anyone — what it changed shows as application sessions waiting on each other — so
+    /// "blocked by the migration" would always read 0. The lock-wait rule counts every application session either way.
+    /// </summary>
+    public bool AfterDeployment { get; init; }
+
     /// <summary>Rules currently breached.</summary>
     public IEnumerable<ThresholdRule> Breached => _states.Where(s => s.Value.Fired).Select(s => s.Key);
 
@@ -113,8 +121,8 @@ public sealed class ThresholdMonitor(IEnumerable<ThresholdRule> rules, TimeSpan 
         _lastSample = sample.At;
         _degraded = false;
         events.AddRange(Observe(Metric.AppLockWaitMs, sample.LongestAppLockWait.TotalMilliseconds, sample.At));
-        // The migration's doing only: the application waiting on its own row locks is no reason to roll the migration back.
-        events.AddRange(Observe(Metric.BlockedAppSessions, sample.BlockedByMigration, sample.At));
+        // During the run, the migration's doing only: the application waiting on its own row locks is no reason to roll it back.
+        events.AddRange(Observe(Metric.BlockedAppSessions, AfterDeployment ? sample.BlockedApp : sample.BlockedByMigration, sample.At));
         if (rollbackRatioBaseline is { } baseline && sample.RollbackRatioPercent is { } ratio)
             events.AddRange(Observe(Metric.RollbackRatioIncreasePoints, ratio - baseline, sample.At));
         return events;

@@ -57,6 +57,20 @@ public sealed record StatusCadence
         return hourly < reportDue ? hourly : null;
     }
 
+    /// <summary>
+    /// The post-deployment cadence in words, as <see cref="NextDue"/> keeps it: <c>status every 15m for 2h, then hourly until 24h</c>. An
+    /// hourly post falls only where an hour fits before the report, so a short extended period says none comes.
+    /// </summary>
+    public string PostDeploymentInWords()
+    {
+        var every = $"status every {ReportText.Span(Interval)}";
+        if (Immediate >= Extended)
+            return $"{every} for {ReportText.Span(Extended)}";
+        return Extended - Immediate <= Hourly
+            ? $"{every} for {ReportText.Span(Immediate)}, then none until the report at {ReportText.Span(Extended)}"
+            : $"{every} for {ReportText.Span(Immediate)}, then hourly until {ReportText.Span(Extended)}";
+    }
+
     /// <summary>When the performance report is due: <see cref="Extended"/> after post-deployment monitoring started.</summary>
     public DateTimeOffset ReportDue(DateTimeOffset monitoringStart) => monitoringStart + Extended;
 

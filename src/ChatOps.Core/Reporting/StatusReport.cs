@@ -9,7 +9,8 @@ namespace ChatOps.Core.Reporting;
 /// <summary>
 /// The status post (issue 14 §2): posted in the deployment's thread every <c>ChatOps:Status:Interval</c> and on <c>status</c>.
 /// Each metric that has a threshold rule is marked against it — ✅ within, ⚠️ over the threshold but not yet for its window (or no
-/// reading to judge), ❌ breached — with the threshold shown. Missing data is said to be missing, never shown as zeros.
+/// reading to judge), ❌ breached — with the threshold shown; connections and replication lag against the server's limits
+/// (<see cref="ServerLimits"/>), as the pre-deployment checks judge them. Missing data is said to be missing, never shown as zeros.
 /// </summary>
 public static class StatusReport
 {
@@ -29,11 +30,22 @@ public static class StatusReport
         fields.Add(new("index builds", sample is null ? missing : IndexBuilds(sample)));
         fields.Add(Marked("longest app lock wait", Metric.AppLockWaitMs, sample?.LongestAppLockWait.TotalMilliseconds,
             v => ReportText.Value(Metric.AppLockWaitMs, v), missing));
-        // The rule watches the sessions blocked by the migration; the application blocking itself is shown beside it, unmarked.
-        fields.Add(Marked("blocked app sessions", Metric.BlockedAppSessions, sample?.BlockedByMigration,
-            _ => Blocked(sample!), missing));
-        fields.Add(new("connections", sample is null ? missing : Connections(sample)));
-        fields.Add(new("replication lag", sample is null ? missing : sample.ReplicationLag is { } lag ? Durations.Short(lag) : "no replicas"));
+        // During the run the rule watches the sessions blocked by the migration, and the application blocking itself is shown beside it,
+        // unmarked; after it every blocked application session counts, as the rule then counts them (ThresholdMonitor.AfterDeployment).
+        var afterDeployment = snapshot.Stage == StatusStage.PostDeploymentMonitoring;
+        fields.Add(Marked("blocked app sessions", Metric.BlockedAppSessions, afterDeployment ? sample?.BlockedApp : sample?.BlockedByMigration,
+            _ => afterDeployment ? sample!.BlockedApp.ToString(CultureInfo.InvariantCulture) : Blocked(sample!), missing));
+        // The server's own limits, as the pre-deployment checks judge them: not rollback triggers, so never "breached", but marked.
+        fields.Add(Judged("connections", sample is null ? null
+                : ServerLimits.ConnectionsHigh(sample.Connections, sample.MaxConnections) ? ChecklistState.Warning : ChecklistState.Done,
+            sample is null ? missing : Connections(sample), $"warn > {ReportText.Number(100 * ServerLimits.ConnectionsWarnShare)} %"));
+        var lagLimit = $"limit {ReportText.Span(ServerLimits.ReplicationLag)}";
+        fields.Add(sample switch
+        {
+            null => Judged("replication lag", null, missing, lagLimit),
+            { ReplicationLag: { } lag } => Judged("replication lag", ServerLimits.LagWithin(lag) ? ChecklistState.Done : ChecklistState.Failed, Durations.Short(lag), lagLimit),
+            _ => new("replication lag", "no replicas"),
+        });
         fields.Add(Marked("benchmark delta", Metric.QueryDegradationPercent, snapshot.BenchmarkDeltaPercent,
             v => ReportText.Value(Metric.QueryDegradationPercent, v), "not measured yet"));
         fields.Add(Marked("RLS overhead", Metric.RlsOverheadMs, snapshot.RlsOverheadMs,
@@ -51,6 +63,14 @@ public static class StatusReport
             Fields = fields,
             Footer = "next: " + Next(snapshot),
         };
+
+        // Null: no reading to judge, a warning as for a rule.
+        MessageField Judged(string label, ChecklistState? state, string text, string limit)
+        {
+            var judged = state ?? ChecklistState.Warning;
+            marks.Add((label, judged));
+            return new(label, $"{text} {judged.Mark()} ({limit})");
+        }
 
         MessageField Marked(string label, Metric metric, double? value, Func<double, string> format, string whenMissing)
         {
@@ -92,6 +112,10 @@ public static class StatusReport
             return $"{stage} · ❌ breached: {string.Join(", ", snapshot.Breaching.Select(b => b.Rule.Name))}";
         if (sample is null)
             return $"{stage} · ⚠️ {NoSample(snapshot)}";
+        // Only a server limit can be over without a breach: a rule's field is ❌ only when it is breaching (said above).
+        var over = marks.Where(m => m.State == ChecklistState.Failed).Select(m => m.Label).ToList();
+        if (over.Count > 0)
+            return $"{stage} · ❌ over the limit: {string.Join(", ", over)}";
         var watch = marks.Where(m => m.State == ChecklistState.Warning).Select(m => m.Label).ToList();
         return watch.Count > 0 ? $"{stage} · ⚠️ watch: {string.Join(", ", watch)}" : $"{stage} · all within limits ✅";
     }

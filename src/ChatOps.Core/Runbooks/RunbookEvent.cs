@@ -9,6 +9,12 @@ namespace ChatOps.Core.Runbooks;
 /// </summary>
 public abstract record RunbookEvent(DateTimeOffset At);
 
+/// <summary>
+/// <see cref="Phase"/> is next: the last moment to hold the run before it starts (<see cref="Execution.ExecutionControl.PauseBeforeNextPhase"/>,
+/// called from the event handler, holds it). Emitted before phases 1 to 4, never before the verdict, which is no phase.
+/// </summary>
+public sealed record PhaseDue(DateTimeOffset At, RunbookPhase Phase) : RunbookEvent(At);
+
 public sealed record PhaseStarted(DateTimeOffset At, RunbookPhase Phase) : RunbookEvent(At);
 
 public sealed record PhaseFinished(DateTimeOffset At, RunbookPhase Phase, TimeSpan Duration, bool Ok, string Summary) : RunbookEvent(At);

@@ -1,4 +1,5 @@
 using ChatOps.Core.Execution;
+using ChatOps.Core.Monitoring;
 using ChatOps.Core.Planning;
 using ChatOps.Core.Runbooks;
 using ChatOps.Core.Scripts;
@@ -66,15 +67,15 @@ public static class PreDeploymentChecks
         var (used, max) = await ReadAsync(connection,
             "SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int, current_setting('max_connections')::int",
             r => (r.GetInt32(0), r.GetInt32(1)), cancellationToken);
-        results.Add(new("connections", used > 0.8 * max ? CheckStatus.Warn : CheckStatus.Pass, $"{used}/{max} ({100.0 * used / max:0} %)"));
+        results.Add(new("connections", ServerLimits.ConnectionsHigh(used, max) ? CheckStatus.Warn : CheckStatus.Pass, $"{used}/{max} ({100.0 * used / max:0} %)"));
 
         var (replicas, lag) = await ReadAsync(connection,
             "SELECT count(*)::int, coalesce(extract(epoch FROM max(replay_lag)), 0)::float8 FROM pg_stat_replication",
             r => (r.GetInt32(0), r.GetDouble(1)), cancellationToken);
         results.Add(replicas == 0
             ? new("replication lag", CheckStatus.Pass, "no replicas attached")
-            : new("replication lag", lag < Limit(lagLimit).TotalSeconds ? CheckStatus.Pass : CheckStatus.Fail,
-                $"{lag:0.0} s over {replicas} replica(s) (limit {Limit(lagLimit).TotalSeconds:0.#} s)"));
+            : new("replication lag", ServerLimits.LagWithin(TimeSpan.FromSeconds(lag), lagLimit) ? CheckStatus.Pass : CheckStatus.Fail,
+                $"{lag:0.0} s over {replicas} replica(s) (limit {(lagLimit ?? ServerLimits.ReplicationLag).TotalSeconds:0.#} s)"));
 
         var indexBytes = 0L;
         foreach (var table in tables.Where(t => !missing.Contains(t.ToString())))
@@ -104,9 +105,6 @@ public static class PreDeploymentChecks
         results.AddRange(Checklist.ManualItems);
         return results;
     }
-
-    /// <summary>The checklist's limit on replica lag before a migration: 10 s.</summary>
-    private static TimeSpan Limit(TimeSpan? lagLimit) => lagLimit ?? TimeSpan.FromSeconds(10);
 
     /// <summary>The tables the script creates (CREATE TABLE, CREATE TABLE AS): they need not exist before it runs.</summary>
     private static HashSet<DbObjectName> CreatedTables(MigrationPlan plan)

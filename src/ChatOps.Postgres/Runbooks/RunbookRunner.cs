@@ -266,6 +266,10 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
                 }
             }
 
+            // Phase 1's boundary comes before the target is touched (the history, its schema): a hold here leaves nothing behind.
+            if (resume is null)
+                await BoundaryAsync(RunbookPhase.Baseline);
+
             // From here on the target is touched: the history records the run (and a fresh run forgets an old journal).
             try
             {
@@ -636,14 +640,27 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             _ => null,
         };
 
-        private async Task<bool> PhaseAsync(RunbookPhase phase, Func<Task<(bool Ok, string Summary)>> body)
+        /// <summary>
+        /// Before <paramref name="next"/> starts: said (<see cref="PhaseDue"/>, whose handler may hold the run here), then a pause waits.
+        /// After the migration's statements started (index builds, validation) any pause waits here, the sampler watching; before them a
+        /// plain pause lets the read-only checks and the baseline go on (the executor's own pause holds the first statement), and only
+        /// <see cref="ExecutionControl.PauseBeforeNextPhase"/> holds the phase. A stop (abort) ends the run at any phase boundary.
+        /// </summary>
+        private async Task BoundaryAsync(RunbookPhase next)
         {
-            // A phase boundary after the migration's statements (index builds, validation): a pause waits here (the sampler keeps
-            // watching). Before them the executor's own pause holds the first statement, and the read-only checks go on meanwhile.
-            // A stop (abort) ends the run at any phase boundary.
-            if (phase > RunbookPhase.Migration)
+            Emit(new PhaseDue(Now, next));
+            if (next > RunbookPhase.Migration || _control.HoldsBeforeAnyPhase)
                 await _control.WaitWhilePausedAsync(CancellationToken.None);
             if (_control.AtBoundary())
+                throw new OperationCanceledException(_control.Cancellation);
+        }
+
+        private async Task<bool> PhaseAsync(RunbookPhase phase, Func<Task<(bool Ok, string Summary)>> body)
+        {
+            // The first phase has nothing before it to hold after; phase 1's boundary is passed before the history is touched.
+            if (phase is not (RunbookPhase.PreDeployment or RunbookPhase.Baseline))
+                await BoundaryAsync(phase);
+            else if (_control.AtBoundary())
                 throw new OperationCanceledException(_control.Cancellation);
             var started = _time.GetTimestamp();
             _phase = phase;
