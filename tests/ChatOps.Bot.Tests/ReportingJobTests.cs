@@ -38,8 +38,8 @@ public class ReportingJobTests(PostgresDatabase target, EmptyPostgresDatabase st
     }
 
     private Task<QuartzDeploymentSchedule> ScheduleAsync() =>
-        QuartzDeploymentSchedule.CreateAsync(state.ConnectionString, TimeProvider.System, NullLoggerFactory.Instance, CancellationToken.None,
-            checkinInterval: TimeSpan.FromSeconds(2));
+        // Quartz's own check-in interval: a shorter one makes a node that stalls on a loaded machine look dead to the other.
+        QuartzDeploymentSchedule.CreateAsync(state.ConnectionString, TimeProvider.System, NullLoggerFactory.Instance, CancellationToken.None);
 
     private Task<string> StateOfAsync() => state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1");
 
@@ -170,11 +170,52 @@ public class ReportingJobTests(PostgresDatabase target, EmptyPostgresDatabase st
         Assert.Equal(1L, await OutboxCountAsync("%📈 D-1 · performance report%"));
         Assert.Contains("📝 D-1 · lessons learned", transcript);
         Assert.True(await OutboxCountAsync("%📊 D-1 · status%post-deployment monitoring · %") >= 1, transcript);
-        // Never two posts within the interval, though two replicas' schedulers fired jobs (a post each would make pairs).
+        // Never two posts for one slot, though two replicas' schedulers fired jobs (a post each would make pairs milliseconds apart);
+        // the interval is 2 s, and monitoring's slots count from its start, so a post may come 1.5 s after the run's last one.
         var posts = (await state.ScalarAsync<string>("""
             SELECT string_agg(extract(epoch FROM created_at)::text, ' ' ORDER BY id) FROM chatops_state.outbox WHERE message::text LIKE '%📊 D-1 · status%'
             """)).Split(' ').Select(t => TimeSpan.FromSeconds(double.Parse(t, System.Globalization.CultureInfo.InvariantCulture))).ToList();
         Assert.True(posts.Count >= 3, $"{posts.Count} status posts");
-        Assert.All(posts.Zip(posts.Skip(1)), pair => Assert.True(pair.Second - pair.First >= TimeSpan.FromSeconds(1.5), $"status posts at {pair.First} and {pair.Second}"));
+        Assert.All(posts.Zip(posts.Skip(1)), pair => Assert.True(pair.Second - pair.First >= TimeSpan.FromSeconds(1), $"status posts at {pair.First} and {pair.Second}"));
+    }
+    [Fact]
+    public async Task A_replica_whose_owner_lock_session_is_lost_stops_driving_and_the_other_takes_the_deployment_over()
+    {
+        await ResetStateAsync();
+        using var folder = new MigrationFolder().With("rj_lost", """
+            CREATE TABLE rj_lost_a (id int);
+            SELECT pg_sleep(15);
+            CREATE TABLE rj_lost_b (id int);
+            """, rollback: "DROP TABLE IF EXISTS rj_lost_a; DROP TABLE IF EXISTS rj_lost_b;");
+        var output = new StringWriter();
+        var platform = new LocalChannel(output);
+        await using var first = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, channel: platform, output: output);
+        await using var second = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, channel: platform, output: output);
+        await first.StartAsync();
+        await second.StartAsync();
+        await first.SayAsync("/migrate start rj_lost", "react dan ✅ D-1", "react sam ✅ D-1", "react olga ✅ D-1", "react pete ✅ D-1");
+        await Poll.UntilAsync(() => target.ScalarAsync<bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(15)%')"),
+            "the migration's long statement to run", TimeSpan.FromMinutes(2));
+        var runner = first.Bot.Owner.Owned.Contains(1) ? first : second;
+        var other = ReferenceEquals(runner, first) ? second : first;
+
+        // The owner lock's session ends under the runner (a failover, a DBA's pg_terminate_backend): the lock is gone with it.
+        Assert.Equal(1L, await state.ScalarAsync<long>(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'chatops:owner:D-1'"));
+        await Poll.UntilAsync(() => Task.FromResult(!runner.Bot.Owner.Owned.Contains(1)), "the runner to notice and let the deployment go", TimeSpan.FromMinutes(1));
+        await Poll.UntilAsync(() => Task.FromResult(output.ToString().Contains("was interrupted and this replica took it over", StringComparison.Ordinal)),
+            "the other replica to take the deployment over", TimeSpan.FromMinutes(1));
+        Assert.Contains(1, other.Bot.Owner.Owned);
+        // The runner stopped its run: nothing of it goes on on the target.
+        await Poll.UntilAsync(async () => !await target.ScalarAsync<bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(15)%')"),
+            "the runner's statement to be cancelled", TimeSpan.FromMinutes(1));
+
+        await other.SayAsync("as dan", "/migrate resume D-1");
+        await other.SettleAsync();
+        Assert.Equal("Completed", await StateOfAsync());
+        Assert.Equal(1L, await target.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'rj_lost_b'"));
+        Assert.Contains("↷ #1 line 1 not run again", output.ToString());
     }
 }

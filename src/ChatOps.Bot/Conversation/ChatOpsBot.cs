@@ -132,7 +132,7 @@ public sealed class ChatOpsBot
         var stopping = _stopping.Token;
         _loops.Add(Task.Run(() => Handler.RunAsync(stopping), CancellationToken.None));
         _loops.AddRange(Dispatchers.Values.Select(d => Task.Run(() => d.RunAsync(stopping), CancellationToken.None)));
-        _loops.Add(Task.Run(() => Owner.RunAsync(stopping), CancellationToken.None));
+        _loops.Add(Owner.RunAsync(stopping));
         _loops.Add(Task.Run(() => SignOffs.RunAsync(stopping), CancellationToken.None));
         if (Metrics is { } metrics)
             _loops.Add(Task.Run(() => metrics.RunAsync(stopping), CancellationToken.None));

@@ -45,6 +45,8 @@ public sealed class DeploymentOwner(
     private readonly ConcurrentDictionary<int, bool> _heldForWindow = new();
     private readonly SemaphoreSlim _wake = new(0);
     private int _busy;
+    // When each held deployment's reporting jobs were last made sure of.
+    private readonly ConcurrentDictionary<int, DateTimeOffset> _reportingScheduled = new();
     // Deployments found with nobody holding them while their run job exists, and since when (a job that never comes is replaced).
     private readonly ConcurrentDictionary<int, DateTimeOffset> _unheldSince = new();
     // The sweep's stopping token while it runs (a run job drives a deployment until then); cancelled before the first sweep.
@@ -58,6 +60,15 @@ public sealed class DeploymentOwner(
     /// takes to recover a dead replica's job (its check-ins missed).
     /// </summary>
     public TimeSpan RunJobPatience { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How often the reporting jobs of a deployment held here are made sure of, besides on each change of its state.</summary>
+    public TimeSpan ReportingCheckInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long after its end the owner ends post-deployment monitoring itself when the scheduler's job has not.</summary>
+    public TimeSpan MonitoringEndsBackstop { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How often the owner lock's session is asked whether it is alive (a lost session lets the deployment go).</summary>
+    public TimeSpan LockCheckInterval { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Where phase durations, lock holds, retries and monitoring samples are reported; nowhere when null.</summary>
     public BotMetrics? Metrics { get; init; }
@@ -88,9 +99,15 @@ public sealed class DeploymentOwner(
     public void Wake() => _wake.Release();
 
     /// <summary>Sweeps until <paramref name="stopping"/>; the deployments it holds are let go (another replica takes them over).</summary>
-    public async Task RunAsync(CancellationToken stopping)
+    public Task RunAsync(CancellationToken stopping)
     {
+        // Before this returns: a run job may fire as soon as the scheduler starts, and must find the owner sweeping.
         _sweeping = stopping;
+        return Task.Run(() => SweepUntilAsync(stopping), CancellationToken.None);
+    }
+
+    private async Task SweepUntilAsync(CancellationToken stopping)
+    {
         while (!stopping.IsCancellationRequested)
         {
             try
@@ -121,6 +138,11 @@ public sealed class DeploymentOwner(
             await ApplyAsync(new DeploymentId(number), control, stopping);
         // A rollback trigger's prompt that nobody answered in time: the bot rolls back (the deployment becomes work for its owner).
         await reporter.RollBackLapsedAsync(stopping);
+        // The reporting jobs of the deployments held here, looked at again now and then: one lost (it failed while the state database
+        // was away, or a replica of an older release could not run it) is scheduled again.
+        foreach (var number in _owned.Keys)
+            if (time.GetUtcNow() - _reportingScheduled.GetValueOrDefault(number) >= ReportingCheckInterval)
+                await ScheduleReportingAsync(new DeploymentId(number), stopping);
         foreach (var id in await store.UnfinishedAsync(stopping))
         {
             if (_owned.ContainsKey(id.Number) || await HeldElsewhereAsync(id, stopping))
@@ -180,7 +202,7 @@ public sealed class DeploymentOwner(
     /// <summary>Takes the deployment's owner lock and starts driving it here; null when another replica took it first.</summary>
     private async Task<Task?> TakeAsync(DeploymentId id, CancellationToken stopping)
     {
-        var session = await TargetSession.OpenAsync(store.State.ConnectionString, $"chatops:owner:{id}", stopping);
+        var session = await TargetSession.OpenAsync(LockSessionConnectionString(store.State.ConnectionString), $"chatops:owner:{id}", stopping);
         try
         {
             await using var claim = new NpgsqlCommand($"SELECT pg_try_advisory_lock({OwnerLock}, {id.Number})", session);
@@ -199,18 +221,25 @@ public sealed class DeploymentOwner(
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var owned = Task.Run(async () =>
         {
+            // Held only while the lock's session is alive: a session lost (a failover, a terminated backend) means another replica may
+            // take the deployment, so this one stops driving it at once, as if stopping.
+            using var holding = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+            var watching = WatchLockAsync(id, session, holding);
             try
             {
                 await started.Task;
-                await OwnAsync(id, stopping);
+                await OwnAsync(id, holding.Token);
             }
-            catch (Exception ex) when (!stopping.IsCancellationRequested)
+            catch (Exception ex) when (!holding.IsCancellationRequested)
             {
                 logger.LogError(ex, "{Deployment}: its owner stopped", id);
             }
             finally
             {
                 _owned.TryRemove(id.Number, out _);
+                _reportingScheduled.TryRemove(id.Number, out _);
+                await holding.CancelAsync();
+                await watching;
                 await session.DisposeAsync();   // the lock goes with the session: another replica may take the deployment
             }
         }, CancellationToken.None);
@@ -218,6 +247,42 @@ public sealed class DeploymentOwner(
         _owned[id.Number] = owned;
         started.SetResult();
         return owned;
+    }
+
+    /// <summary>
+    /// The owner lock's session, with the server told to notice a vanished replica within about 25 s (TCP keepalives: a host that died
+    /// without closing its connection would otherwise keep the lock for the operating system's two hours).
+    /// </summary>
+    private static string LockSessionConnectionString(string state)
+    {
+        var builder = ConnectionStrings.Parse(state);
+        builder.Options = "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3" +
+                          (string.IsNullOrWhiteSpace(builder.Options) ? "" : " " + builder.Options);
+        return builder.ConnectionString;
+    }
+
+    /// <summary>Asks the lock's session every <see cref="LockCheckInterval"/> whether it is alive; cancels <paramref name="holding"/> when not.</summary>
+    private async Task WatchLockAsync(DeploymentId id, NpgsqlConnection session, CancellationTokenSource holding)
+    {
+        while (!holding.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(LockCheckInterval, time, holding.Token);
+                await using var ping = new NpgsqlCommand("SELECT 1", session) { CommandTimeout = (int)Math.Ceiling(LockCheckInterval.TotalSeconds) + 5 };
+                await ping.ExecuteScalarAsync(holding.Token);
+            }
+            catch (OperationCanceledException) when (holding.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException)
+            {
+                logger.LogError("{Deployment}: its owner lock's session was lost ({Error}); this replica lets it go for another to take over", id, ex.Message);
+                await holding.CancelAsync();
+                return;
+            }
+        }
     }
 
     /// <summary>Whether another session holds the deployment's owner lock in the state database.</summary>
@@ -273,11 +338,9 @@ public sealed class DeploymentOwner(
         while (!stopping.IsCancellationRequested)
         {
             var deployment = await store.LoadAsync(id, stopping);
-            if (deployment?.State is { } state && state != scheduledFor)
-            {
+            // A new state may call for status posts, or for monitoring's end (tried again on the next pass when it failed).
+            if (deployment?.State is { } state && state != scheduledFor && await ScheduleReportingAsync(id, stopping))
                 scheduledFor = state;
-                await ScheduleReportingAsync(id, stopping);   // a new state may call for status posts, or for monitoring's end
-            }
             switch (deployment?.State)
             {
                 // Maintenance window (issue 14 §5): approved early, it waits for its window to open (the window-start job opens it).
@@ -312,7 +375,9 @@ public sealed class DeploymentOwner(
                         await SayAsync(deployment, "👀 post-deployment monitoring goes on here (this replica took the deployment over)", stopping);
                     takenOver = false;
                     // Not counted as work: it lasts hours, and a local session ending leaves it to the next start.
-                    await reporter.MonitorAsync(id, targets.ConnectionStringOf(deployment), stopping, endsItself: Reporting is null);
+                    // With a scheduler its monitoring-ends job ends the period; this owner does only if that has not happened a minute later.
+                    await reporter.MonitorAsync(id, targets.ConnectionStringOf(deployment), stopping,
+                        endsLate: Reporting is null ? TimeSpan.Zero : MonitoringEndsBackstop);
                     break;
                 case DeploymentState.RollingBack:
                     if (takenOver)
@@ -337,17 +402,21 @@ public sealed class DeploymentOwner(
     }
 
     /// <summary>The deployment's reporting jobs, when there is a scheduler; a failure is logged (the next change of state tries again).</summary>
-    private async Task ScheduleReportingAsync(DeploymentId id, CancellationToken stopping)
+    /// <returns>False when scheduling failed (logged).</returns>
+    private async Task<bool> ScheduleReportingAsync(DeploymentId id, CancellationToken stopping)
     {
         if (Reporting is null)
-            return;
+            return true;
         try
         {
             await Reporting.EnsureAsync(id, stopping);
+            _reportingScheduled[id.Number] = time.GetUtcNow();
+            return true;
         }
         catch (Exception ex) when (!stopping.IsCancellationRequested)
         {
             logger.LogError(ex, "{Deployment}: its status and monitoring jobs could not be scheduled", id);
+            return false;
         }
     }
 

@@ -243,12 +243,15 @@ public sealed partial class DeploymentReporter(
     }
 
     /// <summary>The status as it is now, in the thread, with the time it was posted, in <paramref name="scope"/>'s transaction.</summary>
-    public async Task PostStatusAsync(StateScope scope, Deployment deployment, CancellationToken cancellationToken)
+    /// <param name="slot">The slot it was due at: kept as the post's time when it is later than now (a job may fire a moment early), so
+    /// the next slot is the one after it, never the same one again.</param>
+    public async Task PostStatusAsync(StateScope scope, Deployment deployment, CancellationToken cancellationToken, DateTimeOffset? slot = null)
     {
         if (await StatusAsync(deployment, cancellationToken) is not { } message)
             return;
         await cards.ThreadAsync(scope, deployment, message, cancellationToken);
-        await store.SetStatusPostedAsync(scope, deployment.Id, Now, cancellationToken);
+        var now = Now;
+        await store.SetStatusPostedAsync(scope, deployment.Id, slot is { } due && due > now ? due : now, cancellationToken);
     }
 
     /// <summary>The status message for <paramref name="deployment"/> now; null when it is not running, paused or monitored.</summary>
@@ -276,9 +279,9 @@ public sealed partial class DeploymentReporter(
     /// Post-deployment monitoring: the sampler and the rollback triggers that watch sampled metrics, until the period ends (then the
     /// performance report, and Completed) or the deployment leaves monitoring (a rollback, or the scheduler's monitoring-ends job).
     /// </summary>
-    /// <param name="endsItself">Ends the period itself (<see cref="FinishMonitoringAsync"/>) when it is over; false when a scheduled job
-    /// ends it, on whichever replica it fires — this one then watches until the deployment leaves monitoring.</param>
-    public async Task MonitorAsync(DeploymentId id, string target, CancellationToken cancellationToken, bool endsItself = true)
+    /// <param name="endsLate">Ends the period itself (<see cref="FinishMonitoringAsync"/>) this long after it is over: zero without a
+    /// scheduler; with one, its monitoring-ends job ends it (on whichever replica it fires) and this is the backstop when it did not.</param>
+    public async Task MonitorAsync(DeploymentId id, string target, CancellationToken cancellationToken, TimeSpan endsLate = default)
     {
         if (await store.LoadAsync(id, cancellationToken) is not { State: DeploymentState.Monitoring })
             return;
@@ -293,8 +296,12 @@ public sealed partial class DeploymentReporter(
             json = record.ToJson();
         }
         await store.SetMonitoringAsync(id, json, cancellationToken);
-        if (await WatchAsync(id, target, DeploymentState.Monitoring, endsItself ? until : null, cancellationToken))
+        if (await WatchAsync(id, target, DeploymentState.Monitoring, until + endsLate, cancellationToken))
+        {
+            if (endsLate > TimeSpan.Zero)
+                logger.LogWarning("{Deployment}: post-deployment monitoring was due to end at {Until:O} and no job ended it; ending it here", id, until);
             await FinishMonitoringAsync(id, target, cancellationToken);
+        }
     }
 
     /// <summary>

@@ -79,7 +79,7 @@ public sealed class ReportingWork(
             var due = await reporter.StatusDueAsync(deployment, cancellationToken, scope);
             if (due is { } at && at <= Now + Early)
             {
-                await reporter.PostStatusAsync(scope, deployment, cancellationToken);
+                await reporter.PostStatusAsync(scope, deployment, cancellationToken, slot: at);
                 logger.LogInformation("{Deployment}: status posted (due {Due:O})", id, at);
                 next = await reporter.StatusDueAsync(deployment, cancellationToken, scope);
             }
