@@ -236,6 +236,39 @@ public class DurableStateTests(PostgresDatabase target, EmptyPostgresDatabase st
     }
 
     [Fact]
+    public async Task Readiness_fails_saying_why_when_the_schema_is_behind_this_build_or_a_message_waits_too_long_and_is_ready_otherwise()
+    {
+        await ResetStateAsync();
+        using var folder = new MigrationFolder().With("ready_add", "CREATE TABLE ready_done (id int);\n");
+        // Not started: no dispatcher sends what waits in the outbox.
+        await using var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders);
+        await ChatOps.Postgres.State.StateDatabase.MigrateAsync(state.ConnectionString, CancellationToken.None);
+        var (ready, reasons) = await BotHealth.ReadinessAsync(bot.Bot, CancellationToken.None);
+        Assert.True(ready);
+        Assert.Empty(reasons);
+
+        // A message waiting longer than the outbox may be stuck.
+        await using (var scope = await bot.Bot.Store.BeginAsync(CancellationToken.None))
+        {
+            await bot.Bot.Outbox.PostAsync(scope, "Local", "C-ready", new ChatMessage("waiting"), CancellationToken.None);
+            await scope.CommitAsync(CancellationToken.None);
+        }
+        Assert.True((await BotHealth.ReadinessAsync(bot.Bot, CancellationToken.None)).Ready);   // just written: not stuck
+        await state.ExecuteAsync("UPDATE chatops_state.outbox SET created_at = now() - interval '6 minutes' WHERE channel = 'C-ready'");
+        (ready, reasons) = await BotHealth.ReadinessAsync(bot.Bot, CancellationToken.None);
+        Assert.False(ready);
+        Assert.Contains(reasons, r => r.StartsWith("the oldest unsent message has waited since", StringComparison.Ordinal));
+        await state.ExecuteAsync("DELETE FROM chatops_state.outbox WHERE channel = 'C-ready'");
+
+        // A schema behind this build (a replica of a newer release has not migrated it yet, or a restore of an older one).
+        await state.ExecuteAsync($"DELETE FROM chatops_state.schema_version WHERE version = {ChatOps.Postgres.State.StateDatabase.CurrentVersion}");
+        (ready, reasons) = await BotHealth.ReadinessAsync(bot.Bot, CancellationToken.None);
+        Assert.False(ready);
+        Assert.Equal($"state schema is at version {ChatOps.Postgres.State.StateDatabase.CurrentVersion - 1}, this build needs {ChatOps.Postgres.State.StateDatabase.CurrentVersion}",
+            Assert.Single(reasons));
+    }
+
+    [Fact]
     public async Task Two_replicas_one_runs_the_deployment_messages_go_once_and_stopping_it_makes_the_other_take_over()
     {
         await ResetStateAsync();

@@ -218,4 +218,39 @@ public class ReportingJobTests(PostgresDatabase target, EmptyPostgresDatabase st
         Assert.Equal(1L, await target.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'rj_lost_b'"));
         Assert.Contains("↷ #1 line 1 not run again", output.ToString());
     }
+    [Fact]
+    public async Task A_deployment_in_post_deployment_monitoring_is_taken_over_when_its_replica_stops_and_monitoring_ends_once()
+    {
+        await ResetStateAsync();
+        using var folder = new MigrationFolder().With("rj_mon", "CREATE TABLE rj_mon_done (id int);\n", rollback: "DROP TABLE IF EXISTS rj_mon_done;");
+        var output = new StringWriter();
+        var platform = new LocalChannel(output);
+        var policy = Policy(TimeSpan.FromMinutes(15), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10));
+        await using var firstSchedule = await ScheduleAsync();
+        await using var secondSchedule = await ScheduleAsync();
+        await using var first = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, channel: platform, output: output,
+            reporting: policy, schedule: firstSchedule);
+        await using var second = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, channel: platform, output: output,
+            reporting: policy, schedule: secondSchedule);
+        await first.StartAsync();
+        await second.StartAsync();
+
+        await first.SayAsync("/migrate start rj_mon", "react dan ✅ D-1", "react sam ✅ D-1", "react olga ✅ D-1", "react pete ✅ D-1");
+        await Poll.UntilAsync(async () => await StateOfAsync() == "Monitoring" && (first.Bot.Owner.Owned.Contains(1) || second.Bot.Owner.Owned.Contains(1)),
+            "the deployment to be in post-deployment monitoring, held by a replica", TimeSpan.FromMinutes(2));
+        var runner = first.Bot.Owner.Owned.Contains(1) ? first : second;
+        var other = ReferenceEquals(runner, first) ? second : first;
+        await runner.Bot.StopAsync();
+
+        await Poll.UntilAsync(() => Task.FromResult(output.ToString().Contains("👀 post-deployment monitoring goes on here", StringComparison.Ordinal)),
+            "the other replica to take monitoring over and say so", TimeSpan.FromMinutes(1));
+        Assert.Contains(1, other.Bot.Owner.Owned);
+        await Poll.UntilAsync(async () => await StateOfAsync() == "Completed", "post-deployment monitoring to end", TimeSpan.FromMinutes(2),
+            async () => await StateOfAsync());
+        await other.SettleAsync();
+        Assert.Equal(1L, await OutboxCountAsync("%📈 D-1 · performance report%"));
+        Assert.Equal(1, output.ToString().Split("👀 post-deployment monitoring goes on here").Length - 1);
+        Assert.Contains("post-deployment monitoring ended", await state.ScalarAsync<string>(
+            "SELECT string_agg(what, ' | ' ORDER BY seq) FROM chatops_state.audit_events WHERE deployment = 1"));
+    }
 }

@@ -72,6 +72,44 @@ public class StateStoreTests(EmptyPostgresDatabase db) : IClassFixture<EmptyPost
     }
 
     [Fact]
+    public async Task A_message_written_with_a_state_change_is_kept_or_lost_with_it_never_one_without_the_other()
+    {
+        await StateDatabase.MigrateAsync(db.ConnectionString, CancellationToken.None);
+        var store = new DeploymentStore(db.ConnectionString, Holders, new SignOffPolicy());
+        var outbox = new Outbox(new StateConnections(db.ConnectionString), TimeProvider.System);
+        var id = await store.NextIdAsync(CancellationToken.None);
+        var deployment = new Deployment(id, new PinnedMigration("m_tx", new PinnedFile("m_tx.sql", new string('a', 64), "SELECT 1;\n"u8.ToArray()), null, null),
+            "db:5432/app", "req", "C-tx", Holders, new SignOffPolicy(), T0);
+        deployment.AwaitApproval(T0, checksPass: true);
+        await store.SaveAsync(deployment, CancellationToken.None);
+        var before = await db.ScalarAsync<long>("SELECT count(*) FROM chatops_state.outbox WHERE channel = 'C-tx'");
+
+        // A transaction that fails after writing both: neither the sign-off nor its message is there.
+        await using (var scope = await store.BeginAsync(CancellationToken.None))
+        {
+            var loaded = (await store.LoadForUpdateAsync(scope, id, CancellationToken.None))!;
+            loaded.SignOff("dan", [], T0.AddMinutes(1));
+            await store.SaveAsync(scope, loaded, CancellationToken.None);
+            await outbox.PostAsync(scope, "Local", "C-tx", new Core.Conversation.ChatMessage("dan signed (rolled back)"), CancellationToken.None, id.Number);
+            // disposed without a commit: rolled back
+        }
+        Assert.Equal(before, await db.ScalarAsync<long>("SELECT count(*) FROM chatops_state.outbox WHERE channel = 'C-tx'"));
+        Assert.Empty((await store.LoadAsync(id, CancellationToken.None))!.SignOffs.Signers);
+
+        // Committed: both are there.
+        await using (var scope = await store.BeginAsync(CancellationToken.None))
+        {
+            var loaded = (await store.LoadForUpdateAsync(scope, id, CancellationToken.None))!;
+            loaded.SignOff("dan", [], T0.AddMinutes(1));
+            await store.SaveAsync(scope, loaded, CancellationToken.None);
+            await outbox.PostAsync(scope, "Local", "C-tx", new Core.Conversation.ChatMessage("dan signed"), CancellationToken.None, id.Number);
+            await scope.CommitAsync(CancellationToken.None);
+        }
+        Assert.Equal(before + 1, await db.ScalarAsync<long>("SELECT count(*) FROM chatops_state.outbox WHERE channel = 'C-tx'"));
+        Assert.Equal(["dan"], (await store.LoadAsync(id, CancellationToken.None))!.SignOffs.Signers.Keys);
+    }
+
+    [Fact]
     public async Task A_sign_off_keeps_the_roles_its_signer_held_through_a_group_when_the_configuration_changes_after_saving()
     {
         await StateDatabase.MigrateAsync(db.ConnectionString, CancellationToken.None);
