@@ -273,3 +273,48 @@ public class SlackServeTests(PostgresDatabase target, EmptyPostgresDatabase stat
         Assert.Empty(slack.CallsOf("chat.postMessage"));
     }
 }
+
+/// <summary>Two replicas of <c>serve</c> over Socket Mode on one state database: only one holds the socket, and the other takes it over when it stops.</summary>
+public class SlackSocketHolderTests(EmptyPostgresDatabase state) : IClassFixture<EmptyPostgresDatabase>
+{
+    [Fact]
+    public async Task Only_one_replica_holds_the_socket_mode_connection_and_another_takes_it_over_when_it_stops()
+    {
+        await state.ExecuteAsync("DROP SCHEMA IF EXISTS chatops_state CASCADE");
+        await using var slack = await FakeSlackServer.StartAsync();
+        using var folder = new MigrationFolder();
+        Dictionary<string, string> Environment() => folder.Environment(
+            ("ConnectionStrings__State", state.ConnectionString), ("ConnectionStrings__Target", state.ConnectionString),
+            ("Slack__BotToken", FakeSlackServer.BotToken), ("Slack__AppToken", FakeSlackServer.AppToken), ("Slack__SigningSecret", "fake-signing-secret"),
+            ("Slack__ChannelId", "C0OPS"), ("Slack__ApiBaseUrl", slack.ApiBaseUrl.AbsoluteUri),
+            ("ChatOps__Roles__DatabaseAdministrator__0", "UDAN"), ("ChatOps__Roles__SeniorBackendEngineer__0", "USAM"),
+            ("ChatOps__Roles__DevOpsLead__0", "UOLGA"), ("ChatOps__Roles__ProductOwner__0", "UPETE"));
+        using var http = new HttpClient();
+        async Task ReadyAsync(Uri url, ChatOpsProcess.Running process) => await Poll.UntilAsync(async () =>
+        {
+            try { return (await http.GetAsync(new Uri(url, "readyz"))).IsSuccessStatusCode; }
+            catch (HttpRequestException) { return false; }
+        }, "a replica to be ready", TimeSpan.FromMinutes(1), () => Task.FromResult(process.Error));
+
+        var firstUrl = new Uri($"http://127.0.0.1:{Ports.Free()}/");
+        using var first = ChatOpsProcess.Start(["serve", "--urls", firstUrl.AbsoluteUri.TrimEnd('/')], Environment());
+        await ReadyAsync(firstUrl, first);
+        await Poll.WithinAsync(slack.SocketAsync(1), "the first replica to open the socket", TimeSpan.FromMinutes(1));
+        var secondUrl = new Uri($"http://127.0.0.1:{Ports.Free()}/");
+        using var second = ChatOpsProcess.Start(["serve", "--urls", secondUrl.AbsoluteUri.TrimEnd('/')], Environment());
+        await ReadyAsync(secondUrl, second);
+        // Long enough for the second replica to have tried the lock more than once (it tries every 2 s).
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        Assert.Equal(1, slack.ConnectionsOpened);
+        Assert.Contains("holds Slack Socket Mode", first.Error);
+        Assert.DoesNotContain("holds Slack Socket Mode", second.Error);
+
+        first.Signal("TERM");
+        Assert.Equal(0, (await first.WaitAsync()).ExitCode);
+        await Poll.UntilAsync(() => Task.FromResult(second.Error.Contains("holds Slack Socket Mode", StringComparison.Ordinal) && slack.ConnectionsOpened == 2),
+            "the second replica to take the socket over", TimeSpan.FromMinutes(1), () => Task.FromResult(second.Error));
+        await Poll.WithinAsync(slack.SocketAsync(2), "the second replica's socket", TimeSpan.FromMinutes(1));
+        second.Signal("TERM");
+        Assert.Equal(0, (await second.WaitAsync()).ExitCode);
+    }
+}
