@@ -269,6 +269,57 @@ public class DurableStateTests(PostgresDatabase target, EmptyPostgresDatabase st
     }
 
     [Fact]
+    public async Task A_statement_in_flight_when_its_replica_stopped_that_the_database_shows_took_effect_is_said_so_and_skipped_on_resume()
+    {
+        await ResetStateAsync();
+        await target.ExecuteAsync("DROP TABLE IF EXISTS inflight_t, inflight_a, inflight_b");
+        await target.ExecuteAsync("CREATE TABLE inflight_t (id int)");
+        using var folder = new MigrationFolder().With("inflight", """
+            CREATE TABLE inflight_a (id int);
+            ALTER TABLE inflight_t ADD COLUMN note text;
+            CREATE TABLE inflight_b (id int);
+            """, rollback: "DROP TABLE IF EXISTS inflight_a; DROP TABLE IF EXISTS inflight_b; ALTER TABLE inflight_t DROP COLUMN IF EXISTS note;");
+        var output = new StringWriter();
+        var platform = new LocalChannel(output);
+        // An application transaction reading the table: the migration's ALTER waits for it (retrying its short lock timeout).
+        var blocker = new Npgsql.NpgsqlConnection(target.ConnectionString);
+        await blocker.OpenAsync();
+        var reading = await blocker.BeginTransactionAsync();
+        await using (var read = new Npgsql.NpgsqlCommand("SELECT count(*) FROM inflight_t", blocker, reading))
+            await read.ExecuteScalarAsync();
+
+        await using (var first = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, channel: platform, output: output))
+        {
+            await first.StartAsync();
+            await first.SayAsync("/migrate start inflight", "react dan ✅ D-1", "react sam ✅ D-1", "react olga ✅ D-1", "react pete ✅ D-1");
+            await Poll.UntilAsync(() => Task.FromResult(output.ToString().Contains("⏳ #2 waits for", StringComparison.Ordinal)),
+                "statement #2 to be waiting for the application's lock", TimeSpan.FromMinutes(2));
+            await first.Bot.StopAsync();   // the replica goes while #2 is in flight
+        }
+        await reading.CommitAsync();
+        await blocker.DisposeAsync();
+        // What a crash between the statement's effect and its journal line leaves: the column is there, the journal says 1 completed.
+        await target.ExecuteAsync("ALTER TABLE inflight_t ADD COLUMN note text");
+
+        await using var second = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, channel: platform, output: output);
+        await second.StartAsync();
+        await Poll.UntilAsync(() => Task.FromResult(output.ToString().Contains("was interrupted and this replica took it over", StringComparison.Ordinal)),
+            "the new replica to report the interruption", TimeSpan.FromMinutes(1));
+        var transcript = output.ToString();
+        Assert.Contains("interrupted at step 2 of 3 (#2 line 2: ALTER TABLE inflight_t ADD COLUMN note text)", transcript);
+        Assert.Contains("the database shows #2 took effect", transcript);
+        Assert.Contains("it will be skipped", transcript);
+
+        await second.SayAsync("as dan", "/migrate resume D-1");
+        await second.SettleAsync();
+        Assert.Equal("Completed", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
+        Assert.Equal(1L, await target.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'inflight_b'"));
+        transcript = output.ToString();
+        Assert.Contains("↷ #1 line 1 not run again", transcript);
+        Assert.Contains("↷ #2 line 2", transcript);
+    }
+
+    [Fact]
     public async Task Two_replicas_one_runs_the_deployment_messages_go_once_and_stopping_it_makes_the_other_take_over()
     {
         await ResetStateAsync();
