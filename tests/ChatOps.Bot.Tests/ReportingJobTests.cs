@@ -43,6 +43,49 @@ public class ReportingJobTests(PostgresDatabase target, EmptyPostgresDatabase st
 
     private Task<string> StateOfAsync() => state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1");
 
+    /// <summary>Two replicas sharing one channel, each with its scheduler in the state database's cluster; started.</summary>
+    private sealed class ClusteredReplicas : IAsyncDisposable
+    {
+        private ClusteredReplicas(StringWriter output, QuartzDeploymentSchedule firstSchedule, QuartzDeploymentSchedule secondSchedule, LocalBot first, LocalBot second)
+        {
+            (Output, FirstSchedule, SecondSchedule, First, Second) = (output, firstSchedule, secondSchedule, first, second);
+        }
+
+        public StringWriter Output { get; }
+        public QuartzDeploymentSchedule FirstSchedule { get; }
+        public QuartzDeploymentSchedule SecondSchedule { get; }
+        public LocalBot First { get; }
+        public LocalBot Second { get; }
+
+        /// <summary>The replica holding D-1 and the other, with their scheduler nodes' ids.</summary>
+        public (LocalBot Runner, string RunnerNode, LocalBot Other, string OtherNode) ByHolding() => First.Bot.Owner.Owned.Contains(1)
+            ? (First, FirstSchedule.InstanceId, Second, SecondSchedule.InstanceId)
+            : (Second, SecondSchedule.InstanceId, First, FirstSchedule.InstanceId);
+
+        public static async Task<ClusteredReplicas> StartAsync(ReportingJobTests test, string stateDb, string targetDb, string migrations, ReportingPolicy policy)
+        {
+            var output = new StringWriter();
+            var platform = new LocalChannel(output);
+            var firstSchedule = await test.ScheduleAsync();
+            var secondSchedule = await test.ScheduleAsync();
+            var first = new LocalBot(stateDb, targetDb, migrations, Holders, channel: platform, output: output,
+                reporting: policy, schedule: firstSchedule);
+            var second = new LocalBot(stateDb, targetDb, migrations, Holders, channel: platform, output: output,
+                reporting: policy, schedule: secondSchedule);
+            await first.StartAsync();
+            await second.StartAsync();
+            return new ClusteredReplicas(output, firstSchedule, secondSchedule, first, second);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Second.DisposeAsync();
+            await First.DisposeAsync();
+            await SecondSchedule.DisposeAsync();
+            await FirstSchedule.DisposeAsync();
+        }
+    }
+
     /// <summary>The node whose scheduler is running D-1's run job now (Quartz's own record of fired jobs); null when none is.</summary>
     private Task<string?> RunJobNodeAsync() =>
         state.ScalarAsync<string?>("SELECT instance_name FROM chatops_state.qrtz_fired_triggers WHERE job_name = 'Run-1' AND state = 'EXECUTING'");
@@ -122,19 +165,10 @@ public class ReportingJobTests(PostgresDatabase target, EmptyPostgresDatabase st
             SELECT pg_sleep(8);
             CREATE TABLE rj_slow_b (id int);
             """, rollback: "DROP TABLE IF EXISTS rj_slow_a; DROP TABLE IF EXISTS rj_slow_b;");
-        var output = new StringWriter();
-        var platform = new LocalChannel(output);
-        var policy = Policy(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(8));
-        await using var firstSchedule = await ScheduleAsync();
-        await using var secondSchedule = await ScheduleAsync();
-        await using var first = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, channel: platform, output: output,
-            reporting: policy, schedule: firstSchedule);
-        await using var second = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, channel: platform, output: output,
-            reporting: policy, schedule: secondSchedule);
-        await first.StartAsync();
-        await second.StartAsync();
+        await using var replicas = await ClusteredReplicas.StartAsync(this, state.ConnectionString, target.ConnectionString, folder.Path, Policy(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(8)));
+        var output = replicas.Output;
 
-        await first.SayAsync("/migrate start rj_slow", "react dan ✅ D-1", "react sam ✅ D-1", "react olga ✅ D-1", "react pete ✅ D-1");
+        await replicas.First.SayAsync("/migrate start rj_slow", "react dan ✅ D-1", "react sam ✅ D-1", "react olga ✅ D-1", "react pete ✅ D-1");
         await Poll.UntilAsync(() => target.ScalarAsync<bool>(
             "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(8)%')"),
             "the migration's long statement to run", TimeSpan.FromMinutes(2));
@@ -142,11 +176,7 @@ public class ReportingJobTests(PostgresDatabase target, EmptyPostgresDatabase st
 
         // The replica running it stops (its scheduler with it): the other takes the deployment over, and the jobs, kept in the state
         // database, fire there.
-        var runner = first.Bot.Owner.Owned.Contains(1) ? first : second;
-        var other = ReferenceEquals(runner, first) ? second : first;
-        var (runnerNode, otherNode) = ReferenceEquals(runner, first)
-            ? (firstSchedule.InstanceId, secondSchedule.InstanceId)
-            : (secondSchedule.InstanceId, firstSchedule.InstanceId);
+        var (runner, runnerNode, other, otherNode) = replicas.ByHolding();
         // The deployment is driven inside its run job, on the node holding it.
         Assert.Equal(runnerNode, await RunJobNodeAsync());
         await runner.Bot.StopAsync();
@@ -223,23 +253,13 @@ public class ReportingJobTests(PostgresDatabase target, EmptyPostgresDatabase st
     {
         await ResetStateAsync();
         using var folder = new MigrationFolder().With("rj_mon", "CREATE TABLE rj_mon_done (id int);\n", rollback: "DROP TABLE IF EXISTS rj_mon_done;");
-        var output = new StringWriter();
-        var platform = new LocalChannel(output);
-        var policy = Policy(TimeSpan.FromMinutes(15), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10));
-        await using var firstSchedule = await ScheduleAsync();
-        await using var secondSchedule = await ScheduleAsync();
-        await using var first = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, channel: platform, output: output,
-            reporting: policy, schedule: firstSchedule);
-        await using var second = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, channel: platform, output: output,
-            reporting: policy, schedule: secondSchedule);
-        await first.StartAsync();
-        await second.StartAsync();
+        await using var replicas = await ClusteredReplicas.StartAsync(this, state.ConnectionString, target.ConnectionString, folder.Path, Policy(TimeSpan.FromMinutes(15), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10)));
+        var output = replicas.Output;
 
-        await first.SayAsync("/migrate start rj_mon", "react dan ✅ D-1", "react sam ✅ D-1", "react olga ✅ D-1", "react pete ✅ D-1");
-        await Poll.UntilAsync(async () => await StateOfAsync() == "Monitoring" && (first.Bot.Owner.Owned.Contains(1) || second.Bot.Owner.Owned.Contains(1)),
+        await replicas.First.SayAsync("/migrate start rj_mon", "react dan ✅ D-1", "react sam ✅ D-1", "react olga ✅ D-1", "react pete ✅ D-1");
+        await Poll.UntilAsync(async () => await StateOfAsync() == "Monitoring" && (replicas.First.Bot.Owner.Owned.Contains(1) || replicas.Second.Bot.Owner.Owned.Contains(1)),
             "the deployment to be in post-deployment monitoring, held by a replica", TimeSpan.FromMinutes(2));
-        var runner = first.Bot.Owner.Owned.Contains(1) ? first : second;
-        var other = ReferenceEquals(runner, first) ? second : first;
+        var (runner, _, other, _) = replicas.ByHolding();
         await runner.Bot.StopAsync();
 
         await Poll.UntilAsync(() => Task.FromResult(output.ToString().Contains("👀 post-deployment monitoring goes on here", StringComparison.Ordinal)),
