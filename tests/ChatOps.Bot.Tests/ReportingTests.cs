@@ -34,14 +34,14 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
     private const string ShortLockWait = """{ "thresholds": { "app-lock-wait": { "value": 300, "for": "00:00:02" } } }""";
 
     /// <summary>
-    /// A migration whose phase 2 first passes a gate — an advisory lock it waits for with no lock timeout, which a test holds (<see cref="Gate"/>)
-    /// for as long as it needs phase 2 to go on: a blocker to arrive, a status post to be written — then alters the table; with short trigger
-    /// windows (<paramref name="runbook"/>; <see cref="ShortLockWait"/> when null). Nobody holding the gate, it passes at once.
+    /// A migration whose phase 2 first passes a gate (<see cref="MigrationGate"/>), which a test holds for as long as it needs phase 2 to go on
+    /// — a blocker to arrive, a status post to be written — then alters the table; with short trigger windows (<paramref name="runbook"/>;
+    /// <see cref="ShortLockWait"/> when null). Nobody holding the gate, it passes at once.
     /// </summary>
     private string Migrations(string? runbook = null)
     {
         File.WriteAllText(Path.Combine(_migrations, $"{Migration}.sql"),
-            $"BEGIN;\nSET LOCAL lock_timeout = 0;\nSELECT pg_advisory_xact_lock({GateKey});\nCOMMIT;\nALTER TABLE public.contacts ADD COLUMN note text;\n");
+            $"{MigrationGate.Statement(GateKey)}\nALTER TABLE public.contacts ADD COLUMN note text;\n");
         File.WriteAllText(Path.Combine(_migrations, $"{Migration}.rollback.sql"), "ALTER TABLE public.contacts DROP COLUMN IF EXISTS note;\n");
         File.WriteAllText(Path.Combine(_migrations, $"{Migration}.runbook.json"), runbook ?? ShortLockWait);
         return _migrations;
@@ -142,49 +142,17 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
         }
     }
 
-    /// <summary>
-    /// The test's hold on phase 2's gate (<see cref="Migrations"/>): the run waits at the gate from when it gets there until the test opens
-    /// it. Deterministic where a <c>pg_sleep</c> in phase 2 is not: on a loaded machine the sleep may end before the test has done its part.
-    /// </summary>
-    private sealed class Gate : IAsyncDisposable
-    {
-        private readonly NpgsqlConnection _holder;
-        private bool _open;
-
-        private Gate(NpgsqlConnection holder) => _holder = holder;
-
-        /// <summary>Closes the gate: taken before the deployment starts, so that its phase 2 cannot pass it.</summary>
-        public static async Task<Gate> CloseAsync(PostgresDatabase target)
-        {
-            var holder = await target.OpenAsync("test:gate");
-            await using var take = new NpgsqlCommand($"SELECT pg_advisory_lock({GateKey})", holder);
-            await take.ExecuteNonQueryAsync();
-            return new Gate(holder);
-        }
-
-        /// <summary>Opens the gate: phase 2 goes on.</summary>
-        public async ValueTask DisposeAsync()
-        {
-            if (_open)
-                return;
-            _open = true;
-            await using (var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({GateKey})", _holder))
-                await release.ExecuteNonQueryAsync();
-            await _holder.DisposeAsync();
-        }
-    }
+    /// <summary>Closes phase 2's gate (<see cref="Migrations"/>): the run waits there from when it gets there until the test opens it.</summary>
+    private Task<MigrationGate> CloseGateAsync() => MigrationGate.CloseAsync(target, GateKey);
 
     /// <summary>Phase 2 of <paramref name="id"/> waits at the gate (its session waits for the advisory lock the test holds).</summary>
-    private Task AtTheGateAsync(int id) => Poll.UntilAsync(() => target.ScalarAsync<bool>("""
-            SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                           WHERE l.locktype = 'advisory' AND NOT l.granted AND a.datname = current_database() AND a.application_name LIKE $1)
-            """, $"chatops:D-{id}-%"),
-        $"D-{id}'s phase 2 to wait at the gate", TimeSpan.FromMinutes(2), async () => $"{await StateOfAsync(id)}");
+    private Task AtTheGateAsync(MigrationGate gate, int id) =>
+        gate.ReachedAsync($"chatops:D-{id}-%", $"D-{id}'s phase 2 to wait at the gate", lastSeen: async () => $"{await StateOfAsync(id)}");
 
     /// <summary>With phase 2 held at the gate, the blocker takes the table; then the gate opens, and the migration's ALTER waits for the blocker.</summary>
-    private async Task<Blocker> BlockDuringPhase2Async(Gate gate, int id)
+    private async Task<Blocker> BlockDuringPhase2Async(MigrationGate gate, int id)
     {
-        await AtTheGateAsync(id);
+        await AtTheGateAsync(gate, id);
         var blocker = await Blocker.StartAsync(target);
         await gate.DisposeAsync();
         return blocker;
@@ -232,7 +200,7 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
     public async Task Ask_a_breach_alerts_the_channel_mentioning_the_on_call_roles_and_the_rollback_emoji_rolls_back()
     {
         await using var bot = await StartedAsync(Policy(BreachPolicy.Ask));
-        await using var gate = await Gate.CloseAsync(target);
+        await using var gate = await CloseGateAsync();
         var id = await StartAndSignAsync(bot);
         await using var blocker = await BlockDuringPhase2Async(gate, id);
         await Poll.UntilAsync(() => PostedAsync($"🚨 D-{id}"), "the alert", TimeSpan.FromMinutes(1), async () => $"{await StateOfAsync(id)}");
@@ -260,7 +228,7 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
     public async Task Ask_unanswered_the_bot_rolls_back_by_itself_when_the_ask_timeout_lapses_and_says_so()
     {
         await using var bot = await StartedAsync(Policy(BreachPolicy.Ask, askTimeout: TimeSpan.FromSeconds(3)));
-        await using var gate = await Gate.CloseAsync(target);
+        await using var gate = await CloseGateAsync();
         var id = await StartAndSignAsync(bot);
         await using var blocker = await BlockDuringPhase2Async(gate, id);
         await Poll.UntilAsync(async () => await StateOfAsync(id) == "RollingBack", "the bot to roll back by itself", TimeSpan.FromMinutes(1),
@@ -276,7 +244,7 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
     public async Task Alert_only_tells_nothing_is_rolled_back_and_a_recovered_trigger_is_announced()
     {
         await using var bot = await StartedAsync(Policy(BreachPolicy.Alert));
-        await using var gate = await Gate.CloseAsync(target);
+        await using var gate = await CloseGateAsync();
         var id = await StartAndSignAsync(bot);
         await using var blocker = await BlockDuringPhase2Async(gate, id);
         await Poll.UntilAsync(() => PostedAsync($"🚨 D-{id}"), "the alert", TimeSpan.FromMinutes(1), async () => $"{await StateOfAsync(id)}");
@@ -296,7 +264,7 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
     public async Task Rollback_policy_rolls_back_at_once_when_the_trigger_fires()
     {
         await using var bot = await StartedAsync(Policy(BreachPolicy.Rollback));
-        await using var gate = await Gate.CloseAsync(target);
+        await using var gate = await CloseGateAsync();
         var id = await StartAndSignAsync(bot);
         await using var blocker = await BlockDuringPhase2Async(gate, id);
         await Poll.UntilAsync(async () => await StateOfAsync(id) == "RollingBack", "the rollback", TimeSpan.FromMinutes(1),
@@ -312,10 +280,10 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
     {
         await using var bot = await StartedAsync(Policy(BreachPolicy.Ask, status: TimeSpan.FromSeconds(1), monitorFor: TimeSpan.FromSeconds(6)));
         int id;
-        await using (var gate = await Gate.CloseAsync(target))
+        await using (var gate = await CloseGateAsync())
         {
             id = await StartAndSignAsync(bot);
-            await AtTheGateAsync(id);
+            await AtTheGateAsync(gate, id);
             // Phase 2 waits at its gate until a status post in the thread has said the deployment is running.
             await Poll.UntilAsync(() => StatusPostedAsync(id, "▶️ RUNNING"), "a status post while it runs", TimeSpan.FromMinutes(1));
         }
@@ -390,10 +358,10 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
         await using var bot = await StartedAsync(Policy(BreachPolicy.Alert, status: TimeSpan.FromSeconds(1)));
         int id;
         bool PausedStatus(string line) => line.Contains($"📊 D-{id} · status", StringComparison.Ordinal) && line.Contains("⏸️ PAUSED", StringComparison.Ordinal);
-        await using (var gate = await Gate.CloseAsync(target))
+        await using (var gate = await CloseGateAsync())
         {
             id = await StartAndSignAsync(bot);
-            await AtTheGateAsync(id);
+            await AtTheGateAsync(gate, id);
             await bot.SayAsync("as dan", $"/migrate pause D-{id}");   // phase 2 held at its gate: the ALTER after it does not start
             Assert.Equal("Paused", await StateOfAsync(id));
 
@@ -402,7 +370,7 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
             await Poll.UntilAsync(() => Task.FromResult(bot.Transcript.Split('\n').Count(PausedStatus) >= 3), "three status posts while paused", TimeSpan.FromMinutes(1));
         }
         // The gate open, the run stops at the boundary after it, before the ALTER, and says so.
-        await Poll.UntilAsync(() => Task.FromResult(bot.Transcript.Contains("⏸️ paused before #5 line 5", StringComparison.Ordinal)), "the run to stop before the ALTER",
+        await Poll.UntilAsync(() => Task.FromResult(bot.Transcript.Contains("⏸️ paused before #2 line 2", StringComparison.Ordinal)), "the run to stop before the ALTER",
             TimeSpan.FromMinutes(1), () => Task.FromResult(bot.Transcript));
         Assert.Contains($"next: paused: /migrate resume D-{id} to continue, /migrate rollback D-{id} to roll back", bot.Transcript);
         Assert.Equal("Paused", await StateOfAsync(id));
@@ -420,7 +388,7 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
         // The bot's wall clock jumps two days past the alert; its timers stay real.
         var clock = new ShiftedClock();
         await using var bot = await StartedAsync(Policy(BreachPolicy.Ask, askTimeout: TimeSpan.Zero), clock);
-        await using var gate = await Gate.CloseAsync(target);
+        await using var gate = await CloseGateAsync();
         var id = await StartAndSignAsync(bot);
         await using var blocker = await BlockDuringPhase2Async(gate, id);
         await Poll.UntilAsync(async () => await PostedAsync($"🚨 D-{id}") && await PromptOpenAsync(id), "the alert and its prompt", TimeSpan.FromMinutes(1),
