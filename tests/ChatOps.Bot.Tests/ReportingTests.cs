@@ -439,7 +439,8 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
         await WaitForStateAsync(bot, id, "RolledBack");
         Assert.False(await ColumnExistsAsync());
 
-        var (_, alert) = await InChannelAsync(bot, $"🚨 D-{id}: rollback trigger application sessions blocked by the migration > 2 for 2 s");
+        // After the deployment the rule counts every blocked application session, and says so (not "blocked by the migration").
+        var (_, alert) = await InChannelAsync(bot, $"🚨 D-{id}: rollback trigger blocked application sessions > 2 for 2 s");
         Assert.Contains("counted: after the deployment every blocked application session counts", alert);
         Assert.Contains("@Database Administrator (dan) @DevOps/SRE Lead (olga)", alert);
         Assert.Contains("rolling back now (ChatOps:Thresholds:OnBreach = rollback)", alert);
@@ -447,7 +448,7 @@ public class ReportingTests(PostgresDatabase target, EmptyPostgresDatabase state
         Assert.True(transcript.IndexOf("Post-deployment monitoring until", StringComparison.Ordinal) < transcript.IndexOf($"🚨 D-{id}", StringComparison.Ordinal), transcript);
         var audit = (await AuditAsync(id)).Split('\n').ToList();
         var monitoring = audit.FindIndex(a => a.Contains("verdict: success (Running → Monitoring)", StringComparison.Ordinal));
-        var rolling = audit.FindIndex(a => a.Contains("rolling back by itself: rollback trigger: application sessions blocked by the migration > 2", StringComparison.Ordinal));
+        var rolling = audit.FindIndex(a => a.Contains("rolling back by itself: rollback trigger: blocked application sessions > 2", StringComparison.Ordinal));
         Assert.True(monitoring >= 0 && rolling > monitoring, string.Join("\n", audit));
     }
 
