@@ -262,14 +262,16 @@ public class ConductorCommandTests(PostgresDatabase target, EmptyPostgresDatabas
     public async Task Pause_resume_and_abort_by_someone_without_the_role_are_refused_naming_it_and_change_nothing()
     {
         await ResetStateAsync();
-        using var folder = new MigrationFolder().With("perm_slow", "CREATE TABLE perm_a (id int);\nSELECT pg_sleep(3);\nCREATE TABLE perm_b (id int);\n",
+        // The run stays at its second statement (a gate the test holds) for the whole exchange: the commands meet a running, then paused,
+        // deployment whatever the load, and nothing after the gate runs meanwhile.
+        const long gateKey = 0x5045524D;   // 'PERM'
+        using var folder = new MigrationFolder().With("perm_slow", $"CREATE TABLE perm_a (id int);\n{MigrationGate.Statement(gateKey)}\nCREATE TABLE perm_b (id int);\n",
             rollback: "DROP TABLE IF EXISTS perm_a; DROP TABLE IF EXISTS perm_b;");
         await using var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders);
         await bot.StartAsync();
+        await using var gate = await MigrationGate.CloseAsync(target, gateKey);
         await bot.SayAsync(["/migrate start perm_slow", .. SignOffs]);
-        await Poll.UntilAsync(() => target.ScalarAsync<bool>(
-            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(3)%' AND application_name LIKE 'chatops:%')"),
-            "the long statement to run", TimeSpan.FromMinutes(2));
+        await gate.ReachedAsync("chatops:D-1-%", "the run to wait at its second statement");
         var signed = await SignOffRowsAsync();
 
         // mallory holds no role: pause (any of the four roles) is refused while it runs.
@@ -279,8 +281,7 @@ public class ConductorCommandTests(PostgresDatabase target, EmptyPostgresDatabas
         Assert.Equal("Running", await StateOfAsync(1));
 
         await bot.SayAsync("as dan", "/migrate pause");
-        await Poll.UntilAsync(() => Task.FromResult(bot.Transcript.Contains("⏸️ paused before #3 line 3", StringComparison.Ordinal)),
-            "the run to stop before #3", TimeSpan.FromMinutes(1), () => Task.FromResult(bot.Transcript));
+        Assert.Equal("Paused", await StateOfAsync(1));
         var counted = await CountedAsync();
 
         // Paused: mallory may not resume it, and a Product Owner may not abort it.
@@ -299,6 +300,8 @@ public class ConductorCommandTests(PostgresDatabase target, EmptyPostgresDatabas
         Assert.DoesNotContain("mallory: paused", audit);
 
         await bot.SayAsync("as dan", "/migrate resume");
+        Assert.Equal("Running", await StateOfAsync(1));
+        await gate.DisposeAsync();
         await bot.SettleAsync();
         Assert.Equal("Completed", await StateOfAsync(1));
         Assert.Equal(1L, await TablesAsync("perm_b"));

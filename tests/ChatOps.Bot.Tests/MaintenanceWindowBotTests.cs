@@ -213,20 +213,22 @@ public class MaintenanceWindowBotTests(PostgresDatabase target, EmptyPostgresDat
         Assert.Equal("Approved", await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1"));
 
         // Other sessions hold what the run reads: the history first (before the checks), then the table the migration alters (whose size
-        // the checks read). Letting go of the first lets the run into its checks, where the second holds it while the window ends.
+        // the checks read). The run's queries wait at most 5 s for a lock (TargetSession.QueryLockTimeout), so nothing slow happens while
+        // it waits: both sessions are open before the run starts, the history lets go as soon as the table is held, and while the checks
+        // wait for the table the test only sees them waiting, moves its clock and commits.
         await using var historyHolder = await target.OpenAsync("schema-tool");
         await using var historyHold = await historyHolder.BeginTransactionAsync();
+        await using var tableHolder = await target.OpenAsync("schema-tool");
+        await using var tableHold = await tableHolder.BeginTransactionAsync();
         await ExecuteAsync(historyHolder, "LOCK TABLE chatops.migration_history IN ACCESS EXCLUSIVE MODE");
         clock.Advance(start.AddSeconds(1) - clock.GetUtcNow());
         await setup.At(start.AddSeconds(1)).RunAsync(DeploymentJobKind.WindowStart, new DeploymentId(1), start, CancellationToken.None);   // its checks read no history
-        await Poll.UntilAsync(() => RunWaitsForAsync("chatops.migration_history"), "the run to wait for the history", TimeSpan.FromMinutes(1));
-        await using var tableHolder = await target.OpenAsync("schema-tool");
-        await using var tableHold = await tableHolder.BeginTransactionAsync();
+        // The run cannot be past the history yet: the table is held before it can reach its checks.
         await ExecuteAsync(tableHolder, "LOCK TABLE public.win_pre_t IN ACCESS EXCLUSIVE MODE");
         await historyHold.CommitAsync();
         await Poll.UntilAsync(() => RunWaitsForAsync("public.win_pre_t"), "the pre-deployment checks to wait for the table", TimeSpan.FromMinutes(1));
 
-        // The window ends while the checks run (each query of theirs waits at most 5 s for a lock: well within that, the table goes).
+        // The window ends while the checks run.
         clock.Advance(end - start + TimeSpan.FromMinutes(1));
         await tableHold.CommitAsync();
         await Poll.UntilAsync(async () => await state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1") == "Paused"

@@ -41,6 +41,17 @@ public class PinnedFileTests(PostgresDatabase target, EmptyPostgresDatabase stat
 
     private Task<string> StateAsync() => state.ScalarAsync<string>("SELECT state FROM chatops_state.deployments WHERE id = 1");
 
+    /// <summary>
+    /// Replaces the file's content at once, as an editor's save or a checkout does (written beside it, then renamed over it): the watch
+    /// looks every 100 ms and must never hash a half-written file, whose bytes nobody meant.
+    /// </summary>
+    private static async Task ReplaceAsync(string path, string text)
+    {
+        var written = $"{path}.{Guid.NewGuid():N}.tmp";
+        await File.WriteAllTextAsync(written, text);
+        File.Move(written, path, overwrite: true);
+    }
+
     [Fact]
     public async Task A_file_changed_between_the_third_and_fourth_sign_off_voids_them_all_and_signing_again_runs_the_pinned_bytes()
     {
@@ -50,7 +61,7 @@ public class PinnedFileTests(PostgresDatabase target, EmptyPostgresDatabase stat
         await bot.StartAsync();
         await bot.SayAsync("/migrate start pf_late", "react dan ✅ D-1", "react sam ✅ D-1", "react olga ✅ D-1");
 
-        await File.WriteAllTextAsync(Path.Combine(folder.Path, "pf_late.sql"), "CREATE TABLE pf_late_b (id int);\n");
+        await ReplaceAsync(Path.Combine(folder.Path, "pf_late.sql"), "CREATE TABLE pf_late_b (id int);\n");
         await bot.SayAsync("react pete ✅ D-1");
         await bot.SettleAsync();
 
@@ -89,7 +100,7 @@ public class PinnedFileTests(PostgresDatabase target, EmptyPostgresDatabase stat
             await bot.SayAsync("react dan ✅ D-1", "react sam ✅ D-1", "react olga ✅ D-1", "react pete ✅ D-1");
             Assert.Equal("Approved", await StateAsync());   // approved, and no owner could start it yet
 
-            await File.WriteAllTextAsync(Path.Combine(folder.Path, "pf_gap.rollback.sql"), "DROP TABLE IF EXISTS pf_gap_a CASCADE;");
+            await ReplaceAsync(Path.Combine(folder.Path, "pf_gap.rollback.sql"), "DROP TABLE IF EXISTS pf_gap_a CASCADE;");
             await using var release = new Npgsql.NpgsqlCommand($"SELECT pg_advisory_unlock({OwnerLock})", holder);
             await release.ExecuteNonQueryAsync();
         }
@@ -107,6 +118,36 @@ public class PinnedFileTests(PostgresDatabase target, EmptyPostgresDatabase stat
     }
 
     [Fact]
+    public async Task A_same_size_change_that_leaves_the_modification_time_as_it_was_is_noticed_at_the_next_sign_off()
+    {
+        // File systems keep the modification time coarsely: a same-size rewrite in the tick the file was last hashed in leaves size and time
+        // as they were. A hash taken less than 2 s after the file's time is not kept — here the time stays ahead of every hash, as a clock
+        // set ahead leaves it. The sign-offs look (the watch only every hour here): the second one finds the change.
+        await state.ExecuteAsync("DROP SCHEMA IF EXISTS chatops_state CASCADE");
+        const string a = "CREATE TABLE pf_tick_a (id int);\n", b = "CREATE TABLE pf_tick_b (id int);\n";
+        Assert.Equal(a.Length, b.Length);
+        using var folder = new MigrationFolder().With("pf_tick", a, rollback: "DROP TABLE IF EXISTS pf_tick_a;");
+        var sql = Path.Combine(folder.Path, "pf_tick.sql");
+        var written = DateTime.UtcNow.AddHours(1);
+        File.SetLastWriteTimeUtc(sql, written);
+        await using var bot = new LocalBot(state.ConnectionString, target.ConnectionString, folder.Path, Holders, signOffWatch: TimeSpan.FromHours(1));
+        await bot.StartAsync();
+        await bot.SayAsync("/migrate start pf_tick", "react dan ✅ D-1");
+
+        await ReplaceAsync(sql, b);
+        File.SetLastWriteTimeUtc(sql, written);
+        await bot.SayAsync("react sam ✅ D-1");
+        await bot.SettleAsync();
+
+        Assert.Equal(1L, await VoidsAsync());
+        var card = (await bot.CardAsync(1))!;
+        Assert.Equal("⏳ AWAITING SIGN-OFF (1/4) · sign-offs voided", card.Status);   // sam's sign-off came after the change
+        Assert.Equal($"pf_tick.sql changed on disk after signing (sha256 now {Short(b)}): sign again",
+            Assert.Single(card.Fields, f => f.Label == "sign-offs voided").Value);
+        Assert.Equal("AwaitingApproval", await StateAsync());
+    }
+
+    [Fact]
     public async Task A_file_changed_while_nobody_signs_is_noticed_and_the_card_and_thread_say_why()
     {
         await state.ExecuteAsync("DROP SCHEMA IF EXISTS chatops_state CASCADE");
@@ -116,7 +157,7 @@ public class PinnedFileTests(PostgresDatabase target, EmptyPostgresDatabase stat
         await bot.SayAsync("/migrate start pf_idle", "react dan ✅ D-1", "react sam ✅ D-1");
 
         const string changed = "CREATE TABLE pf_idle_b (id int, note text);\n";
-        await File.WriteAllTextAsync(Path.Combine(folder.Path, "pf_idle.sql"), changed);
+        await ReplaceAsync(Path.Combine(folder.Path, "pf_idle.sql"), changed);
         // No reaction, no command: the watch notices.
         await Poll.UntilAsync(async () => (await bot.CardAsync(1))!.Status == "⏳ AWAITING SIGN-OFF (0/4) · sign-offs voided", "the card to say the sign-offs are void",
             lastSeen: async () => (await bot.CardAsync(1))!.Status ?? "");
@@ -173,24 +214,24 @@ public class PinnedFileTests(PostgresDatabase target, EmptyPostgresDatabase stat
         await bot.SayAsync("/migrate start pf_flip", "react dan ✅ D-1");
 
         // A→B voids; people see it and sign again.
-        await File.WriteAllTextAsync(sql, b);
+        await ReplaceAsync(sql, b);
         await Poll.UntilAsync(async () => await VoidsAsync() == 1, "A→B to void the sign-offs");
         await bot.SayAsync("react dan ✅ D-1", "react sam ✅ D-1");
         Assert.Equal(2L, await SignOffsAsync());
 
         // B→C is a new change: it voids again.
-        await File.WriteAllTextAsync(sql, c);
+        await ReplaceAsync(sql, c);
         await Poll.UntilAsync(async () => await VoidsAsync() == 2, "B→C to void the sign-offs again");
         Assert.Equal(0L, await SignOffsAsync());
         await bot.SayAsync("react dan ✅ D-1");
 
         // Back to the pinned bytes: recorded, nothing voided; then B again is new again.
-        await File.WriteAllTextAsync(sql, a);
+        await ReplaceAsync(sql, a);
         await Poll.UntilAsync(() => state.ScalarAsync<bool>(
             "SELECT EXISTS (SELECT 1 FROM chatops_state.audit_events WHERE deployment = 1 AND what LIKE 'pf_flip.sql is back to its pinned bytes%')"),
             "the file back to its pinned bytes to be recorded");
         Assert.Equal(1L, await SignOffsAsync());
-        await File.WriteAllTextAsync(sql, b);
+        await ReplaceAsync(sql, b);
         await Poll.UntilAsync(async () => await VoidsAsync() == 3, "B again to void the sign-offs again");
         await bot.Bot.SettleAsync(TimeSpan.FromMinutes(1), CancellationToken.None, runs: false);
 

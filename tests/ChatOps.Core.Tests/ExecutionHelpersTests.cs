@@ -71,4 +71,31 @@ public class ExecutionControlTests
         control.Pause();
         Assert.False(control.HoldsBeforeAnyPhase);   // resumed once, a later plain pause is plain again
     }
+
+    [Fact]
+    public void Once_a_stop_or_a_cancel_was_asked_no_pause_holds_the_run()
+    {
+        // The run ends at its next boundary: a hold taken after the stop would wait for a resume nobody sends.
+        var stopped = new ExecutionControl();
+        stopped.StopAtBoundary();
+        stopped.PauseBeforeNextPhase();
+        stopped.Pause();
+        Assert.False(stopped.IsPaused);
+        Assert.False(stopped.HoldsBeforeAnyPhase);
+        Assert.True(stopped.WaitWhilePausedAsync(CancellationToken.None).IsCompleted);
+
+        var cancelled = new ExecutionControl();
+        cancelled.Cancel();
+        cancelled.PauseBeforeNextPhase();
+        Assert.False(cancelled.IsPaused);
+        Assert.True(cancelled.WaitWhilePausedAsync(CancellationToken.None).IsCompleted);
+
+        // Held first, a stop lets the hold go.
+        var held = new ExecutionControl();
+        held.PauseBeforeNextPhase();
+        var waiting = held.WaitWhilePausedAsync(CancellationToken.None);
+        held.StopAtBoundary();
+        Assert.True(waiting.IsCompleted);
+        Assert.True(held.AtBoundary());
+    }
 }

@@ -53,7 +53,14 @@ public class ThresholdMonitorTests
         }
 
         Assert.Empty(duringEvents);
-        Assert.Equal(7, Assert.IsType<ThresholdBreached>(Assert.Single(afterEvents)).Value);
+        var breach = Assert.IsType<ThresholdBreached>(Assert.Single(afterEvents));
+        Assert.Equal(7, breach.Value);
+        // What it says counts what it counted: every blocked application session, not only the migration's (the alert, the audit, the report).
+        Assert.Equal("blocked application sessions > 5 for 30.0 s", breach.Rule.Describe());
+        Assert.Equal("blocked application sessions > 5 for 30 s", Reporting.ReportText.Describe(breach.Rule));
+        Assert.Equal(Blocked.Name, breach.Rule.Name);
+        Assert.Equal("blocked application sessions", Assert.Single(after.Breached).MetricLabel);
+        Assert.Equal("application sessions blocked by the migration > 5 for 30.0 s", Blocked.Describe());   // during the run, as it counts then
     }
 
     [Fact]

@@ -17,7 +17,7 @@ internal static class Runbooks
 
     public static async Task<(RunbookResult Result, IReadOnlyList<RunbookEvent> Events)> RunAsync(string connectionString, string sql, MigrationRunbook runbook,
         ExecutionControl? control = null, Action<RunbookEvent>? onEvent = null, string? migration = null, bool force = false, bool restart = false,
-        ExecutionOptions? execution = null, RunbookCheckpoint? resumeFrom = null)
+        ExecutionOptions? execution = null, RunbookCheckpoint? resumeFrom = null, CancellationToken cancellationToken = default)
     {
         // Each call its own migration unless a test names one: the target's history would otherwise call a second run "already applied".
         var runId = $"rb-{Guid.NewGuid():N}"[..11];
@@ -31,7 +31,7 @@ internal static class Runbooks
             {
                 events.Enqueue(e);
                 onEvent?.Invoke(e);
-            }, control, "tests", force, restart, resumeFrom), CancellationToken.None);
+            }, control, "tests", force, restart, resumeFrom), cancellationToken);
         return (result, events.ToArray());
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using ChatOps.Bot.Conversation;
+using ChatOps.Bot.Hosting;
 using ChatOps.Bot.Local;
 using ChatOps.Core.Approvals;
 using ChatOps.Core.Conversation;
@@ -122,9 +123,11 @@ public sealed class Demo(TextWriter output, TextWriter error, TextReader console
     {
         var channel = new LocalChannel(output) { Holders = DemoCast.Holders };
         await using var connections = new StateConnections(state);
+        // The breach's story acts on the runbook's events as the runner raises them (the blocking session locks as phase 2 starts).
+        using var events = request.Breach ? new BotMetrics(time, logging.CreateLogger<BotMetrics>()) : null;
         var bot = new ChatOpsBot(new BotParts(connections, catalog, new Targets(target, new Dictionary<string, string>()), DemoCast.Holders, new SignOffPolicy(),
                 new DeploymentPermissions(DemoCast.Holders), execution.Value, monitoring.Value, time, logging, reporting),
-            new Dictionary<string, IChatChannel> { ["Local"] = channel });
+            new Dictionary<string, IChatChannel> { ["Local"] = channel }, metrics: events);
         await bot.StartAsync(cancellationToken);
         try
         {

@@ -1,9 +1,11 @@
 using ChatOps.Bot.Conversation;
+using ChatOps.Bot.Hosting;
 using ChatOps.Bot.Local;
 using ChatOps.Core.Conversation;
 using ChatOps.Core.Deployments;
 using ChatOps.Core.Runbooks;
 using ChatOps.Postgres.Workload;
+using Npgsql;
 
 namespace ChatOps.Bot.Cli;
 
@@ -11,7 +13,8 @@ namespace ChatOps.Bot.Cli;
 /// The demo's conversation: what its people type in the local channel and when. Every line goes through <see cref="ScriptedInput"/>
 /// into the same loop, input reader and inbox as a person's at <c>serve</c>'s console; the story only types, waits for the deployment
 /// to get somewhere (read from the state database), and — with <c>--breach</c> — plays the other application whose session blocks
-/// the table. Lines marked 🎬 are the narrator's, not the bot's.
+/// the table, from the moment phase 2 starts (the bot's runbook events, <see cref="ChatOpsBot.Metrics"/>). Lines marked 🎬 are the
+/// narrator's, not the bot's.
 /// </summary>
 public sealed class DemoStory(ChatOpsBot bot, LocalChannel channel, ScriptedInput input, TimeProvider time)
 {
@@ -23,8 +26,11 @@ public sealed class DemoStory(ChatOpsBot bot, LocalChannel channel, ScriptedInpu
 
     private const int QueuedApplicationSessions = 3;
 
-    private static readonly TimeSpan PhasePoll = TimeSpan.FromMilliseconds(25);
     private static readonly TimeSpan StatePoll = TimeSpan.FromMilliseconds(250);
+
+    // Completed once the blocking session holds the table (or failed, saying why), on the runner's thread as phase 2 starts.
+    private readonly TaskCompletionSource _locked = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Action<RunbookEvent>? _lockAtPhase2;
 
     private sealed class StoryStopped(string reason) : Exception(reason);
 
@@ -50,6 +56,11 @@ public sealed class DemoStory(ChatOpsBot bot, LocalChannel channel, ScriptedInpu
         {
             return stopped.Message;
         }
+        finally
+        {
+            if (_lockAtPhase2 is not null)
+                bot.Metrics!.Recorded -= _lockAtPhase2;
+        }
     }
 
     private async Task<(DeploymentId Id, BlockingSession? Blocker)> RequestAndSignAsync(string migration, string? blockerTarget, CancellationToken cancellationToken)
@@ -64,9 +75,12 @@ public sealed class DemoStory(ChatOpsBot bot, LocalChannel channel, ScriptedInpu
         foreach (var (user, _) in DemoCast.Signers)
         {
             await PauseAsync(cancellationToken);
-            // The other application's sessions connect before the run starts: the moment to lock, during phase 2, may be short.
+            // The other application's sessions connect before the run starts, ready to lock as phase 2 starts (phase 2 may be short).
             if (blockerTarget is not null && user == DemoCast.Signers[^1].User)
+            {
                 blocker = await BlockingSession.ConnectAsync(blockerTarget, QueuedApplicationSessions, cancellationToken);
+                LockAtPhase2(blocker);
+            }
             await TypeAsync($"react {user} ✅ {id}", cancellationToken);
         }
         return (id, blocker);
@@ -88,18 +102,52 @@ public sealed class DemoStory(ChatOpsBot bot, LocalChannel channel, ScriptedInpu
         await bot.SettleAsync(TimeSpan.FromMinutes(1), cancellationToken);
     }
 
+    /// <summary>
+    /// The blocking session takes its lock as the runner starts phase 2: on the runner's thread, where the runbook's events are raised as
+    /// they happen (<see cref="BotMetrics.Recorded"/>), returning once the lock is granted — before the phase's first statement can run, so
+    /// that statement always waits for it, however short phase 2 would have been. (The phase stored in the state database comes a little
+    /// later: a story polling it could find phase 2 over.) Once: phase 2 starts once a run.
+    /// </summary>
+    private void LockAtPhase2(BlockingSession blocker)
+    {
+        var events = bot.Metrics ?? throw new InvalidOperationException("the breach needs the bot's runbook events: the demo's bot is built with metrics");
+        _lockAtPhase2 = e =>
+        {
+            if (e is not PhaseStarted { Phase: RunbookPhase.Migration } || _locked.Task.IsCompleted)
+                return;
+            try
+            {
+                blocker.Hold(BlockedTable);
+                _locked.TrySetResult();
+            }
+            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
+            {
+                _locked.TrySetException(ex);   // the story says so; the run goes on unblocked
+            }
+        };
+        events.Recorded += _lockAtPhase2;
+    }
+
     /// <summary>Another application locks the table during phase 2; the trigger fires, the bot alerts and asks; the DBA answers ⏪.</summary>
     private async Task BreachAsync(DeploymentId id, BlockingSession blocker, CancellationToken cancellationToken)
     {
-        // Phase 2 and no other: the migration's statements are what the blocking session holds up.
+        // Phase 2 and no other: the migration's statements are what the blocking session holds up. It took the table as phase 2 started;
+        // once the phase is stored (and so its start line written), the narrator says so.
         await UntilAsync(id, d => d.State != DeploymentState.Running || d.Phase >= RunbookPhase.Migration,
-            DeploymentState.RolledBack, "to reach phase 2", TimeSpan.FromMinutes(2), PhasePoll, cancellationToken);
+            DeploymentState.RolledBack, "to reach phase 2", TimeSpan.FromMinutes(2), StatePoll, cancellationToken);
         InPhase2(await bot.Store.LoadAsync(id, cancellationToken), id, "before the blocking session could lock the table");
-        await blocker.HoldAsync(BlockedTable, cancellationToken);
-        // Told once what the channel was sent so far is printed: the phase's start comes before the narrator's line about it. Once the
-        // table is held, the migration's next statement waits for it: phase 2 goes on until the story lets go.
+        try
+        {
+            await _locked.Task.WaitAsync(TimeSpan.FromMinutes(1), time, cancellationToken);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException)
+        {
+            throw new StoryStopped($"{BlockingSession.HolderName} could not lock {BlockedTable} as phase 2 started: {ex.Message}");
+        }
+        // Told once what the channel was sent so far is printed: the phase's start comes before the narrator's line about it. The table
+        // held, the migration's first statement on it waits: phase 2 goes on until the story lets go.
         await bot.SettleAsync(TimeSpan.FromSeconds(30), cancellationToken, runs: false);
-        var now = InPhase2(await bot.Store.LoadAsync(id, cancellationToken), id, "before the blocking session got its lock (the migration's last statement ran first)");
+        var now = InPhase2(await bot.Store.LoadAsync(id, cancellationToken), id, "while the blocking session held the table");
         channel.Print($"🎬 {BlockingSession.HolderName} (another application) takes ACCESS EXCLUSIVE on {BlockedTable} in a transaction and keeps it" +
                       $" — the deployment is in {now.Phase!.Value.Title()}; {blocker.Queued} application reads queue behind it, " +
                       "and the application's own sessions with them. The migration waits too: it does not knock while someone is inside.");

@@ -546,8 +546,10 @@ public sealed class DeploymentOwner(
                         // A phase does not start after the maintenance window's end: held here, on the runner's thread, before the next
                         // phase — any of 1 to 4; the verdict is no phase — can start; the event writer stores the pause after the last
                         // phase's lines (the sweep leaves the hold alone meanwhile). Already paused by a person, the hold only moves to
-                        // before the phase. Once: a person who resumes after it goes on outside the window.
-                        if (e is PhaseDue && !pausedForWindow && running.Window is not null && !running.MayStartPhase(time.GetUtcNow()))
+                        // before the phase. Once: a person who resumes after it goes on outside the window. Not a run told to stop or
+                        // cancel (abort, rollback): it ends at this boundary, and a hold would wait for a resume nobody sends.
+                        if (e is PhaseDue && !pausedForWindow && running.Window is not null && !running.MayStartPhase(time.GetUtcNow())
+                            && !control.IsStopRequested && !control.IsCancelRequested)
                         {
                             pausedForWindow = true;
                             if (!control.IsPaused)

@@ -55,8 +55,16 @@ public sealed class PinnedFileCheck(MigrationCatalog catalog)
     }
 
     /// <summary>
+    /// How much older than the moment it was hashed a file's modification time must be for the hash to be kept: file systems keep the
+    /// time coarsely (a second, two on FAT), so a same-size rewrite just after the hash may leave size and time as they were.
+    /// </summary>
+    private static readonly TimeSpan ModificationTimeGranularity = TimeSpan.FromSeconds(2);
+
+    /// <summary>
     /// The file's SHA-256, read again only when its size or modification time changed since it was last read (every sign-off
-    /// looks, and the watch every few seconds: the same files must not be read and hashed each time); null when it is gone.
+    /// looks, and the watch every few seconds: the same files must not be read and hashed each time); null when it is gone. A hash
+    /// taken within <see cref="ModificationTimeGranularity"/> of the file's modification time (or before it) is not kept: a rewrite of
+    /// the same size in the same tick would not show in the time.
     /// </summary>
     private async Task<string?> HashOnDiskAsync(string path, CancellationToken cancellationToken)
     {
@@ -64,8 +72,11 @@ public sealed class PinnedFileCheck(MigrationCatalog catalog)
         if (!info.Exists)
             return null;
         var stamp = (info.Length, info.LastWriteTimeUtc);
-        if (_hashes.TryGetValue(path, out var known) && known.Stamp == stamp)
+        if (_hashes.TryGetValue(path, out var known) && known.Stamp == stamp && known.HashedAt - stamp.LastWriteTimeUtc > ModificationTimeGranularity)
             return known.Sha256;
+        // The file system's clock, which stamps the file (not the bot's, which a test may shift); taken before the read, so a write during it
+        // counts as after the hash.
+        var hashedAt = TimeProvider.System.GetUtcNow().UtcDateTime;
         byte[] bytes;
         try
         {
@@ -76,11 +87,11 @@ public sealed class PinnedFileCheck(MigrationCatalog catalog)
             return null;   // deleted between the look and the read
         }
         var sha256 = Convert.ToHexStringLower(SHA256.HashData(bytes));
-        _hashes[path] = (stamp, sha256);
+        _hashes[path] = (stamp, sha256, hashedAt);
         return sha256;
     }
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ((long Length, DateTime Written) Stamp, string Sha256)> _hashes = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ((long Length, DateTime Written) Stamp, string Sha256, DateTime HashedAt)> _hashes = new();
 
     // Each pinned file where it was read from: its name in the migrations directory.
     private IEnumerable<(PinnedFile File, string Path)> Files(Deployment deployment) =>

@@ -42,31 +42,46 @@ public sealed class SignOffWatch(DeploymentStore store, DeploymentCards cards, P
         }
     }
 
-    /// <summary>One look at every deployment taking sign-offs.</summary>
+    /// <summary>
+    /// One look at every deployment taking sign-offs. A deployment whose look fails (a file that cannot be read, a card that cannot be
+    /// rendered) is logged and left to the next look; the others are looked at all the same.
+    /// </summary>
     public async Task LookAsync(CancellationToken cancellationToken)
     {
         foreach (var id in await store.SigningAsync(cancellationToken))
         {
-            // Judged first without a lock: most looks find nothing, and must not queue behind a sign-off's transaction.
-            if (await store.LoadAsync(id, cancellationToken) is not { } seen || !await ChangedAsync(seen, cancellationToken))
-                continue;
-            await using var scope = await store.BeginAsync(cancellationToken);
-            if (await store.LoadForUpdateAsync(scope, id, cancellationToken) is not { State: DeploymentState.AwaitingApproval or DeploymentState.Approved } deployment)
-                continue;   // started, aborted meanwhile: sign-offs no longer change anything
-            var now = time.GetUtcNow();
-            var recorded = deployment.Audit.Count;
-            // A changed file voids every sign-off (nothing left to expire): saved, the card and thread told, as before a run.
-            await files.VoidAndSayAsync(scope, deployment, store, cards, now, cancellationToken);
-            var expired = deployment.SignOffsExpired(now);
-            if (deployment.Audit.Count == recorded)
-                continue;   // another replica said it already (or a person signed again meanwhile)
-            await store.SaveAsync(scope, deployment, cancellationToken);
-            await cards.EditAsync(scope, deployment, cancellationToken);
-            foreach (var line in expired)
-                await cards.ThreadAsync(scope, deployment, new ChatMessage($"⌛ {deployment.Id}: {line}"), cancellationToken);
-            await scope.CommitAsync(cancellationToken);
-            logger.LogInformation("{Deployment}: {Said}", id, string.Join("; ", deployment.Audit.Skip(recorded).Select(a => a.What)));
+            try
+            {
+                await LookAtAsync(id, cancellationToken);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                logger.LogError(ex, "{Deployment}: looking at its sign-offs and pinned files failed; the next look tries again", id);
+            }
         }
+    }
+
+    private async Task LookAtAsync(DeploymentId id, CancellationToken cancellationToken)
+    {
+        // Judged first without a lock: most looks find nothing, and must not queue behind a sign-off's transaction.
+        if (await store.LoadAsync(id, cancellationToken) is not { } seen || !await ChangedAsync(seen, cancellationToken))
+            return;
+        await using var scope = await store.BeginAsync(cancellationToken);
+        if (await store.LoadForUpdateAsync(scope, id, cancellationToken) is not { State: DeploymentState.AwaitingApproval or DeploymentState.Approved } deployment)
+            return;   // started, aborted meanwhile: sign-offs no longer change anything
+        var now = time.GetUtcNow();
+        var recorded = deployment.Audit.Count;
+        // A changed file voids every sign-off (nothing left to expire): saved, the card and thread told, as before a run.
+        await files.VoidAndSayAsync(scope, deployment, store, cards, now, cancellationToken);
+        var expired = deployment.SignOffsExpired(now);
+        if (deployment.Audit.Count == recorded)
+            return;   // another replica said it already (or a person signed again meanwhile)
+        await store.SaveAsync(scope, deployment, cancellationToken);
+        await cards.EditAsync(scope, deployment, cancellationToken);
+        foreach (var line in expired)
+            await cards.ThreadAsync(scope, deployment, new ChatMessage($"⌛ {deployment.Id}: {line}"), cancellationToken);
+        await scope.CommitAsync(cancellationToken);
+        logger.LogInformation("{Deployment}: {Said}", id, string.Join("; ", deployment.Audit.Skip(recorded).Select(a => a.What)));
     }
 
     // Whether a look under the lock would record something: judged on an unlocked copy that is never saved.

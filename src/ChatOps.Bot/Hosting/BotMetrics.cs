@@ -121,9 +121,17 @@ public sealed class BotMetrics : IDisposable
                 _platformCalls.GetOrAdd((platform, result), _ => new Tally());
     }
 
+    /// <summary>
+    /// Every runbook event this replica's runs record, raised on the runner's thread as the runner emits it — before the event is written
+    /// anywhere, and before the runner goes on: a handler that must act at an exact point of a run (the demo's other application locking the
+    /// table the moment phase 2 starts) does it there, and the run waits for it.
+    /// </summary>
+    public event Action<RunbookEvent>? Recorded;
+
     /// <summary>One runbook event: a phase's duration, the executor's events, the last monitoring sample.</summary>
     public void Record(RunbookEvent e)
     {
+        Recorded?.Invoke(e);
         switch (e)
         {
             case PhaseFinished phase:

@@ -28,9 +28,12 @@ public sealed class ExecutionControl
     /// <summary>Stops the run at the next statement boundary or phase: the running statement finishes, nothing more starts.</summary>
     public void StopAtBoundary()
     {
-        _stopRequested = true;
+        _stopRequested = true;   // before the resume: a hold taken after it sees the stop and holds nothing
         Resume();   // a paused run stops rather than waiting to be resumed
     }
+
+    /// <summary>A stop or a cancel was asked: the run ends at its next boundary, and nothing holds it any more.</summary>
+    private bool Ending => _stopRequested || IsCancelRequested;
 
     /// <summary>
     /// Called by the runner at a boundary (between statements, before a phase): a requested stop becomes a cancel now, so the
@@ -60,21 +63,25 @@ public sealed class ExecutionControl
     /// <summary>
     /// Pauses where a plain <see cref="Pause"/> would, and also before the read-only phases that come before the migration's statements
     /// (phase 1, and phase 2 itself): no phase starts until <see cref="Resume"/>. A plain pause lets the checks and the baseline go on and
-    /// holds the first statement; this one is for "no phase starts after the maintenance window's end".
+    /// holds the first statement; this one is for "no phase starts after the maintenance window's end". Nothing once a stop or a cancel
+    /// was asked: the run ends at the boundary instead, and a hold there would wait for a resume nobody sends.
     /// </summary>
     public void PauseBeforeNextPhase()
     {
         lock (_gate)
         {
+            if (Ending)
+                return;
             _beforeAnyPhase = true;
             if (_resumed.Task.IsCompleted) _resumed = NewResumed(completed: false);
         }
     }
 
+    /// <summary>Pauses at the next statement boundary (after the statements started, at the next phase too); nothing once a stop or a cancel was asked.</summary>
     public void Pause()
     {
         lock (_gate)
-            if (_resumed.Task.IsCompleted) _resumed = NewResumed(completed: false);
+            if (!Ending && _resumed.Task.IsCompleted) _resumed = NewResumed(completed: false);
     }
 
     public void Resume()

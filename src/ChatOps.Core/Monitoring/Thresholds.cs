@@ -38,10 +38,19 @@ public sealed record ThresholdRule(string Name, Metric Metric, Comparison Op, do
 {
     public bool IsBreachedBy(double value) => Op == Comparison.GreaterThan ? value > Value : value < Value;
 
-    /// <summary>"application sessions blocked by the migration > 5 for 30 s".</summary>
+    /// <summary>
+    /// The rule as watched after the deployment (<see cref="ThresholdMonitor.AfterDeployment"/>): <see cref="Metric.BlockedAppSessions"/>
+    /// then counts every blocked application session, and what the rule says (<see cref="Describe"/>, <see cref="MetricLabel"/>) says so.
+    /// </summary>
+    public bool CountsEveryBlockedSession { get; init; }
+
+    /// <summary>"application sessions blocked by the migration > 5 for 30 s"; after the deployment "blocked application sessions > 5 for 30 s".</summary>
     public string Describe() =>
-        $"{Label(Metric)} {(Op == Comparison.GreaterThan ? ">" : "<")} {Value}{Unit(Metric)} " +
+        $"{MetricLabel} {(Op == Comparison.GreaterThan ? ">" : "<")} {Value}{Unit(Metric)} " +
         (For is { } f ? $"for {Execution.Durations.Short(f)}" : $"for {Rounds} consecutive readings");
+
+    /// <summary>What the rule watches, in words, as it counts it.</summary>
+    public string MetricLabel => Metric == Metric.BlockedAppSessions && CountsEveryBlockedSession ? "blocked application sessions" : Label(Metric);
 
     public static string Label(Metric metric) => metric switch
     {
@@ -112,7 +121,11 @@ public sealed class ThresholdMonitor(IEnumerable<ThresholdRule> rules, TimeSpan 
     public bool AfterDeployment { get; init; }
 
     /// <summary>Rules currently breached.</summary>
-    public IEnumerable<ThresholdRule> Breached => _states.Where(s => s.Value.Fired).Select(s => s.Key);
+    public IEnumerable<ThresholdRule> Breached => _states.Where(s => s.Value.Fired).Select(s => AsWatched(s.Key));
+
+    /// <summary>The rule as the events name it: after the deployment, the blocked-sessions rule says it counts every blocked session.</summary>
+    private ThresholdRule AsWatched(ThresholdRule rule) =>
+        AfterDeployment && rule.Metric == Metric.BlockedAppSessions ? rule with { CountsEveryBlockedSession = true } : rule;
 
     /// <summary>Feeds a sample's metrics to the sampled rules.</summary>
     public IReadOnlyList<ThresholdEvent> Observe(MetricSample sample, double? rollbackRatioBaseline = null)
@@ -141,7 +154,7 @@ public sealed class ThresholdMonitor(IEnumerable<ThresholdRule> rules, TimeSpan 
                 if (state.Fired)
                 {
                     state.Fired = false;
-                    events.Add(new ThresholdCleared(at, rule, value));
+                    events.Add(new ThresholdCleared(at, AsWatched(rule), value));
                 }
                 continue;
             }
@@ -151,7 +164,7 @@ public sealed class ThresholdMonitor(IEnumerable<ThresholdRule> rules, TimeSpan 
             if (held && !state.Fired)
             {
                 state.Fired = true;
-                events.Add(new ThresholdBreached(at, rule, value, state.Since.Value, state.Readings.ToList()));
+                events.Add(new ThresholdBreached(at, AsWatched(rule), value, state.Since.Value, state.Readings.ToList()));
             }
         }
         return events;

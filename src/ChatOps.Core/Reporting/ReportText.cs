@@ -54,7 +54,7 @@ internal static class ReportText
         $"{(rule.Action == BreachAction.RollbackTrigger ? "trigger" : "alert")} {Condition(rule)}";
 
     /// <summary>A rule in words: <c>application lock wait &gt; 1000 ms for 1m</c>.</summary>
-    public static string Describe(ThresholdRule rule) => $"{ThresholdRule.Label(rule.Metric)} {Condition(rule)}";
+    public static string Describe(ThresholdRule rule) => $"{rule.MetricLabel} {Condition(rule)}";
 
     private static string Condition(ThresholdRule rule)
     {

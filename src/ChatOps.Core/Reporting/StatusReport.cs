@@ -53,7 +53,7 @@ public static class StatusReport
         // A breached rule on a metric no field shows (the rollback ratio) still gets a line: a breach is never hidden.
         foreach (var breach in snapshot.Breaching.Where(b => !Shown.Contains(b.Rule.Metric)))
         {
-            var label = ThresholdRule.Label(breach.Rule.Metric);
+            var label = breach.Rule.MetricLabel;
             marks.Add((label, ChecklistState.Failed));
             fields.Add(new(label, $"{ReportText.Value(breach.Rule.Metric, breach.Value)} {ChecklistState.Failed.Mark()} ({ReportText.Limit(breach.Rule)})"));
         }

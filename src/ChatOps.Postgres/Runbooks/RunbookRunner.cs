@@ -248,7 +248,7 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
             // ── pre-deployment ── (not again when resuming: they judge the database before the migration, and it has started)
             if (resume is null)
             {
-                var ok = await PhaseAsync(RunbookPhase.PreDeployment, async () =>
+                var ok = await PhaseAsync(RunbookPhase.PreDeployment, cancellationToken, async () =>
                 {
                     var checks = await PreDeploymentChecks.RunAsync(_probes.Connection, _plan, request.Runbook, runner._execution.LockTimeout, cancellationToken,
                         runner._execution.OldSnapshotWarning);
@@ -268,7 +268,7 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
 
             // Phase 1's boundary comes before the target is touched (the history, its schema): a hold here leaves nothing behind.
             if (resume is null)
-                await BoundaryAsync(RunbookPhase.Baseline);
+                await BoundaryAsync(RunbookPhase.Baseline, cancellationToken);
 
             // From here on the target is touched: the history records the run (and a fresh run forgets an old journal).
             try
@@ -316,7 +316,7 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
         /// <summary>Phase 1 — monitoring on, baseline — and what the migration's judgement needs from just before it starts.</summary>
         private async Task BaselineAsync(CancellationToken cancellationToken)
         {
-            await PhaseAsync(RunbookPhase.Baseline, async () =>
+            await PhaseAsync(RunbookPhase.Baseline, cancellationToken, async () =>
             {
                 var present = await MonitoringFunctions.PresentAsync(_probes!.Connection, cancellationToken);
                 if (!present)
@@ -414,7 +414,7 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
 
         /// <summary>Phase 2: the migration through the lock-safe executor, with the target's journal.</summary>
         private async Task<bool> MigrationAsync(CancellationToken executorToken) =>
-            await PhaseAsync(RunbookPhase.Migration, async () =>
+            await PhaseAsync(RunbookPhase.Migration, executorToken, async () =>
             {
                 lock (_gate) _watchBlocked = true;
                 _migrationRunning = true;
@@ -443,7 +443,7 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
 
         /// <summary>Phase 3: every concurrently built index valid; the application sessions the migration blocked.</summary>
         private async Task IndexBuildsAsync(CancellationToken cancellationToken) =>
-            await PhaseAsync(RunbookPhase.IndexBuilds, async () =>
+            await PhaseAsync(RunbookPhase.IndexBuilds, cancellationToken, async () =>
             {
                 var allValid = true;
                 await using var catalog = await OpenAsync(cancellationToken);
@@ -477,7 +477,7 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
 
         /// <summary>Phase 4: benchmarks after against the baseline, RLS, index usage, validations, integrity, the application's writes.</summary>
         private async Task ValidationAsync(CancellationToken cancellationToken) =>
-            await PhaseAsync(RunbookPhase.Validation, async () =>
+            await PhaseAsync(RunbookPhase.Validation, cancellationToken, async () =>
             {
                 var baseline = _baseline!;
                 var parameters = _parameters;
@@ -646,20 +646,23 @@ public sealed class RunbookRunner(ExecutionOptions execution, MonitoringOptions 
         /// plain pause lets the read-only checks and the baseline go on (the executor's own pause holds the first statement), and only
         /// <see cref="ExecutionControl.PauseBeforeNextPhase"/> holds the phase. A stop (abort) ends the run at any phase boundary.
         /// </summary>
-        private async Task BoundaryAsync(RunbookPhase next)
+        /// <param name="cancellationToken">The run's: a shutdown ends a wait here as it ends any other.</param>
+        private async Task BoundaryAsync(RunbookPhase next, CancellationToken cancellationToken)
         {
             Emit(new PhaseDue(Now, next));
-            if (next > RunbookPhase.Migration || _control.HoldsBeforeAnyPhase)
-                await _control.WaitWhilePausedAsync(CancellationToken.None);
+            // A run told to stop or cancel ends here, held or not: nobody resumes a run that was told to end. A stop asked while it waits
+            // resumes the wait (ExecutionControl.StopAtBoundary), and a stopped control holds no more.
+            if (!_control.AtBoundary() && (next > RunbookPhase.Migration || _control.HoldsBeforeAnyPhase))
+                await _control.WaitWhilePausedAsync(cancellationToken);
             if (_control.AtBoundary())
                 throw new OperationCanceledException(_control.Cancellation);
         }
 
-        private async Task<bool> PhaseAsync(RunbookPhase phase, Func<Task<(bool Ok, string Summary)>> body)
+        private async Task<bool> PhaseAsync(RunbookPhase phase, CancellationToken cancellationToken, Func<Task<(bool Ok, string Summary)>> body)
         {
             // The first phase has nothing before it to hold after; phase 1's boundary is passed before the history is touched.
             if (phase is not (RunbookPhase.PreDeployment or RunbookPhase.Baseline))
-                await BoundaryAsync(phase);
+                await BoundaryAsync(phase, cancellationToken);
             else if (_control.AtBoundary())
                 throw new OperationCanceledException(_control.Cancellation);
             var started = _time.GetTimestamp();

@@ -15,14 +15,14 @@ public sealed class BlockingSession : IAsyncDisposable
     private readonly NpgsqlConnection _holder;
     private readonly List<NpgsqlConnection> _applications;
     private readonly List<Task> _queued = [];
-    private bool _holding;
+    private volatile bool _holding;   // set on the runner's thread (Hold), read when the story ends
     private bool _released;
 
     private BlockingSession(NpgsqlConnection holder, List<NpgsqlConnection> applications) => (_holder, _applications) = (holder, applications);
 
     /// <summary>
     /// Opens the holder's session and <paramref name="applications"/> application sessions, and takes no lock yet: connecting
-    /// takes longer than locking, and the moment to lock may be short (<see cref="HoldAsync"/>).
+    /// takes longer than locking, and the moment to lock may be short (<see cref="Hold"/>).
     /// </summary>
     public static async Task<BlockingSession> ConnectAsync(string connectionString, int applications, CancellationToken cancellationToken)
     {
@@ -47,13 +47,17 @@ public sealed class BlockingSession : IAsyncDisposable
         }
     }
 
-    /// <summary>Locks <paramref name="table"/> (waiting for the lock as long as it takes) and queues a read of it in each application session.</summary>
-    public async Task HoldAsync(string table, CancellationToken cancellationToken)
+    /// <summary>
+    /// Locks <paramref name="table"/> (waiting for the lock as long as it takes) and queues a read of it in each application session; returns
+    /// once the lock is granted. Synchronous: its caller is a runbook event handler on the runner's thread, which must not let the run go on
+    /// before the table is held.
+    /// </summary>
+    public void Hold(string table)
     {
         foreach (var sql in (string[])["BEGIN", $"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"])
         {
-            await using var command = new NpgsqlCommand(sql, _holder) { CommandTimeout = 0 };
-            await command.ExecuteNonQueryAsync(cancellationToken);
+            using var command = new NpgsqlCommand(sql, _holder) { CommandTimeout = 0 };
+            command.ExecuteNonQuery();
         }
         _holding = true;
         foreach (var app in _applications)
